@@ -1,0 +1,1297 @@
+// spanvault-bench — a load generator for spanvaultd.
+//
+// Sends realistic ~1 KB LLM spans over one transport and reports how fast the
+// daemon made them durable:
+//
+//   stream  NDJSON over the Unix stream socket, C parallel connections; each
+//           connection writes its share in big writes of whole lines, then
+//           sends {"$sync":1} and waits for the answer. Rate = accepted spans
+//           / (first byte .. last barrier answer).
+//   dgram   one span per datagram on the Unix datagram socket (blocking: the
+//           kernel applies back-pressure). The daemon's counters are polled
+//           with {"$status":true} over the stream socket until every span is
+//           accepted or the count stops growing. Rate = accepted spans /
+//           (first datagram .. last accepted span seen).
+//   udp     one span per datagram over UDP, paced at --rate (or as fast as
+//           possible); polled like dgram; reports loss and kernel drops.
+//
+// The spans are generated before timing: a pool of distinct spans whose
+// span_id field (16 hex digits) is patched in place before each send, so every
+// span sent has a unique span_id.
+//
+// Exit status: 0 done; 1 error (bad option, daemon unreachable, timeout);
+// 2 done but the daemon accepted fewer spans than were sent on a transport
+// that must not lose any (stream, dgram).
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <latch>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/util.h"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kStreamWriteBytes = 256u << 10;  // one write(2) of whole lines
+constexpr size_t kDatagramBatch = 64;             // datagrams per sendmmsg(2)
+constexpr size_t kMaxPoolSpans = 4096;
+constexpr size_t kMaxPoolBytes = 16u << 20;      // per sender (each has its own copy)
+constexpr size_t kMinSpanBytes = 256;
+constexpr size_t kMaxSpanBytes = 1u << 20;        // the daemon's default line limit
+constexpr size_t kMaxUdpSpanBytes = 65507;        // largest UDP payload over IPv4
+constexpr size_t kMaxDgramSpanBytes = 256u << 10; // the daemon's default datagram limit
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+int64_t MonoNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void SleepUntilMono(int64_t ns) {
+  timespec ts{};
+  ts.tv_sec = ns / 1'000'000'000;
+  ts.tv_nsec = ns % 1'000'000'000;
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+std::string Errno(int e) { return std::strerror(e); }
+
+// 1234567 -> "1,234,567"
+std::string Commas(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string Fixed(double v, int decimals) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void WriteHex64(uint64_t v, char* out) {
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kHex[v & 0xf];
+    v >>= 4;
+  }
+}
+
+std::string Hex(std::mt19937_64& rng, size_t chars) {
+  std::string s;
+  while (s.size() < chars) {
+    char b[16];
+    WriteHex64(rng(), b);
+    s.append(b, std::min<size_t>(16, chars - s.size()));
+  }
+  return s;
+}
+
+// Reads a whole small file (procfs); empty on failure.
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return {};
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string transport = "stream";
+  std::string runtime_dir;
+  std::string socket_path;
+  std::string dgram_path;
+  std::string udp = "127.0.0.1:4319";
+  uint64_t spans = 100'000;
+  int connections = 0;  // 0: 2 for stream, 1 otherwise
+  double rate = 0;
+  size_t span_bytes = 1024;
+  int pid = 0;
+  bool json = false;
+  bool markdown_row = false;
+  bool sample = false;
+  double timeout_s = 120;
+  double drain_timeout_s = 30;
+  double settle_s = 2;
+  uint64_t seed = 0;
+};
+
+// The daemon's default runtime dir (daemon/config.h DefaultRuntimeDir).
+std::string DefaultRuntimeDir() {
+  if (geteuid() == 0) return "/run/spanvault";
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg != nullptr && *xdg != '\0') return std::string(xdg) + "/spanvault";
+  return "./spanvault-data/run";
+}
+
+// ---------------------------------------------------------------------------
+// Span generation
+
+constexpr const char* kWords[] = {
+    "the",      "customer", "order",    "refund",    "invoice",  "shipping", "account",   "password", "reset",
+    "please",   "summarize", "following", "document", "answer",  "question", "context",   "policy",   "within",
+    "days",     "support",  "ticket",   "priority",  "escalate", "billing",  "subscription", "renewal", "plan",
+    "upgrade",  "error",    "timeout",  "database",  "query",    "latency",  "region",    "deploy",   "release",
+    "feature",  "request",  "user",     "reported",  "issue",    "after",    "update",    "version",  "mobile",
+    "app",      "crash",    "login",    "screen",    "payment",  "declined", "card",      "address",  "change",
+    "delivery", "tracking", "number",   "warehouse", "stock",    "available", "product",  "review",   "rating",
+    "and",      "of",       "to",       "in",        "for",      "with",     "on",        "is",       "was",
+    "a",        "we",       "you",      "they",      "can",      "will",     "should",    "not",      "has",
+};
+constexpr size_t kWordCount = sizeof kWords / sizeof kWords[0];
+
+constexpr const char* kSystemPrompts[] = {
+    "You are a helpful customer support assistant. Answer briefly and cite the relevant policy.",
+    "You are an expert summarizer. Produce a concise summary in three bullet points.",
+    "Classify the ticket into one of: billing, shipping, account, technical, other.",
+    "You answer questions using only the provided context. Say you do not know otherwise.",
+    "Extract the order number, the customer name and the requested action as JSON.",
+};
+
+constexpr const char* kNames[] = {"chat.completions", "support.answer", "ticket.classify", "rag.generate",
+                                  "summarize.document", "extract.entities"};
+
+struct ModelInfo {
+  const char* model;
+  const char* provider;
+};
+constexpr ModelInfo kModels[] = {{"gpt-4o-mini", "openai"},
+                                 {"gpt-4o", "openai"},
+                                 {"gpt-4.1-mini", "openai"},
+                                 {"claude-3-5-haiku-latest", "anthropic"},
+                                 {"gemini-1.5-flash", "google"}};
+
+constexpr const char* kServices[] = {"support-bot", "search-api", "billing-worker", "docs-assistant"};
+constexpr const char* kRegions[] = {"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-1"};
+
+// Random words, exactly `len` bytes, JSON-safe (letters, spaces, '.', ',').
+std::string Text(std::mt19937_64& rng, size_t len) {
+  std::string s;
+  s.reserve(len + 16);
+  bool capital = true;
+  while (s.size() < len) {
+    std::string w = kWords[rng() % kWordCount];
+    if (capital) {
+      w[0] = static_cast<char>(w[0] - 'a' + 'A');
+      capital = false;
+    }
+    s += w;
+    uint64_t r = rng() % 12;
+    if (r == 0) {
+      s += ". ";
+      capital = true;
+    } else if (r == 1) {
+      s += ", ";
+    } else {
+      s += ' ';
+    }
+  }
+  s.resize(len);
+  if (!s.empty() && s.back() == ' ') s.back() = '.';
+  return s;
+}
+
+struct SpanTemplate {
+  std::string json;  // no trailing newline
+  size_t id_offset;  // where the 16 hex digits of span_id start
+};
+
+// One generation span of about `target` bytes (never less than its fixed part).
+SpanTemplate MakeSpan(std::mt19937_64& rng, size_t target) {
+  const std::string trace_id = Hex(rng, 32);
+  const std::string parent_id = Hex(rng, 16);
+  const char* name = kNames[rng() % std::size(kNames)];
+  const ModelInfo& m = kModels[rng() % std::size(kModels)];
+  const char* system = kSystemPrompts[rng() % std::size(kSystemPrompts)];
+  const char* service = kServices[rng() % std::size(kServices)];
+  const char* region = kRegions[rng() % std::size(kRegions)];
+  const int64_t now = spanvault::NowNanos();
+  const int64_t start = now - static_cast<int64_t>(rng() % 3'600'000'000'000ull);  // within the last hour
+  const int64_t end = start + 150'000'000 + static_cast<int64_t>(rng() % 8'000'000'000ull);
+  const uint64_t input_tokens = 50 + rng() % 4000;
+  const uint64_t output_tokens = 10 + rng() % 800;
+  const uint64_t cache_read = (rng() % 3 == 0) ? 0 : input_tokens / (2 + rng() % 4);
+  const double temperature = static_cast<double>(rng() % 11) / 10.0;
+  const std::string request_id = "req_" + Hex(rng, 20);
+  const std::string session = "sess_" + Hex(rng, 12);
+  const std::string user = "user_" + std::to_string(1000 + rng() % 90000);
+
+  auto build = [&](const std::string& user_text, const std::string& out_text, size_t* id_offset) {
+    std::string s;
+    s.reserve(target + 64);
+    s += R"({"trace_id":")";
+    s += trace_id;
+    s += R"(","span_id":")";
+    *id_offset = s.size();
+    s += "0000000000000000";
+    s += R"(","parent_span_id":")";
+    s += parent_id;
+    s += R"(","name":")";
+    s += name;
+    s += R"(","type":"generation","model":")";
+    s += m.model;
+    s += R"(","provider":")";
+    s += m.provider;
+    s += R"(","start_time":")";
+    s += spanvault::FormatRfc3339(start);
+    s += R"(","end_time":")";
+    s += spanvault::FormatRfc3339(end);
+    s += R"(","status":"ok","model_parameters":{"temperature":)";
+    s += Fixed(temperature, 1);
+    s += R"(,"max_tokens":1024},"usage":{"input_tokens":)";
+    s += std::to_string(input_tokens);
+    s += R"(,"output_tokens":)";
+    s += std::to_string(output_tokens);
+    s += R"(,"cache_read_tokens":)";
+    s += std::to_string(cache_read);
+    s += R"(},"input":[{"role":"system","content":")";
+    s += system;
+    s += R"("},{"role":"user","content":")";
+    s += user_text;
+    s += R"("}],"output":[{"role":"assistant","content":")";
+    s += out_text;
+    s += R"("}],"attributes":{"service.name":")";
+    s += service;
+    s += R"(","cloud.region":")";
+    s += region;
+    s += R"(","request_id":")";
+    s += request_id;
+    s += R"(","http.status_code":200,"retry_count":)";
+    s += std::to_string(rng() % 3);
+    s += R"(},"session_id":")";
+    s += session;
+    s += R"(","user_id":")";
+    s += user;
+    s += R"(","environment":"production","tags":["bench","spanvault-bench"]})";
+    return s;
+  };
+
+  SpanTemplate t;
+  std::string fixed = build("", "", &t.id_offset);
+  size_t room = target > fixed.size() ? target - fixed.size() : 0;
+  size_t user_len = room * 55 / 100;
+  t.json = build(Text(rng, user_len), Text(rng, room - user_len), &t.id_offset);
+  return t;
+}
+
+// The spans one sender sends, laid out as NDJSON lines in one buffer so that a
+// run of consecutive spans is one contiguous write. Each sender has its own
+// copy: it patches span_id fields in place.
+struct Pool {
+  std::string data;                // span i is data[begin[i], begin[i+1]) including its '\n'
+  std::vector<size_t> begin;       // size() == count + 1
+  std::vector<size_t> id_offset;   // absolute offset of span i's span_id digits
+  size_t count() const { return id_offset.size(); }
+  size_t line_bytes(size_t i) const { return begin[i + 1] - begin[i]; }
+};
+
+Pool MakePool(size_t count, size_t target, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Pool p;
+  p.data.reserve(count * (target + 1));
+  p.begin.reserve(count + 1);
+  p.id_offset.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    SpanTemplate t = MakeSpan(rng, target);
+    p.begin.push_back(p.data.size());
+    p.id_offset.push_back(p.data.size() + t.id_offset);
+    p.data += t.json;
+    p.data += '\n';
+  }
+  p.begin.push_back(p.data.size());
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Sockets
+
+// Connects a Unix socket of `type`; -1 and a readable message on failure.
+int ConnectUnix(const std::string& path, int type, const char* what, std::string* err) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    *err = std::string(what) + " path " + path + " is too long for a Unix socket (max " +
+           std::to_string(sizeof addr.sun_path - 1) + " bytes)";
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = "socket(): " + Errno(errno);
+    return -1;
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno;
+    close(fd);
+    std::string hint;
+    if (e == ENOENT) {
+      hint = " (no socket there: is spanvaultd running? use --runtime-dir, --socket or --dgram)";
+    } else if (e == ECONNREFUSED) {
+      hint = " (nothing is listening: stale socket, or spanvaultd is not running)";
+    } else if (e == EACCES || e == EPERM) {
+      hint = " (permission denied: run as a user in the socket's group)";
+    } else if (e == EPROTOTYPE) {
+      hint = " (wrong socket type: is this the right path?)";
+    }
+    *err = "cannot connect to " + std::string(what) + " " + path + ": " + Errno(e) + hint;
+    return -1;
+  }
+  return fd;
+}
+
+// Parses "HOST:PORT" or "[V6]:PORT" and connects a UDP socket to it.
+int ConnectUdp(const std::string& hostport, std::string* err) {
+  std::string host, port;
+  if (!hostport.empty() && hostport[0] == '[') {
+    size_t close_br = hostport.find(']');
+    if (close_br == std::string::npos || close_br + 1 >= hostport.size() || hostport[close_br + 1] != ':') {
+      *err = "--udp " + hostport + ": expected HOST:PORT";
+      return -1;
+    }
+    host = hostport.substr(1, close_br - 1);
+    port = hostport.substr(close_br + 2);
+  } else {
+    size_t colon = hostport.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= hostport.size()) {
+      *err = "--udp " + hostport + ": expected HOST:PORT";
+      return -1;
+    }
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    *err = "--udp " + hostport + ": " + gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  std::string last;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      last = Errno(errno);
+      continue;
+    }
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    last = Errno(errno);
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) *err = "cannot reach UDP " + hostport + ": " + last;
+  return fd;
+}
+
+void SetSendTimeout(int fd, double seconds) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// Writes everything; false with a message on error or timeout (SO_SNDTIMEO).
+bool WriteAll(int fd, const char* p, size_t n, double timeout_s, std::string* err) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      *err = "the daemon read nothing for " + Fixed(timeout_s, 0) + " s (see --timeout)";
+    } else if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      *err = "the daemon closed the connection";
+    } else {
+      *err = "write failed: " + Errno(errno);
+    }
+    return false;
+  }
+  return true;
+}
+
+// Reads one '\n'-terminated line (without it) within `timeout_s`.
+bool ReadLine(int fd, std::string& buf, std::string* line, double timeout_s, std::string* err) {
+  const int64_t deadline = MonoNs() + static_cast<int64_t>(timeout_s * 1e9);
+  for (;;) {
+    size_t nl = buf.find('\n');
+    if (nl != std::string::npos) {
+      line->assign(buf, 0, nl);
+      buf.erase(0, nl + 1);
+      return true;
+    }
+    int64_t left = deadline - MonoNs();
+    if (left <= 0) {
+      *err = "no answer from the daemon within " + Fixed(timeout_s, 0) + " s";
+      return false;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left / 1'000'000 + 1, 1000)));
+    if (r < 0 && errno != EINTR) {
+      *err = "poll failed: " + Errno(errno);
+      return false;
+    }
+    if (r <= 0) continue;
+    char tmp[16384];
+    ssize_t n = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (n > 0) {
+      buf.append(tmp, static_cast<size_t>(n));
+    } else if (n == 0) {
+      *err = "the daemon closed the connection before answering";
+      return false;
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+      *err = "read failed: " + Errno(errno);
+      return false;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The daemon's {"$status": true}
+
+struct Counts {
+  uint64_t received = 0;
+  uint64_t received_bytes = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t kernel_drops = 0;
+};
+
+uint64_t U64(const json& o, const char* key) {
+  if (!o.is_object()) return 0;
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_number()) return 0;
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  if (it->is_number_integer()) return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
+  return static_cast<uint64_t>(std::max(0.0, it->get<double>()));
+}
+
+class StatusClient {
+ public:
+  ~StatusClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool Open(const std::string& path, std::string* err) {
+    fd_ = ConnectUnix(path, SOCK_STREAM, "stream socket", err);
+    return fd_ >= 0;
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  // One status query; nullopt with a message on failure.
+  std::optional<json> Query(double timeout_s, std::string* err) {
+    if (fd_ < 0) {
+      *err = "no status connection";
+      return std::nullopt;
+    }
+    static const std::string kQuery = "{\"$status\":true}\n";
+    if (!WriteAll(fd_, kQuery.data(), kQuery.size(), timeout_s, err)) return std::nullopt;
+    std::string line;
+    if (!ReadLine(fd_, buf_, &line, timeout_s, err)) return std::nullopt;
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("transports")) {
+      *err = "unexpected status answer: " + line.substr(0, 200);
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  static Counts Extract(const json& status, const std::string& transport) {
+    Counts c;
+    auto t = status.find("transports");
+    if (t == status.end() || !t->is_object()) return c;
+    auto x = t->find(transport);
+    if (x == t->end()) return c;
+    c.received = U64(*x, "received");
+    c.received_bytes = U64(*x, "received_bytes");
+    c.accepted = U64(*x, "accepted_spans");
+    c.rejected = U64(*x, "rejected");
+    c.kernel_drops = U64(*x, "kernel_drops");
+    return c;
+  }
+
+  static std::string Durability(const json& status) {
+    auto b = status.find("buffer");
+    if (b == status.end() || !b->is_object()) return {};
+    auto d = b->find("durability");
+    return d != b->end() && d->is_string() ? d->get<std::string>() : std::string();
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// ---------------------------------------------------------------------------
+// /proc sampling of the daemon and of ourselves
+
+// utime + stime of `pid` in seconds; nullopt when unreadable.
+std::optional<double> ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string s = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = s.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream in(s.substr(paren + 1));
+  std::string field;
+  // Fields after the command: state(3) ppid pgrp session tty_nr tpgid flags
+  // minflt cminflt majflt cmajflt utime(14) stime(15).
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && (in >> field); ++i) {
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  if (!in) return std::nullopt;
+  long tck = sysconf(_SC_CLK_TCK);
+  return static_cast<double>(utime + stime) / static_cast<double>(tck > 0 ? tck : 100);
+}
+
+// VmHWM (peak resident set) of `pid` in bytes.
+std::optional<uint64_t> PeakRssBytes(int pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string s = ReadSmallFile("/proc/" + std::to_string(pid) + "/status");
+  size_t at = s.find("VmHWM:");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(s.c_str() + at + 6, nullptr, 10) * 1024;
+}
+
+// Resets the peak RSS of `pid` to its current RSS (Linux >= 4.0), so VmHWM
+// after the run is the peak during the run.
+bool ResetPeakRss(int pid) {
+  if (pid <= 0) return false;
+  int fd = open(("/proc/" + std::to_string(pid) + "/clear_refs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, "5", 1) == 1;
+  close(fd);
+  return ok;
+}
+
+double SelfCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+struct Result {
+  std::string transport;
+  std::string durability;  // from the daemon's status; "" when unknown
+  uint64_t requested = 0;
+  int connections = 0;
+  double rate_target = 0;
+  double avg_span_bytes = 0;
+
+  uint64_t sent = 0;
+  uint64_t bytes_sent = 0;
+  bool accepted_known = false;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t daemon_received = 0;
+  std::optional<uint64_t> kernel_drops;
+
+  double send_seconds = 0;  // first byte .. last byte sent
+  double wall_seconds = 0;  // first byte .. last span accepted (barrier answer / last count change)
+
+  std::optional<double> daemon_cpu_pct;
+  std::optional<uint64_t> daemon_peak_rss;
+  bool peak_rss_reset = false;
+  double bench_cpu_pct = 0;
+
+  std::vector<std::string> errors;    // rejections reported by the daemon
+  std::vector<std::string> warnings;
+
+  double spans_per_s() const { return wall_seconds > 0 ? static_cast<double>(accepted) / wall_seconds : 0; }
+  double mib_per_s() const {
+    return wall_seconds > 0 ? static_cast<double>(accepted) * avg_span_bytes / wall_seconds / (1024.0 * 1024.0) : 0;
+  }
+  double send_per_s() const { return send_seconds > 0 ? static_cast<double>(sent) / send_seconds : 0; }
+  uint64_t lost() const { return accepted_known && sent > accepted ? sent - accepted : 0; }
+  double loss_pct() const { return sent > 0 ? 100.0 * static_cast<double>(lost()) / static_cast<double>(sent) : 0; }
+};
+
+// Measurement bookkeeping shared by the transports.
+struct Meter {
+  int pid = 0;
+  std::optional<double> cpu0;
+  double self_cpu0 = 0;
+  int64_t t0 = 0;
+  bool rss_reset = false;
+
+  void Start(int daemon_pid) {
+    pid = daemon_pid;
+    rss_reset = ResetPeakRss(pid);
+    self_cpu0 = SelfCpuSeconds();
+    cpu0 = ProcessCpuSeconds(pid);
+    t0 = MonoNs();
+  }
+  // `cpu_end`: the daemon's CPU seconds sampled at the end of the window.
+  void Finish(Result& r, std::optional<double> cpu_end, int64_t t_end) {
+    double wall = Seconds(t_end - t0);
+    if (cpu0 && cpu_end && wall > 0) r.daemon_cpu_pct = 100.0 * (*cpu_end - *cpu0) / wall;
+    r.daemon_peak_rss = PeakRssBytes(pid);
+    r.peak_rss_reset = rss_reset;
+    double self_wall = Seconds(MonoNs() - t0);
+    if (self_wall > 0) r.bench_cpu_pct = 100.0 * (SelfCpuSeconds() - self_cpu0) / self_wall;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Senders
+
+struct SenderPlan {
+  uint64_t count = 0;       // spans to send
+  uint64_t first_seq = 0;   // span_id = id_base + seq
+  size_t first_span = 0;    // where in the pool to start
+};
+
+struct SenderResult {
+  uint64_t sent = 0;
+  uint64_t bytes = 0;
+  int64_t t_sent = 0;     // when the last byte was handed to the kernel
+  int64_t t_answer = 0;   // stream: when the barrier answer arrived
+  bool answered = false;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  std::vector<std::string> errors;
+  std::string error;  // fatal
+};
+
+std::vector<SenderPlan> Plan(uint64_t total, int connections, size_t pool_count) {
+  std::vector<SenderPlan> plans(static_cast<size_t>(connections));
+  uint64_t seq = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    plans[i].count = total / plans.size() + (i < total % plans.size() ? 1 : 0);
+    plans[i].first_seq = seq;
+    plans[i].first_span = i * pool_count / plans.size();
+    seq += plans[i].count;
+  }
+  return plans;
+}
+
+void StreamSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, const Options& opt, SenderResult& res) {
+  try {
+    const size_t n = pool.count();
+    size_t i = plan.first_span % n;
+    uint64_t seq = plan.first_seq;
+    uint64_t left = plan.count;
+    while (left > 0) {
+      if (i == n) i = 0;
+      size_t j = i;
+      while (j < n && j - i < left && (j == i || pool.begin[j + 1] - pool.begin[i] <= kStreamWriteBytes)) {
+        WriteHex64(id_base + seq++, &pool.data[pool.id_offset[j]]);
+        ++j;
+      }
+      size_t bytes = pool.begin[j] - pool.begin[i];
+      if (!WriteAll(fd, pool.data.data() + pool.begin[i], bytes, opt.timeout_s, &res.error)) return;
+      res.sent += j - i;
+      res.bytes += bytes;
+      left -= j - i;
+      i = j;
+    }
+    res.t_sent = MonoNs();
+    static const std::string kSync = "{\"$sync\":1}\n";
+    if (!WriteAll(fd, kSync.data(), kSync.size(), opt.timeout_s, &res.error)) return;
+    std::string buf, line;
+    for (;;) {
+      if (!ReadLine(fd, buf, &line, opt.timeout_s, &res.error)) return;
+      json a = json::parse(line, nullptr, false);
+      if (!a.is_object() || !a.contains("$sync")) continue;  // not our answer
+      res.t_answer = MonoNs();
+      res.answered = true;
+      res.accepted = U64(a, "accepted");
+      res.rejected = U64(a, "rejected");
+      if (auto e = a.find("error"); e != a.end() && e->is_string()) res.error = "barrier: " + e->get<std::string>();
+      if (auto es = a.find("errors"); es != a.end() && es->is_array()) {
+        for (const auto& e : *es) {
+          if (res.errors.size() >= 5) break;
+          std::string reason = e.is_object() && e.contains("reason") && e["reason"].is_string()
+                                   ? e["reason"].get<std::string>()
+                                   : e.dump();
+          res.errors.push_back("line " + std::to_string(U64(e, "line")) + ": " + reason);
+        }
+      }
+      return;
+    }
+  } catch (const std::exception& e) {
+    res.error = std::string("internal error: ") + e.what();
+  }
+}
+
+void DatagramSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, double rate, const Options& opt,
+                    bool udp, SenderResult& res) {
+  try {
+    const size_t n = pool.count();
+    std::vector<mmsghdr> msgs(kDatagramBatch);
+    std::vector<iovec> iov(kDatagramBatch);
+    // Pace in bursts of about 0.5 ms worth of spans (1..kDatagramBatch).
+    const uint64_t burst =
+        rate > 0 ? std::clamp<uint64_t>(static_cast<uint64_t>(rate / 2000.0), 1, kDatagramBatch) : kDatagramBatch;
+    const int64_t t0 = MonoNs();
+    size_t next = plan.first_span % n;
+    uint64_t seq = plan.first_seq;
+    uint64_t done = 0;
+    while (done < plan.count) {
+      if (rate > 0) {
+        int64_t due = t0 + static_cast<int64_t>(static_cast<double>(done) * 1e9 / rate);
+        if (due > MonoNs()) SleepUntilMono(due);
+      }
+      size_t k = static_cast<size_t>(std::min<uint64_t>(burst, plan.count - done));
+      for (size_t m = 0; m < k; ++m) {
+        size_t s = (next + m) % n;
+        WriteHex64(id_base + seq + m, &pool.data[pool.id_offset[s]]);
+        iov[m].iov_base = &pool.data[pool.begin[s]];
+        iov[m].iov_len = pool.line_bytes(s) - 1;  // without the '\n'
+        std::memset(&msgs[m], 0, sizeof(mmsghdr));
+        msgs[m].msg_hdr.msg_iov = &iov[m];
+        msgs[m].msg_hdr.msg_iovlen = 1;
+      }
+      size_t off = 0;
+      int busy_retries = 0;
+      while (off < k) {
+        int r = sendmmsg(fd, msgs.data() + off, static_cast<unsigned>(k - off), MSG_NOSIGNAL);
+        if (r > 0) {
+          for (size_t m = off; m < off + static_cast<size_t>(r); ++m) res.bytes += iov[m].iov_len;
+          off += static_cast<size_t>(r);
+          busy_retries = 0;
+          continue;
+        }
+        int e = errno;
+        if (r < 0 && e == EINTR) continue;
+        if (r < 0 && (e == ENOBUFS || ((e == EAGAIN || e == EWOULDBLOCK) && udp))) {
+          // Transient shortage of kernel buffers: back off briefly.
+          if (++busy_retries > 100000) {
+            res.error = "send keeps failing: " + Errno(e);
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+          continue;
+        }
+        if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+          res.error = "the daemon read no datagram for " + Fixed(opt.timeout_s, 0) + " s (see --timeout)";
+        } else if (r < 0 && e == ECONNREFUSED) {
+          res.error = udp ? "nothing is listening on UDP " + opt.udp + " (is spanvaultd running with this --udp?)"
+                          : "the daemon's datagram socket went away (connection refused)";
+        } else if (r < 0 && e == EMSGSIZE) {
+          res.error = "a span of " + std::to_string(iov[off].iov_len) +
+                      " bytes is too large for one datagram; lower --span-bytes";
+        } else {
+          res.error = "send failed: " + Errno(e);
+        }
+        res.t_sent = MonoNs();
+        return;
+      }
+      res.sent += k;
+      done += k;
+      seq += k;
+      next = (next + k) % n;
+    }
+    res.t_sent = MonoNs();
+  } catch (const std::exception& e) {
+    res.error = std::string("internal error: ") + e.what();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Runs
+
+struct Context {
+  Options opt;
+  std::string stream_path;
+  std::string dgram_path;
+  Pool pool;
+  uint64_t id_base = 0;
+};
+
+// Runs one sender thread per fd. Every sender first makes its own copy of the
+// pool (it patches span_ids in place), then all start together at meter.t0.
+template <typename Fn>
+std::vector<SenderResult> RunSenders(size_t senders, const Pool& shared_pool, Meter& meter, int daemon_pid,
+                                     Fn sender) {
+  std::latch ready(static_cast<std::ptrdiff_t>(senders));
+  std::atomic<bool> go{false};
+  std::vector<SenderResult> results(senders);
+  std::vector<std::thread> threads;
+  threads.reserve(senders);
+  for (size_t i = 0; i < senders; ++i) {
+    threads.emplace_back([&, i] {
+      std::optional<Pool> pool;
+      try {
+        pool.emplace(shared_pool);
+      } catch (const std::exception& e) {
+        results[i].error = std::string("cannot copy the span pool: ") + e.what();
+      }
+      ready.count_down();
+      go.wait(false);
+      if (pool) sender(i, *pool, results[i]);
+    });
+  }
+  ready.wait();
+  meter.Start(daemon_pid);
+  go.store(true);
+  go.notify_all();
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+int RunStream(Context& ctx, StatusClient& status, Result& r) {
+  const Options& opt = ctx.opt;
+  std::vector<int> fds;
+  for (int i = 0; i < opt.connections; ++i) {
+    std::string err;
+    int fd = ConnectUnix(ctx.stream_path, SOCK_STREAM, "stream socket", &err);
+    if (fd < 0) {
+      for (int f : fds) close(f);
+      std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+      return 1;
+    }
+    SetSendTimeout(fd, opt.timeout_s);
+    fds.push_back(fd);
+  }
+  auto plans = Plan(opt.spans, opt.connections, ctx.pool.count());
+  Meter meter;
+  auto results = RunSenders(fds.size(), ctx.pool, meter, opt.pid, [&](size_t i, Pool& pool, SenderResult& res) {
+    StreamSender(fds[i], pool, plans[i], ctx.id_base, opt, res);
+  });
+  std::optional<double> cpu_end = ProcessCpuSeconds(opt.pid);
+  for (int f : fds) close(f);
+
+  int64_t t_end = meter.t0, t_sent = meter.t0;
+  int failed = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const SenderResult& s = results[i];
+    r.sent += s.sent;
+    r.bytes_sent += s.bytes;
+    r.accepted += s.accepted;
+    r.rejected += s.rejected;
+    t_sent = std::max(t_sent, s.t_sent);
+    t_end = std::max(t_end, s.t_answer);
+    for (const auto& e : s.errors) {
+      if (r.errors.size() < 10) r.errors.push_back(e);
+    }
+    if (!s.error.empty()) {
+      ++failed;
+      std::fprintf(stderr, "spanvault-bench: stream connection %zu: %s\n", i + 1, s.error.c_str());
+    }
+  }
+  r.accepted_known = failed == 0;
+  r.send_seconds = Seconds(t_sent - meter.t0);
+  r.wall_seconds = Seconds(t_end - meter.t0);
+  meter.Finish(r, cpu_end, t_end);
+  if (status.ok()) {
+    std::string err;
+    if (auto j = status.Query(opt.timeout_s, &err)) {
+      if (r.durability.empty()) r.durability = StatusClient::Durability(*j);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
+  const Options& opt = ctx.opt;
+  const bool udp = opt.transport == "udp";
+  const std::string counter_name = udp ? "udp" : "unix_dgram";
+
+  std::optional<Counts> base;
+  std::string err;
+  if (status.ok()) {
+    if (auto j = status.Query(opt.timeout_s, &err)) {
+      base = StatusClient::Extract(*j, counter_name);
+      r.durability = StatusClient::Durability(*j);
+    } else {
+      r.warnings.push_back("status query failed: " + err);
+    }
+  }
+  if (!base) {
+    r.warnings.push_back("the daemon's counters are unavailable (no stream socket for $status): only send rates are "
+                         "reported");
+  }
+
+  std::vector<int> fds;
+  for (int i = 0; i < opt.connections; ++i) {
+    int fd = udp ? ConnectUdp(opt.udp, &err) : ConnectUnix(ctx.dgram_path, SOCK_DGRAM, "datagram socket", &err);
+    if (fd < 0) {
+      for (int f : fds) close(f);
+      std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+      return 1;
+    }
+    SetSendTimeout(fd, opt.timeout_s);
+    if (udp) {
+      int sndbuf = 4 << 20;
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    }
+    fds.push_back(fd);
+  }
+  auto plans = Plan(opt.spans, opt.connections, ctx.pool.count());
+  const double per_sender_rate = opt.rate > 0 ? opt.rate / opt.connections : 0;
+  Meter meter;
+  auto results = RunSenders(fds.size(), ctx.pool, meter, opt.pid, [&](size_t i, Pool& pool, SenderResult& res) {
+    DatagramSender(fds[i], pool, plans[i], ctx.id_base, per_sender_rate, opt, udp, res);
+  });
+
+  int64_t t_sent = meter.t0;
+  int failed = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const SenderResult& s = results[i];
+    r.sent += s.sent;
+    r.bytes_sent += s.bytes;
+    t_sent = std::max(t_sent, s.t_sent);
+    if (!s.error.empty()) {
+      ++failed;
+      std::fprintf(stderr, "spanvault-bench: %s sender %zu: %s\n", opt.transport.c_str(), i + 1, s.error.c_str());
+    }
+  }
+  r.send_seconds = Seconds(t_sent - meter.t0);
+  for (int f : fds) close(f);
+
+  // Poll the daemon until it has accepted (or rejected) everything sent, or
+  // its count stops growing for --settle seconds, or --drain-timeout passes.
+  int64_t t_last = t_sent;
+  std::optional<double> cpu_last = ProcessCpuSeconds(opt.pid);
+  if (base) {
+    const int64_t deadline = t_sent + static_cast<int64_t>(opt.drain_timeout_s * 1e9);
+    const int64_t settle = static_cast<int64_t>(opt.settle_s * 1e9);
+    uint64_t last_seen = UINT64_MAX;
+    int64_t t_change = MonoNs();
+    bool timed_out = false;
+    for (;;) {
+      auto j = status.Query(opt.timeout_s, &err);
+      int64_t now = MonoNs();
+      std::optional<double> cpu_now = ProcessCpuSeconds(opt.pid);
+      if (!j) {
+        r.warnings.push_back("status query failed while draining: " + err);
+        break;
+      }
+      Counts c = StatusClient::Extract(*j, counter_name);
+      r.accepted_known = true;
+      r.accepted = c.accepted - std::min(c.accepted, base->accepted);
+      r.rejected = c.rejected - std::min(c.rejected, base->rejected);
+      r.daemon_received = c.received - std::min(c.received, base->received);
+      if (udp) r.kernel_drops = c.kernel_drops - std::min(c.kernel_drops, base->kernel_drops);
+      uint64_t progress = r.accepted + r.rejected;
+      if (progress != last_seen) {
+        // The count last changed at or before this poll: the window ends here.
+        t_last = now;
+        cpu_last = cpu_now;
+        last_seen = progress;
+        t_change = now;
+      }
+      if (progress >= r.sent) break;
+      if (now - t_change >= settle) break;
+      if (now >= deadline) {
+        timed_out = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (timed_out) {
+      r.warnings.push_back("the daemon was still accepting spans after --drain-timeout " +
+                           Fixed(opt.drain_timeout_s, 0) + " s");
+    }
+    r.wall_seconds = Seconds(t_last - meter.t0);
+  } else {
+    r.wall_seconds = r.send_seconds;
+    r.accepted = 0;
+  }
+  meter.Finish(r, cpu_last, t_last);
+  return failed > 0 ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+std::string HumanSize(uint64_t bytes) { return Fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 0) + " MiB"; }
+
+std::string HumanLine(const Result& r) {
+  std::string s = r.transport;
+  s.append(r.transport.size() < 6 ? 6 - r.transport.size() : 0, ' ');
+  s += "  spans=" + std::to_string(r.sent) + " conns=" + std::to_string(r.connections);
+  if (r.rate_target > 0) s += " rate=" + Commas(static_cast<uint64_t>(r.rate_target)) + "/s";
+  if (!r.durability.empty()) s += " durability=" + r.durability;
+  if (r.transport != "stream") s += "  sent " + Commas(static_cast<uint64_t>(r.send_per_s())) + " spans/s";
+  if (r.accepted_known) {
+    s += std::string(r.transport != "stream" ? "  accepted " : "  ") +
+         Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) + " spans/s  " + Fixed(r.mib_per_s(), 1) +
+         " MiB/s";
+  }
+  if (r.transport == "udp" && r.accepted_known) {
+    s += "  loss " + Fixed(r.loss_pct(), 2) + "%";
+    if (r.kernel_drops) s += " (kernel_drops=" + Commas(*r.kernel_drops) + ")";
+  }
+  s += "  daemon cpu " + (r.daemon_cpu_pct ? Fixed(*r.daemon_cpu_pct, 0) + "%" : std::string("n/a"));
+  s += "  peak rss " + (r.daemon_peak_rss ? HumanSize(*r.daemon_peak_rss) : std::string("n/a"));
+  s += "  bench cpu " + Fixed(r.bench_cpu_pct, 0) + "%";
+  if (r.accepted_known) {
+    s += "  accepted=" + std::to_string(r.accepted) + " rejected=" + std::to_string(r.rejected);
+    if (r.transport != "stream") s += " lost=" + std::to_string(r.lost());
+  } else {
+    s += "  accepted=unknown";
+  }
+  return s;
+}
+
+std::string MarkdownRow(const Result& r) {
+  std::string t = r.transport;
+  if (r.rate_target > 0) t += " @ " + Commas(static_cast<uint64_t>(r.rate_target)) + "/s";
+  std::string loss;
+  if (!r.accepted_known) {
+    loss = "unknown";
+  } else {
+    loss = Commas(r.lost()) + " (" + Fixed(r.loss_pct(), 2) + "%)";
+    if (r.kernel_drops && *r.kernel_drops > 0) loss += ", kernel drops " + Commas(*r.kernel_drops);
+    if (r.rejected > 0) loss += ", rejected " + Commas(r.rejected);
+  }
+  std::string row = "| " + t + " | " + (r.durability.empty() ? "?" : r.durability) + " | " + Commas(r.sent) +
+                    " | " + std::to_string(r.connections) + " | " +
+                    (r.accepted_known ? Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) : "n/a") +
+                    " | " + (r.accepted_known ? Fixed(r.mib_per_s(), 1) : "n/a") + " | " +
+                    (r.daemon_cpu_pct ? Fixed(*r.daemon_cpu_pct, 0) : "n/a") + " | " +
+                    (r.daemon_peak_rss ? Fixed(static_cast<double>(*r.daemon_peak_rss) / 1048576.0, 0) : "n/a") +
+                    " | " + loss + " |";
+  return row;
+}
+
+json ToJson(const Result& r) {
+  auto opt_d = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  auto opt_u = [](const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); };
+  json j;
+  j["transport"] = r.transport;
+  j["durability"] = r.durability.empty() ? json(nullptr) : json(r.durability);
+  j["spans"] = r.requested;
+  j["connections"] = r.connections;
+  j["rate_target"] = r.rate_target;
+  j["span_bytes_avg"] = r.avg_span_bytes;
+  j["sent"] = r.sent;
+  j["bytes_sent"] = r.bytes_sent;
+  j["accepted"] = r.accepted_known ? json(r.accepted) : json(nullptr);
+  j["rejected"] = r.accepted_known ? json(r.rejected) : json(nullptr);
+  j["lost"] = r.accepted_known ? json(r.lost()) : json(nullptr);
+  j["loss_percent"] = r.accepted_known ? json(r.loss_pct()) : json(nullptr);
+  if (r.transport != "stream") j["daemon_received"] = r.accepted_known ? json(r.daemon_received) : json(nullptr);
+  if (r.transport == "udp") j["kernel_drops"] = opt_u(r.kernel_drops);
+  j["send_seconds"] = r.send_seconds;
+  j["wall_seconds"] = r.wall_seconds;
+  j["send_spans_per_second"] = r.send_per_s();
+  j["spans_per_second"] = r.accepted_known ? json(r.spans_per_s()) : json(nullptr);
+  j["mib_per_second"] = r.accepted_known ? json(r.mib_per_s()) : json(nullptr);
+  j["daemon_cpu_percent"] = opt_d(r.daemon_cpu_pct);
+  j["daemon_peak_rss_bytes"] = opt_u(r.daemon_peak_rss);
+  j["daemon_peak_rss_scope"] = !r.daemon_peak_rss ? json(nullptr) : json(r.peak_rss_reset ? "run" : "process");
+  j["bench_cpu_percent"] = r.bench_cpu_pct;
+  j["errors"] = r.errors;
+  j["warnings"] = r.warnings;
+  return j;
+}
+
+// ---------------------------------------------------------------------------
+
+int Run(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "spanvault-bench: sends realistic LLM spans to spanvaultd and reports how fast it makes them durable.\n"};
+  app.add_option("-t,--transport", opt.transport, "stream | dgram | udp")
+      ->check(CLI::IsMember({"stream", "dgram", "udp"}))
+      ->capture_default_str();
+  app.add_option("--runtime-dir", opt.runtime_dir,
+                 "the daemon's runtime dir: derives --socket (spans.sock) and --dgram (spans.dgram)");
+  app.add_option("--socket", opt.socket_path, "the NDJSON stream socket (also used for $status)");
+  app.add_option("--dgram", opt.dgram_path, "the Unix datagram socket");
+  app.add_option("--udp", opt.udp, "UDP target HOST:PORT")->capture_default_str();
+  app.add_option("-n,--spans", opt.spans, "spans to send in total")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("-c,--connections", opt.connections,
+                 "parallel senders (connections / sockets); default 2 for stream, 1 for dgram and udp")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--rate", opt.rate, "target spans/s for udp and dgram, paced in small bursts (0 = as fast as possible)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--span-bytes", opt.span_bytes, "approximate size of each span in bytes")
+      ->check(CLI::Range(kMinSpanBytes, kMaxSpanBytes))
+      ->capture_default_str();
+  app.add_option("--pid", opt.pid, "the daemon's pid: sample its CPU% and peak RSS over the run")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", opt.json, "print one JSON object instead of the summary line");
+  app.add_flag("--markdown-row", opt.markdown_row,
+               "print one Markdown table row (transport | durability | spans | conns | spans/s | MiB/s | daemon CPU % | "
+               "peak RSS MiB | loss)");
+  app.add_option("--timeout", opt.timeout_s, "seconds without progress before giving up on a write or an answer")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--drain-timeout", opt.drain_timeout_s,
+                 "dgram/udp: longest wait, after sending, for the daemon to accept everything")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--settle", opt.settle_s, "dgram/udp: stop waiting once the accepted count has not grown for this long")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  app.add_option("--seed", opt.seed, "seed for the span contents (0 = random)");
+  app.add_flag("--sample", opt.sample, "print one generated span (as sent) and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (opt.connections == 0) opt.connections = opt.transport == "stream" ? 2 : 1;
+  if (opt.json && opt.markdown_row) {
+    std::fprintf(stderr, "spanvault-bench: --json and --markdown-row are exclusive\n");
+    return 1;
+  }
+  if (opt.transport == "udp" && opt.span_bytes > kMaxUdpSpanBytes - 1024) {
+    std::fprintf(stderr, "spanvault-bench: --span-bytes %zu is too large for UDP (at most %zu)\n", opt.span_bytes,
+                 kMaxUdpSpanBytes - 1024);
+    return 1;
+  }
+  if (opt.transport == "dgram" && opt.span_bytes > kMaxDgramSpanBytes - 1024) {
+    std::fprintf(stderr, "spanvault-bench: --span-bytes %zu is too large for the datagram socket (at most %zu)\n",
+                 opt.span_bytes, kMaxDgramSpanBytes - 1024);
+    return 1;
+  }
+  if (opt.transport == "stream" && opt.rate > 0) {
+    std::fprintf(stderr, "spanvault-bench: note: --rate is ignored for stream (it always sends as fast as possible)\n");
+    opt.rate = 0;
+  }
+  if (opt.pid > 0 && !ProcessCpuSeconds(opt.pid)) {
+    std::fprintf(stderr, "spanvault-bench: warning: cannot read /proc/%d/stat; daemon CPU and RSS not reported\n",
+                 opt.pid);
+    opt.pid = 0;
+  }
+
+  Context ctx;
+  ctx.opt = opt;
+  std::string runtime = opt.runtime_dir.empty() ? DefaultRuntimeDir() : opt.runtime_dir;
+  ctx.stream_path = !opt.socket_path.empty() ? opt.socket_path : runtime + "/spans.sock";
+  ctx.dgram_path = !opt.dgram_path.empty() ? opt.dgram_path : runtime + "/spans.dgram";
+
+  std::random_device rd;
+  uint64_t seed = opt.seed != 0 ? opt.seed : (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(MonoNs());
+  {
+    // Ids are random per run (so reruns against the same daemon do not repeat
+    // span_ids), whatever the content seed.
+    std::mt19937_64 idrng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(MonoNs()));
+    ctx.id_base = idrng();
+  }
+  size_t pool_count = std::min<size_t>({kMaxPoolSpans, std::max<size_t>(kDatagramBatch, kMaxPoolBytes / opt.span_bytes),
+                                        static_cast<size_t>(std::min<uint64_t>(opt.spans, kMaxPoolSpans))});
+  pool_count = std::max<size_t>(pool_count, 1);
+  if (opt.sample) pool_count = 1;
+  ctx.pool = MakePool(pool_count, opt.span_bytes, seed);
+  if (opt.sample) {
+    WriteHex64(ctx.id_base, &ctx.pool.data[ctx.pool.id_offset[0]]);
+    std::fwrite(ctx.pool.data.data(), 1, ctx.pool.data.size(), stdout);
+    return 0;
+  }
+
+  Result r;
+  r.transport = opt.transport;
+  r.requested = opt.spans;
+  r.connections = opt.connections;
+  r.rate_target = opt.rate;
+  // Datagrams carry the span without its newline.
+  r.avg_span_bytes = static_cast<double>(ctx.pool.data.size()) / static_cast<double>(ctx.pool.count()) -
+                     (opt.transport == "stream" ? 0.0 : 1.0);
+
+  StatusClient status;
+  {
+    std::string err;
+    if (!status.Open(ctx.stream_path, &err)) {
+      if (opt.transport == "stream") {
+        std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+        return 1;
+      }
+      std::fprintf(stderr, "spanvault-bench: warning: %s\n", err.c_str());
+    }
+  }
+
+  int rc = opt.transport == "stream" ? RunStream(ctx, status, r) : RunDatagram(ctx, status, r);
+  if (r.sent > 0) r.avg_span_bytes = static_cast<double>(r.bytes_sent) / static_cast<double>(r.sent);
+  if (rc != 0) {
+    std::fprintf(stderr, "spanvault-bench: %s run failed after sending %s spans\n", opt.transport.c_str(),
+                 Commas(r.sent).c_str());
+    return rc;
+  }
+
+  // Transports that must not lose anything.
+  bool mismatch = false;
+  if (r.accepted_known && opt.transport != "udp" && (r.accepted != r.sent || r.rejected > 0)) {
+    mismatch = true;
+    std::fprintf(stderr,
+                 "\n*** WARNING: %s: the daemon accepted %s of %s spans sent (%s missing, %s rejected) ***\n",
+                 opt.transport.c_str(), Commas(r.accepted).c_str(), Commas(r.sent).c_str(),
+                 Commas(r.sent > r.accepted ? r.sent - r.accepted : 0).c_str(), Commas(r.rejected).c_str());
+    for (const auto& e : r.errors) std::fprintf(stderr, "***   %s\n", e.c_str());
+    std::fprintf(stderr, "\n");
+    r.warnings.push_back("accepted != sent");
+  }
+  if (r.accepted_known && opt.transport == "udp" && r.lost() > 0) {
+    std::fprintf(stderr, "spanvault-bench: note: udp lost %s of %s spans (%.2f%%)\n", Commas(r.lost()).c_str(),
+                 Commas(r.sent).c_str(), r.loss_pct());
+  }
+  for (const auto& w : r.warnings) {
+    if (w != "accepted != sent") std::fprintf(stderr, "spanvault-bench: warning: %s\n", w.c_str());
+  }
+
+  std::string human = HumanLine(r);
+  if (opt.json) {
+    std::printf("%s\n", ToJson(r).dump().c_str());
+  } else if (opt.markdown_row) {
+    std::fprintf(stderr, "%s\n", human.c_str());
+    std::printf("%s\n", MarkdownRow(r).c_str());
+  } else {
+    std::printf("%s\n", human.c_str());
+  }
+  std::fflush(stdout);
+  return mismatch ? 2 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spanvault-bench: error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "spanvault-bench: unknown error\n");
+  }
+  return 1;
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Runs the spanvault benchmark: for each durability mode (process, machine)
+# starts a fresh spanvaultd on temporary directories, sends spans over the
+# three transports with spanvault-bench, stops the daemon and prints a
+# Markdown table of the results.
+#
+#   bench/run.sh                      # full run (a few minutes at most)
+#   SPANS_SCALE=0.1 bench/run.sh      # quick run: a tenth of the spans
+#
+# Environment:
+#   SPANS_SCALE   multiplies the span counts (default 1: 1,000,000 stream,
+#                 500,000 dgram, 500,000 udp)
+#   UDP_RATE      UDP target rate in spans/s (default 100000)
+#   MODES         durability modes to run (default "process machine")
+#   TRANSPORTS    transports to run (default "stream dgram udp")
+#   DAEMON_ARGS   extra spanvaultd arguments (e.g. "--set buffer.fsync_interval=100ms")
+#   KEEP_TMP=1    keep the temporary directories (daemon logs, state)
+#
+# Builds nothing: expects build/spanvaultd and build/spanvault-bench
+# (./setup.sh builds them). Exits 1 when a run failed or a daemon misbehaved.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DAEMON=build/spanvaultd
+BENCH=build/spanvault-bench
+for b in "$DAEMON" "$BENCH"; do
+  if [ ! -x "$b" ]; then
+    echo "run.sh: $b not found; build first (./setup.sh)" >&2
+    exit 1
+  fi
+done
+
+SCALE=${SPANS_SCALE:-1}
+if ! awk -v s="$SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then
+  echo "run.sh: SPANS_SCALE must be a positive number, got '$SCALE'" >&2
+  exit 1
+fi
+UDP_RATE=${UDP_RATE:-100000}
+MODES=${MODES:-process machine}
+TRANSPORTS=${TRANSPORTS:-stream dgram udp}
+
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); if (v < 1000) v = 1000; print v }'; }
+STREAM_SPANS=$(scaled 1000000)
+DGRAM_SPANS=$(scaled 500000)
+UDP_SPANS=$(scaled 500000)
+
+# A short path: Unix socket paths are limited to 107 bytes.
+TMP=$(mktemp -d /tmp/svb.XXXXXX)
+DAEMON_PID=""
+
+stop_daemon() {
+  local pid=$DAEMON_PID
+  [ -n "$pid" ] || return 0
+  DAEMON_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 300); do  # up to 30 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "run.sh: spanvaultd ($pid) did not stop within 30 s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    STATUS=1
+  fi
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "run.sh: spanvaultd ($pid) exited with status $rc" >&2
+    STATUS=1
+  fi
+}
+
+cleanup() {
+  stop_daemon || true
+  if [ "${KEEP_TMP:-0}" = 1 ]; then
+    echo "run.sh: kept $TMP" >&2
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A UDP port on 127.0.0.1 nobody is bound to (checked in /proc/net/udp*).
+free_udp_port() {
+  local port hex i
+  for i in $(seq 1 200); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    hex=$(printf '%04X' "$port")
+    if ! cat /proc/net/udp /proc/net/udp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "run.sh: no free UDP port found" >&2
+  return 1
+}
+
+STATUS=0
+ROWS=()
+
+for mode in $MODES; do
+  state="$TMP/state-$mode"
+  run="$TMP/run-$mode"
+  log="$TMP/daemon-$mode.log"
+  mkdir -p "$state" "$run"
+  port=$(free_udp_port)
+
+  # shellcheck disable=SC2086
+  "$DAEMON" --state-dir "$state" --runtime-dir "$run" --udp "127.0.0.1:$port" --log-level warn \
+    --set buffer.durability="$mode" --set buffer.max_disk_bytes=16GiB ${DAEMON_ARGS:-} 2>"$log" &
+  DAEMON_PID=$!
+
+  # Wait (up to 10 s) for both sockets.
+  ready=0
+  for _ in $(seq 1 100); do
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then break; fi
+    if [ -S "$run/spans.sock" ] && [ -S "$run/spans.dgram" ]; then ready=1; break; fi
+    sleep 0.1
+  done
+  if [ "$ready" != 1 ]; then
+    echo "run.sh: spanvaultd ($mode) did not come up; its log:" >&2
+    cat "$log" >&2 || true
+    stop_daemon
+    STATUS=1
+    continue
+  fi
+  echo "run.sh: spanvaultd pid $DAEMON_PID, durability=$mode, runtime dir $run, udp 127.0.0.1:$port" >&2
+
+  for transport in $TRANSPORTS; do
+    args=(--transport "$transport" --runtime-dir "$run" --pid "$DAEMON_PID" --markdown-row)
+    case "$transport" in
+      stream) args+=(--spans "$STREAM_SPANS" --connections 2) ;;
+      dgram) args+=(--spans "$DGRAM_SPANS" --connections 1) ;;
+      udp) args+=(--spans "$UDP_SPANS" --connections 1 --udp "127.0.0.1:$port" --rate "$UDP_RATE") ;;
+      *) echo "run.sh: unknown transport $transport" >&2; STATUS=1; continue ;;
+    esac
+    rc=0
+    row=$("$BENCH" "${args[@]}") || rc=$?
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then
+      ROWS+=("$row")
+      [ "$rc" -eq 2 ] && STATUS=1
+    else
+      ROWS+=("| $transport | $mode | failed (exit $rc) | | | | | | |")
+      STATUS=1
+    fi
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      echo "run.sh: spanvaultd ($mode) died during the $transport run; its log:" >&2
+      cat "$log" >&2 || true
+      STATUS=1
+      break
+    fi
+  done
+  stop_daemon
+  if [ -s "$log" ]; then
+    echo "run.sh: spanvaultd ($mode) logged (warn and above):" >&2
+    head -n 20 "$log" >&2
+  fi
+done
+
+echo
+echo "spanvault benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SPANS_SCALE=$SCALE"
+echo
+echo "| transport | durability | spans sent | conns | spans/s | MiB/s | daemon CPU % | daemon peak RSS (MiB) | loss |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+exit "$STATUS"

@@ -1,0 +1,164 @@
+// buffer/ — the durable span queue on RocksDB.
+//
+// Spans are appended with increasing 64-bit sequence numbers and stay until
+// every registered consumer (one per upstream, next issue) has acknowledged
+// them, or until a bound (max_disk_bytes, max_age) drops the oldest ones.
+//
+//   head_seq                          consumer cursors              next_seq
+//      |  acked by some, not all  |c1      |c2    not yet read by any   |
+//      v                          v        v                            v
+//   [ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ]
+//   ^ everything below head_seq was removed with one DeleteRange
+//
+// Column families (all keys big-endian so that byte order is numeric order):
+//   spans       key: seq u64 BE      value: u8 version (1) | i64 received_ns LE | canonical span JSON
+//   quarantine  key: id u64 BE       value: JSON object {time, transport, pid, uid, gid, kind, index, reason, excerpt}
+//   meta        key: "cursor/<name>" value: u64 BE, the last seq the consumer acknowledged
+//
+// Head and tail live in memory (recovered at Open with one Seek at each end),
+// and every iterator is bounded with iterate_lower_bound/iterate_upper_bound,
+// so deleted heads (tombstones) are never scanned.
+//
+// Threading: one writer thread owns all writes (group commit: every batch
+// queued while the previous WriteBatch was being written goes into the next
+// single WriteBatch — one WAL write for many spans from many connections).
+// Append() and Ack() are thread-safe and never block on I/O except when the
+// pending-bytes bound is reached (back-pressure). Read() and the getters are
+// thread-safe and may run on any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "span/batch.h"
+
+namespace spanvault::buffer {
+
+enum class Durability {
+  kProcess,  // WAL written before any ack; fsync every fsync_interval
+  kMachine,  // WAL fsynced before any ack (group commit amortises it)
+};
+enum class OnFull {
+  kDropOldest,  // make room by dropping the oldest spans (counted, logged)
+  kReject,      // refuse new spans while full
+};
+
+struct Options {
+  std::filesystem::path dir;  // the RocksDB directory (created if missing)
+  // Default: process
+  Durability durability = Durability::kProcess;
+  // Default: 1s. How often the WAL is fsynced in process mode.
+  std::chrono::milliseconds fsync_interval{1000};
+  // Default: 1 GiB. Logical bytes (key + value) of buffered spans.
+  uint64_t max_disk_bytes = 1ull << 30;
+  // Default: 7 days. Older spans are dropped.
+  std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000};
+  // Default: drop oldest
+  OnFull on_full = OnFull::kDropOldest;
+  // Default: 10000 entries / 64 MiB; the oldest entries are dropped beyond.
+  uint64_t quarantine_max_entries = 10000;
+  uint64_t quarantine_max_bytes = 64ull << 20;
+  // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
+  uint64_t max_pending_bytes = 64ull << 20;
+};
+
+struct AppendResult {
+  bool ok = true;            // false: the write failed (error says why); nothing of the batch is stored
+  std::string error;
+  uint64_t first_seq = 0;    // seq of the first stored span of this batch
+  uint32_t stored = 0;       // spans stored
+  uint32_t refused_full = 0; // spans refused because the buffer is full and on_full = reject
+};
+
+struct Record {
+  uint64_t seq = 0;
+  int64_t received_ns = 0;
+  std::string json;  // the canonical span
+};
+
+struct QuarantineEntry {
+  uint64_t id = 0;
+  std::string json;  // the stored JSON object (see the format above)
+};
+
+struct Stats {
+  uint64_t spans = 0;              // buffered spans
+  uint64_t bytes = 0;              // their logical bytes
+  int64_t oldest_received_ns = 0;  // 0 when empty
+  uint64_t head_seq = 0;           // first buffered seq
+  uint64_t next_seq = 0;           // seq the next span will get
+  uint64_t dropped_spans = 0;      // dropped by max_disk_bytes / max_age since Open
+  uint64_t dropped_bytes = 0;
+  uint64_t refused_full = 0;       // spans refused by on_full = reject since Open
+  uint64_t quarantined = 0;        // entries in the quarantine now
+  uint64_t quarantined_total = 0;  // entries written since Open
+  uint64_t write_batches = 0;      // RocksDB writes (group commits) since Open
+  uint64_t fsyncs = 0;
+  uint64_t write_errors = 0;
+  std::string store_recovered_from;  // set when a damaged store was moved aside at Open
+};
+
+class SpanQueue {
+ public:
+  // Opens or creates the store in options.dir and starts the writer thread.
+  // A store RocksDB reports as corrupt is renamed to "<dir>.corrupt-<unix
+  // seconds>" (logged, and reported in Stats::store_recovered_from) and a fresh
+  // one is created. Errors: kInvalidArgument for bad options, kIo when the
+  // directory cannot be used (e.g. locked by another daemon).
+  static Result<std::unique_ptr<SpanQueue>> Open(const Options& options);
+
+  // Opens an existing store for reading only while another process may hold it
+  // (RocksDB secondary instance). Append/Ack are not allowed on it.
+  static Result<std::unique_ptr<SpanQueue>> OpenReadOnly(const std::filesystem::path& dir);
+
+  ~SpanQueue();  // Close()
+  SpanQueue(const SpanQueue&) = delete;
+  SpanQueue& operator=(const SpanQueue&) = delete;
+
+  // Queues the batch's spans and quarantine entries for the next group
+  // commit. `done` runs exactly once, on the writer thread, after the batch is
+  // in the WAL (and fsynced when `fsync` is true or durability is machine).
+  // Callbacks run in Append order. An empty batch with fsync=true is a barrier:
+  // it completes after everything queued before it is durable and fsynced.
+  // After Close(), `done` runs at once with ok=false.
+  void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
+
+  // Reads up to max_spans spans (and at least one, even if larger than
+  // max_bytes) with seq >= from_seq, in order. Empty when none.
+  Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+
+  // Consumers (one per upstream). A new consumer starts at next_seq (the
+  // current head of the stream). Registered consumers are persisted.
+  Status AddConsumer(std::string_view name);
+  Status RemoveConsumer(std::string_view name);
+  std::vector<std::string> Consumers() const;
+  // The seq the consumer reads from next (its acknowledged seq + 1).
+  Result<uint64_t> ConsumerPosition(std::string_view name) const;
+  // Marks every seq < `until` as acknowledged by `name` (persisted). Spans
+  // every consumer has acknowledged are deleted with one DeleteRange. With no
+  // consumers registered, nothing is deleted except by the bounds.
+  Status Ack(std::string_view name, uint64_t until);
+
+  Stats GetStats() const;
+
+  // Newest first, at most `limit` entries.
+  Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
+
+  // Commits everything queued, fsyncs the WAL, stops the writer and closes the
+  // store. Idempotent.
+  void Close();
+
+ private:
+  struct Impl;
+  explicit SpanQueue(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spanvault::buffer

@@ -1,0 +1,134 @@
+// buffer/ internal — SpanQueue's state, shared by span_queue.cc (open,
+// recovery, consumers, reads, close) and span_queue_writer.cc (the writer
+// thread: group commit, bounds, WAL sync).
+//
+// Locks, always taken in this order (never the other way round):
+//   write_mu_  serialises every RocksDB write that moves the head or changes
+//              the index: the group commit, max_age drops, Ack, AddConsumer,
+//              RemoveConsumer. It is the only lock held across a RocksDB
+//              write, so an Ack waits at most for one group commit, and a plan
+//              made under it (what to delete, which seqs to hand out) stays
+//              true until it is applied. Never held while `done` callbacks run,
+//              so a callback may Ack.
+//   state_mu_  the index, cursors, quarantine ids and counters. Held only for
+//              in-memory work, never across I/O; readers and getters take only
+//              this one (and db_mu_).
+//   queue_mu_  the pending requests. Independent: never held with the others.
+//   db_mu_     shared by every public call that uses the DB, exclusive in
+//              Close() while the DB is destroyed.
+// Read() never goes past the in-memory next_seq, which the writer raises only
+// after the WriteBatch is in the WAL: a consumer never sees a span before its
+// Append completed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+#include "buffer/span_index.h"
+#include "buffer/span_queue.h"
+
+namespace spanvault::buffer {
+
+class SpanQueue::Impl {
+ public:
+  Impl(Options options, bool read_only);
+  ~Impl();  // Close()
+
+  Status OpenPrimary();                            // Open(): create/recover, move a corrupt store aside
+  Status OpenSecondary();                          // OpenReadOnly()
+  Status StartWriter();
+
+  void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
+  Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  Status AddConsumer(std::string_view name);
+  Status RemoveConsumer(std::string_view name);
+  std::vector<std::string> Consumers() const;
+  Result<uint64_t> ConsumerPosition(std::string_view name) const;
+  Status Ack(std::string_view name, uint64_t until);
+  Stats GetStats() const;
+  Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
+  void Close();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Request {
+    span::Batch batch;
+    bool fsync = false;
+    std::function<void(const AppendResult&)> done;
+  };
+
+  // span_queue.cc
+  rocksdb::Status OpenDb();
+  void CloseDb();
+  Status MoveAside(const rocksdb::Status& why);
+  Status Recover();
+  Status CheckWritable() const;
+  // Adds "delete every span below new_head" to `wb` when that moves the head.
+  void AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head);
+  uint64_t MinCursorLocked(std::string_view except) const;
+
+  // span_queue_writer.cc
+  void WriterLoop();
+  void CommitGroup(std::vector<Request>& group);
+  void CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results);
+  void CheckAge();
+  void SyncIfDue(bool force);
+  void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
+
+  const Options options_;
+  const bool read_only_;
+  std::filesystem::path secondary_dir_;  // OpenReadOnly's scratch dir, removed at Close
+
+  mutable std::shared_mutex db_mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* spans_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // the writer waits for requests
+  std::condition_variable space_cv_;  // Append waits for room
+  std::deque<Request> queue_;
+  uint64_t pending_bytes_ = 0;
+  bool closing_ = false;
+  std::thread writer_;
+  std::thread::id writer_id_;
+
+  std::mutex write_mu_;
+
+  mutable std::mutex state_mu_;
+  internal::SpanIndex index_;
+  internal::QuarantineIndex quarantine_;
+  uint64_t next_quarantine_id_ = 1;
+  std::map<std::string, uint64_t, std::less<>> cursors_;
+  Stats counters_;  // the counters only; GetStats() derives the rest
+
+  std::atomic<bool> wal_dirty_{false};  // written since the last WAL sync
+  std::mutex close_mu_;
+  bool closed_ = false;
+
+  // The writer thread's own (and Close's, after the join).
+  Clock::time_point last_sync_ = Clock::now();
+  Clock::time_point next_age_check_ = Clock::now();
+  Clock::time_point last_drop_log_{};
+  uint64_t unlogged_drop_spans_ = 0;
+  uint64_t unlogged_drop_bytes_ = 0;
+  std::string unlogged_drop_reasons_;
+};
+
+}  // namespace spanvault::buffer

@@ -1,0 +1,390 @@
+// The writer thread of SpanQueue: group commit, the bounds, WAL syncs.
+//
+// One loop: take every queued request, plan the group under the state lock
+// (which seqs it gets, what max_disk_bytes and the quarantine bounds delete),
+// build ONE WriteBatch (spans, quarantine entries, and the DeleteRanges that
+// make room), write it once (sync when durability is machine or any request
+// asked for fsync), apply the plan to the in-memory index, then run every
+// `done` in order with no lock held. Between groups: max_age drops about
+// every second, and in process mode a WAL sync every fsync_interval if
+// anything was written since the last one.
+//
+// Back-pressure (Append side): a caller blocks while the queued bytes exceed
+// max_pending_bytes, except on the writer thread (a callback that appends
+// must not wait for the thread it runs on) and once Close() has started.
+#include <algorithm>
+#include <exception>
+
+#include <rocksdb/write_batch.h>
+
+#include "buffer/span_queue_impl.h"
+#include "buffer/store_format.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace spanvault::buffer {
+namespace {
+
+using namespace internal;
+
+constexpr auto kDropLogInterval = std::chrono::seconds(10);
+
+// Bytes Append() charges against max_pending_bytes.
+uint64_t PendingBytes(const span::Batch& b) {
+  uint64_t n = b.data.size() + b.spans.size() * kSpanOverhead;
+  for (const auto& q : b.quarantine) n += 128 + q.rejection.reason.size() + q.rejection.excerpt.size();
+  return n;
+}
+
+AppendResult Failed(std::string error) {
+  AppendResult r;
+  r.ok = false;
+  r.error = std::move(error);
+  return r;
+}
+
+void RunDone(const std::function<void(const AppendResult&)>& done, const AppendResult& r) {
+  if (!done) return;
+  try {
+    done(r);
+  } catch (const std::exception& e) {
+    LOG_ERROR("span queue: append callback threw", {{"error", e.what()}});
+  } catch (...) {
+    LOG_ERROR("span queue: append callback threw");
+  }
+}
+
+}  // namespace
+
+Status SpanQueue::Impl::StartWriter() {
+  try {
+    writer_ = std::thread([this] {
+      {
+        std::lock_guard lk(queue_mu_);
+        writer_id_ = std::this_thread::get_id();
+      }
+      WriterLoop();
+    });
+  } catch (const std::exception& e) {
+    return Fail(Error::Io(std::string("span queue: cannot start the writer thread: ") + e.what()));
+  }
+  return {};
+}
+
+void SpanQueue::Impl::Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done) {
+  if (read_only_) {
+    RunDone(done, Failed("span store is open read-only"));
+    return;
+  }
+  const uint64_t bytes = PendingBytes(batch);
+  std::unique_lock lk(queue_mu_);
+  if (std::this_thread::get_id() != writer_id_) {
+    space_cv_.wait(lk, [&] {
+      return closing_ || pending_bytes_ == 0 || pending_bytes_ + bytes <= options_.max_pending_bytes;
+    });
+  }
+  if (closing_) {
+    lk.unlock();
+    RunDone(done, Failed("span queue is closed"));
+    return;
+  }
+  queue_.push_back({std::move(batch), fsync, std::move(done)});
+  pending_bytes_ += bytes;
+  lk.unlock();
+  queue_cv_.notify_one();
+}
+
+void SpanQueue::Impl::WriterLoop() {
+  using std::chrono::milliseconds;
+  const auto age_interval = std::clamp<milliseconds>(options_.max_age / 4, milliseconds(10), milliseconds(1000));
+  std::vector<Request> group;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lk(queue_mu_);
+      auto deadline = next_age_check_;
+      if (wal_dirty_.load()) deadline = std::min(deadline, last_sync_ + options_.fsync_interval);
+      queue_cv_.wait_until(lk, deadline, [&] { return !queue_.empty() || closing_; });
+      for (auto& r : queue_) group.push_back(std::move(r));
+      queue_.clear();
+      pending_bytes_ = 0;
+      stop = closing_ && group.empty();
+    }
+    space_cv_.notify_all();
+    if (!group.empty()) CommitGroup(group);
+    group.clear();
+    if (stop) break;
+    if (Clock::now() >= next_age_check_) {
+      CheckAge();
+      next_age_check_ = Clock::now() + age_interval;
+    }
+    SyncIfDue(false);
+    NoteDropped({}, 0, 0);  // a warning held back by the rate limit
+  }
+}
+
+void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
+  std::vector<AppendResult> results(group.size());
+  try {
+    CommitGroupLocked(group, results);
+  } catch (const std::exception& e) {
+    // Only allocation failure gets here, before the write.
+    LOG_ERROR("span queue: group commit failed", {{"error", e.what()}});
+    for (auto& r : results) r = Failed(std::string("span queue: ") + e.what());
+  }
+  for (size_t i = 0; i < group.size(); ++i) RunDone(group[i].done, results[i]);
+}
+
+void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results) {
+  const size_t n = group.size();
+  const uint64_t max_bytes = options_.max_disk_bytes;
+  // What needs no lock first: sizes and quarantine JSON.
+  bool sync = options_.durability == Durability::kMachine;
+  std::vector<uint64_t> span_bytes(n, 0);
+  std::vector<std::string> q_json;
+  std::vector<uint64_t> q_bytes;
+  uint64_t total_in = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const span::Batch& b = group[i].batch;
+    for (const auto& s : b.spans) span_bytes[i] += kSpanOverhead + s.length;
+    total_in += span_bytes[i];
+    for (const auto& q : b.quarantine) {
+      q_json.push_back(QuarantineJson(q, b.received_ns));
+      q_bytes.push_back(8 + q_json.back().size());
+    }
+    sync = sync || group[i].fsync;
+  }
+
+  std::unique_lock write_lock(write_mu_);
+  // The plan. on_full = reject refuses whole requests that do not fit (a
+  // later, smaller one may still fit). Drop mode deletes whole extents from
+  // the head; a group larger than the whole bound also loses its own oldest
+  // spans (they get no seq).
+  std::vector<bool> accepted(n, true);
+  std::vector<size_t> skip(n, 0);
+  uint64_t skipped_spans = 0, skipped_bytes = 0;
+  uint64_t head, next, new_head, first_q_id, q_front;
+  QuarantineIndex::Plan q_plan;
+  {
+    std::lock_guard lk(state_mu_);
+    head = index_.head_seq();
+    next = index_.next_seq();
+    new_head = head;
+    if (options_.on_full == OnFull::kReject) {
+      uint64_t running = index_.bytes();
+      for (size_t i = 0; i < n; ++i) {
+        if (running + span_bytes[i] <= max_bytes) {
+          running += span_bytes[i];
+        } else {
+          accepted[i] = false;
+        }
+      }
+    } else if (total_in > max_bytes) {
+      new_head = next;
+      uint64_t excess = total_in - max_bytes;
+      for (size_t i = 0; i < n && excess > 0; ++i) {
+        const auto& spans = group[i].batch.spans;
+        while (skip[i] < spans.size() && excess > 0) {
+          uint64_t sb = kSpanOverhead + spans[skip[i]].length;
+          excess -= std::min(excess, sb);
+          ++skip[i];
+          ++skipped_spans;
+          skipped_bytes += sb;
+        }
+      }
+    } else {
+      new_head = index_.HeadToFit(total_in, max_bytes);
+    }
+    first_q_id = next_quarantine_id_;
+    q_front = quarantine_.front_id().value_or(first_q_id);
+    q_plan = quarantine_.PlanAdd(first_q_id, q_bytes, options_.quarantine_max_entries,
+                                 options_.quarantine_max_bytes);
+  }
+
+  rocksdb::WriteBatch wb;
+  uint64_t seq = next;
+  uint64_t refused = 0;
+  std::string value;
+  for (size_t i = 0; i < n; ++i) {
+    const span::Batch& b = group[i].batch;
+    if (!accepted[i]) {
+      results[i].refused_full = static_cast<uint32_t>(b.spans.size());
+      refused += b.spans.size();
+      continue;
+    }
+    for (size_t s = skip[i]; s < b.spans.size(); ++s) {
+      if (results[i].stored == 0) results[i].first_seq = seq;
+      EncodeSpanValue(b.received_ns, b.SpanAt(s), value);
+      wb.Put(spans_cf_, SeqKey(seq++), value);
+      ++results[i].stored;
+    }
+  }
+  AddHeadDelete(wb, head, new_head);
+  for (size_t k = q_plan.drop_new; k < q_json.size(); ++k) {
+    wb.Put(quarantine_cf_, SeqKey(first_q_id + k), q_json[k]);
+  }
+  if (q_plan.drop_old + q_plan.drop_new > 0 && q_plan.delete_below > q_front) {
+    wb.DeleteRange(quarantine_cf_, SeqKey(q_front), SeqKey(q_plan.delete_below));
+    wb.Put(meta_cf_, kQuarantineHeadKey, SeqKey(q_plan.delete_below));
+  }
+
+  const bool wrote = wb.Count() > 0;
+  rocksdb::Status s;
+  if (wrote) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    s = db_->Write(wo, &wb);
+  } else if (sync) {
+    s = db_->SyncWAL();  // a barrier alone: nothing to write, but what came before must be on disk
+  }
+  SpanIndex::Removed removed;
+  {
+    std::lock_guard lk(state_mu_);
+    if (wrote) ++counters_.write_batches;
+    if (!s.ok()) {
+      ++counters_.write_errors;
+    } else {
+      if (sync) ++counters_.fsyncs;
+      removed = index_.TrimBelow(new_head);
+      seq = next;
+      for (size_t i = 0; i < n; ++i) {
+        if (!accepted[i]) continue;
+        const span::Batch& b = group[i].batch;
+        for (size_t j = skip[i]; j < b.spans.size(); ++j) {
+          index_.Add(seq++, kSpanOverhead + b.spans[j].length, b.received_ns);
+        }
+      }
+      quarantine_.Apply(q_plan, first_q_id, q_bytes);
+      next_quarantine_id_ = first_q_id + q_bytes.size();
+      counters_.quarantined_total += q_bytes.size();
+      counters_.refused_full += refused;
+      counters_.dropped_spans += removed.spans + skipped_spans;
+      counters_.dropped_bytes += removed.bytes + skipped_bytes;
+    }
+  }
+  if (s.ok() && sync) {
+    wal_dirty_ = false;
+    last_sync_ = Clock::now();
+  } else if (s.ok() && wrote) {
+    wal_dirty_ = true;
+  }
+  write_lock.unlock();
+
+  if (!s.ok()) {
+    LOG_ERROR("span store write failed", {{"error", s.ToString()}, {"requests", n}, {"spans", seq - next}});
+    for (auto& r : results) r = Failed("span store write failed: " + s.ToString());
+    return;
+  }
+  NoteDropped("max_disk_bytes", removed.spans + skipped_spans, removed.bytes + skipped_bytes);
+}
+
+void SpanQueue::Impl::CheckAge() {
+  const int64_t cutoff =
+      NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
+  std::lock_guard write_lock(write_mu_);
+  SpanIndex::AgePlan plan;
+  uint64_t head;
+  {
+    std::lock_guard lk(state_mu_);
+    plan = index_.PlanAge(cutoff);
+    head = index_.head_seq();
+  }
+  uint64_t new_head = plan.head;
+  std::optional<uint64_t> cut_bytes;
+  std::optional<int64_t> rest_oldest;
+  if (plan.straddling) {
+    // Extents only summarise receive times: scan this one for the exact cut.
+    // Only a prefix goes (the queue has no holes), so a newer span ends it.
+    const Extent& e = *plan.straddling;
+    std::string lo = SeqKey(e.first_seq), hi = SeqKey(e.first_seq + e.count);
+    rocksdb::Slice lo_slice(lo), hi_slice(hi);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_slice;
+    ro.iterate_upper_bound = &hi_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+    uint64_t cut = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      int64_t received_ns = 0;
+      DecodeSpanValue(it->value(), &received_ns, nullptr);
+      auto seq = DecodeSeq(it->key());
+      if (!rest_oldest && received_ns < cutoff && seq) {
+        new_head = *seq + 1;
+        cut += it->key().size() + it->value().size();
+      } else {
+        rest_oldest = std::min(rest_oldest.value_or(received_ns), received_ns);
+      }
+    }
+    if (!it->status().ok()) {
+      LOG_ERROR("span store: max_age scan failed", {{"error", it->status().ToString()}});
+      return;
+    }
+    if (new_head > e.first_seq) cut_bytes = cut;
+  }
+  if (new_head > head) {
+    rocksdb::WriteBatch wb;
+    AddHeadDelete(wb, head, new_head);
+    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) {
+      LOG_ERROR("span store: max_age delete failed", {{"error", s.ToString()}});
+      std::lock_guard lk(state_mu_);
+      ++counters_.write_errors;
+      return;
+    }
+    wal_dirty_ = true;
+  }
+  SpanIndex::Removed removed;
+  {
+    std::lock_guard lk(state_mu_);
+    removed = index_.TrimBelow(new_head, cut_bytes);
+    if (rest_oldest) index_.SetFrontOldest(*rest_oldest);
+    counters_.dropped_spans += removed.spans;
+    counters_.dropped_bytes += removed.bytes;
+  }
+  NoteDropped("max_age", removed.spans, removed.bytes);
+}
+
+void SpanQueue::Impl::SyncIfDue(bool force) {
+  if (!wal_dirty_.load()) return;
+  auto now = Clock::now();
+  if (!force && now - last_sync_ < options_.fsync_interval) return;
+  wal_dirty_ = false;  // before the sync: a write racing with it sets it again
+  rocksdb::Status s = db_->SyncWAL();
+  last_sync_ = now;
+  std::lock_guard lk(state_mu_);
+  if (s.ok()) {
+    ++counters_.fsyncs;
+  } else {
+    wal_dirty_ = true;
+    ++counters_.write_errors;
+    LOG_ERROR("span store: WAL sync failed", {{"error", s.ToString()}});
+  }
+}
+
+// Drops are never silent, but a store at its bound drops on every commit:
+// one warning per kDropLogInterval, with what was dropped since the last one
+// and the totals. spans == 0 only flushes a warning the rate limit held back.
+void SpanQueue::Impl::NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes) {
+  if (spans > 0) {
+    unlogged_drop_spans_ += spans;
+    unlogged_drop_bytes_ += bytes;
+    if (unlogged_drop_reasons_.find(reason) == std::string::npos) {
+      if (!unlogged_drop_reasons_.empty()) unlogged_drop_reasons_ += ",";
+      unlogged_drop_reasons_ += reason;
+    }
+  }
+  auto now = Clock::now();
+  if (unlogged_drop_spans_ == 0 || now - last_drop_log_ < kDropLogInterval) return;
+  Stats st = GetStats();
+  LOG_WARN("span buffer dropped the oldest spans", {{"reason", unlogged_drop_reasons_},
+                                                    {"spans", unlogged_drop_spans_},
+                                                    {"bytes", unlogged_drop_bytes_},
+                                                    {"dropped_spans_total", st.dropped_spans},
+                                                    {"dropped_bytes_total", st.dropped_bytes},
+                                                    {"max_disk_bytes", options_.max_disk_bytes},
+                                                    {"max_age_ms", options_.max_age.count()}});
+  last_drop_log_ = now;
+  unlogged_drop_spans_ = unlogged_drop_bytes_ = 0;
+  unlogged_drop_reasons_.clear();
+}
+
+}  // namespace spanvault::buffer

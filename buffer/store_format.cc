@@ -1,0 +1,129 @@
+// See store_format.h for the format. The tuning below is for a write-heavy
+// queue whose oldest keys are deleted in ranges: large memtables for spans,
+// dynamic level sizes so that space used by deleted heads is reclaimed
+// without tall levels, and a WAL cap so that the quiet column families do not
+// pin old WAL files.
+#include "buffer/store_format.h"
+
+#include <algorithm>
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+
+#include "common/util.h"
+
+namespace spanvault::buffer::internal {
+namespace {
+
+rocksdb::ColumnFamilyOptions SpansCfOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 64ull << 20;
+  o.max_write_buffer_number = 4;
+  o.target_file_size_base = 64ull << 20;
+  o.level_compaction_dynamic_level_bytes = true;
+  auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  o.compression = has(rocksdb::kLZ4Compression)      ? rocksdb::kLZ4Compression
+                  : has(rocksdb::kSnappyCompression) ? rocksdb::kSnappyCompression
+                                                     : rocksdb::kNoCompression;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions SmallCfOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 4ull << 20;
+  return o;
+}
+
+}  // namespace
+
+std::string SeqKey(uint64_t v) {
+  std::string k(8, '\0');
+  for (int i = 0; i < 8; ++i) k[i] = static_cast<char>(v >> (56 - 8 * i));
+  return k;
+}
+
+std::optional<uint64_t> DecodeSeq(const rocksdb::Slice& s) {
+  if (s.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+std::string CursorKey(std::string_view consumer) { return std::string(kCursorPrefix).append(consumer); }
+
+void EncodeSpanValue(int64_t received_ns, std::string_view json, std::string& out) {
+  out.clear();
+  out.push_back(static_cast<char>(kSpanVersion));
+  auto u = static_cast<uint64_t>(received_ns);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(u >> (8 * i)));
+  out.append(json);
+}
+
+bool DecodeSpanValue(const rocksdb::Slice& v, int64_t* received_ns, std::string_view* json) {
+  if (v.size() < kSpanValueHeader || static_cast<uint8_t>(v[0]) != kSpanVersion) return false;
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(v[1 + i]);
+  *received_ns = static_cast<int64_t>(u);
+  if (json != nullptr) *json = std::string_view(v.data() + kSpanValueHeader, v.size() - kSpanValueHeader);
+  return true;
+}
+
+std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_received_ns) {
+  int64_t ns = q.received_ns != 0 ? q.received_ns : (batch_received_ns != 0 ? batch_received_ns : NowNanos());
+  try {
+    nlohmann::ordered_json j;
+    j["time"] = FormatRfc3339(ns);
+    j["transport"] = span::TransportName(q.source.transport);
+    if (q.source.pid != -1) j["pid"] = q.source.pid;
+    if (q.source.uid != -1) j["uid"] = q.source.uid;
+    if (q.source.gid != -1) j["gid"] = q.source.gid;
+    j["kind"] = span::RejectKindName(q.rejection.kind);
+    if (q.rejection.index != -1) j["index"] = q.rejection.index;
+    j["reason"] = q.rejection.reason;
+    j["excerpt"] = q.rejection.excerpt;
+    // The excerpt is raw input and may be invalid UTF-8.
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  } catch (const std::exception&) {
+    // Only allocation failure can get here; keep the record, lose the detail.
+    return R"({"reason":"quarantine entry could not be encoded"})";
+  }
+}
+
+rocksdb::DBOptions MakeDbOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 4;
+  o.bytes_per_sync = 1 << 20;
+  o.max_total_wal_size = 256ull << 20;
+  o.keep_log_file_num = 4;
+  o.max_log_file_size = 16 << 20;
+  o.avoid_unnecessary_blocking_io = true;
+  o.max_open_files = -1;  // required by secondary instances (OpenReadOnly)
+  return o;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options,
+                                                         const std::string& dir) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> d = {
+      {rocksdb::kDefaultColumnFamilyName, SmallCfOptions()},
+      {kSpansCf, SpansCfOptions()},
+      {kQuarantineCf, SmallCfOptions()},
+      {kMetaCf, SmallCfOptions()},
+  };
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = std::any_of(d.begin(), d.end(), [&](const auto& x) { return x.name == name; });
+      if (!known) d.emplace_back(name, SmallCfOptions());
+    }
+  }
+  return d;
+}
+
+}  // namespace spanvault::buffer::internal

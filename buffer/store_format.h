@@ -1,0 +1,64 @@
+// buffer/ internal — the on-disk format of the span store and the RocksDB
+// options it is opened with. Only buffer/ includes this.
+//
+// Column families; every integer in a key is big-endian, so byte order is
+// numeric order:
+//   spans       seq u64           -> 0x01 | received_ns i64 LE | canonical span JSON
+//   quarantine  id u64            -> JSON {time, transport, pid?, uid?, gid?, kind, index?, reason, excerpt}
+//                                    (pid/uid/gid/index omitted when unknown; excerpt
+//                                    with invalid UTF-8 replaced by U+FFFD)
+//   meta        "cursor/<name>"   -> u64: the next seq the consumer reads; every seq
+//                                    below it is acknowledged by that consumer
+//               "head"            -> u64: every span seq below it was deleted
+//               "quarantine_head" -> u64: every quarantine id below it was deleted
+// Seqs and ids start at 1. "head" and "quarantine_head" are written in the same
+// WriteBatch as the DeleteRange they describe, so seqs and ids never restart
+// after the store empties and recovery scans start past the range tombstones.
+// The logical size of a record (what max_disk_bytes and quarantine_max_bytes
+// count) is key + value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+
+#include "span/batch.h"
+
+namespace spanvault::buffer::internal {
+
+inline constexpr char kSpansCf[] = "spans";
+inline constexpr char kQuarantineCf[] = "quarantine";
+inline constexpr char kMetaCf[] = "meta";
+inline constexpr char kCursorPrefix[] = "cursor/";
+inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of the prefix
+inline constexpr char kHeadKey[] = "head";
+inline constexpr char kQuarantineHeadKey[] = "quarantine_head";
+inline constexpr uint8_t kSpanVersion = 1;
+inline constexpr size_t kSpanValueHeader = 9;              // version + received_ns
+inline constexpr uint64_t kSpanOverhead = 8 + kSpanValueHeader;  // key + header: bytes beyond the JSON
+
+std::string SeqKey(uint64_t v);
+std::optional<uint64_t> DecodeSeq(const rocksdb::Slice& s);
+std::string CursorKey(std::string_view consumer);
+
+void EncodeSpanValue(int64_t received_ns, std::string_view json, std::string& out);
+// False when the value is not a version-1 span; `json` may be null.
+bool DecodeSpanValue(const rocksdb::Slice& v, int64_t* received_ns, std::string_view* json);
+
+// The quarantine value of one refused payload. `batch_received_ns` stands in
+// for an entry without its own receive time (and the clock for a batch
+// without one). Never throws.
+std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_received_ns);
+
+rocksdb::DBOptions MakeDbOptions();
+// Descriptors for default, spans, quarantine and meta (in that order, so the
+// handles come back at indexes 0..3), plus any other column family the store
+// at `dir` has (RocksDB refuses to open a store without naming all of them).
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir);
+
+}  // namespace spanvault::buffer::internal

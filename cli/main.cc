@@ -1,0 +1,226 @@
+// spanvault — the command-line client: send, status, buffer dump, rejected.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "buffer/span_queue.h"
+#include "cli/client.h"
+#include "common/util.h"
+#include "daemon/config.h"
+
+using namespace spanvault;
+using nlohmann::json;
+
+namespace {
+
+struct Globals {
+  std::string config_file, state_dir, runtime_dir, socket;
+};
+
+daemon::Config ResolveConfig(const Globals& g) {
+  daemon::LoadOptions lo;
+  lo.config_file = g.config_file;
+  if (!g.state_dir.empty()) lo.sets.push_back("state_dir=" + g.state_dir);
+  if (!g.runtime_dir.empty()) lo.sets.push_back("runtime_dir=" + g.runtime_dir);
+  std::vector<std::string> problems;  // the client only needs the paths
+  return daemon::LoadConfig(lo, &problems);
+}
+
+std::string StreamSocket(const Globals& g) {
+  if (!g.socket.empty()) return g.socket;
+  daemon::Config c = ResolveConfig(g);
+  std::string p = c.SocketPath(c.ingest.unix_stream);
+  return p.empty() ? c.SocketPath("spans.sock") : p;
+}
+
+int Die(const std::string& msg, int code = 2) {
+  std::fprintf(stderr, "spanvault: %s\n", msg.c_str());
+  return code;
+}
+
+int CmdSend(const Globals& g, const std::string& file, bool sync) {
+  int in = STDIN_FILENO;
+  if (!file.empty() && file != "-") {
+    in = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return Die("cannot open " + file + ": " + strerror(errno));
+  }
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (!client) return Die(client.error().message);
+  std::string buf(1 << 20, '\0');
+  char last = '\n';
+  uint64_t sent = 0;
+  for (;;) {
+    ssize_t n = read(in, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Die(std::string("read: ") + strerror(errno));
+    }
+    if (n == 0) break;
+    if (auto w = client->Write(std::string_view(buf.data(), static_cast<size_t>(n))); !w) {
+      return Die(w.error().message);
+    }
+    last = buf[static_cast<size_t>(n) - 1];
+    sent += static_cast<uint64_t>(n);
+  }
+  if (!sync) {
+    if (last != '\n') (void)client->Write("\n");
+    return 0;
+  }
+  std::string barrier = last != '\n' ? "\n" : "";
+  barrier += "{\"$sync\":1}\n";
+  if (auto w = client->Write(barrier); !w) return Die(w.error().message);
+  auto line = client->ReadLine(std::chrono::minutes(10));
+  if (!line) return Die(line.error().message);
+  json a = json::parse(*line, nullptr, false);
+  if (!a.is_object()) return Die("unexpected answer: " + *line);
+  uint64_t accepted = a.value("accepted", 0ull), rejected = a.value("rejected", 0ull);
+  std::printf("accepted %llu rejected %llu\n", static_cast<unsigned long long>(accepted),
+              static_cast<unsigned long long>(rejected));
+  if (a.contains("errors")) {
+    for (const auto& e : a["errors"]) {
+      std::printf("line %llu: %s\n", static_cast<unsigned long long>(e.value("line", 0ull)),
+                  e.value("reason", std::string()).c_str());
+    }
+    if (rejected > a["errors"].size()) {
+      std::printf("(%llu more not listed)\n", static_cast<unsigned long long>(rejected - a["errors"].size()));
+    }
+  }
+  if (a.contains("error")) std::printf("error: %s\n", a["error"].get<std::string>().c_str());
+  return (rejected > 0 || a.contains("error")) ? 1 : 0;
+}
+
+int CmdStatus(const Globals& g, bool as_json) {
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (!client) return Die(client.error().message);
+  if (auto w = client->Write("{\"$status\":true}\n"); !w) return Die(w.error().message);
+  auto line = client->ReadLine(std::chrono::seconds(10));
+  if (!line) return Die(line.error().message);
+  json s = json::parse(*line, nullptr, false);
+  if (!s.is_object()) return Die("unexpected answer: " + *line);
+  if (as_json) {
+    std::printf("%s\n", s.dump(2).c_str());
+    return 0;
+  }
+  std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(),
+              s.value("pid", 0ll), s.value("uptime_seconds", 0ll));
+  std::printf("\n%-12s %12s %14s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rejected",
+              "drops", "rejected by reason");
+  for (auto& [name, t] : s["transports"].items()) {
+    std::string reasons;
+    for (auto& [k, v] : t["rejected_by_reason"].items()) reasons += k + "=" + v.dump() + " ";
+    std::printf("%-12s %12llu %14llu %12llu %10s  %s\n", name.c_str(), t.value("received", 0ull),
+                t.value("accepted_spans", 0ull), t.value("rejected", 0ull),
+                t.contains("kernel_drops") ? t["kernel_drops"].dump().c_str() : "-", reasons.c_str());
+  }
+  const json& b = s["buffer"];
+  std::printf("\nbuffer (%s, durability %s)\n", b.value("state_dir", std::string()).c_str(),
+              b.value("durability", std::string()).c_str());
+  std::printf("  buffered spans     %llu (%llu bytes of %llu)\n", b.value("spans", 0ull), b.value("bytes", 0ull),
+              b.value("max_disk_bytes", 0ull));
+  std::printf("  oldest span age    %.1fs\n", b.value("oldest_age_seconds", 0.0));
+  std::printf("  dropped (bounds)   %llu spans\n", b.value("dropped_spans", 0ull));
+  std::printf("  refused (full)     %llu spans\n", b.value("refused_full", 0ull));
+  std::printf("  quarantined        %llu now, %llu since start\n", b.value("quarantined", 0ull),
+              b.value("quarantined_total", 0ull));
+  std::printf("  write batches      %llu, fsyncs %llu, write errors %llu\n", b.value("write_batches", 0ull),
+              b.value("fsyncs", 0ull), b.value("write_errors", 0ull));
+  if (b.contains("store_recovered_from")) {
+    std::printf("  damaged store moved aside: %s\n", b["store_recovered_from"].get<std::string>().c_str());
+  }
+  return 0;
+}
+
+Result<std::unique_ptr<buffer::SpanQueue>> OpenStore(const Globals& g) {
+  daemon::Config c = ResolveConfig(g);
+  std::filesystem::path dir = c.state_dir / "buffer";
+  if (!std::filesystem::exists(dir / "CURRENT")) {
+    return Fail(Error::Unavailable("no buffer in " + dir.string() + " (use --state-dir)"));
+  }
+  return buffer::SpanQueue::OpenReadOnly(dir);
+}
+
+int CmdDump(const Globals& g) {
+  auto q = OpenStore(g);
+  if (!q) return Die(q.error().message);
+  uint64_t from = 0;
+  std::string out;
+  for (;;) {
+    auto recs = (*q)->Read(from, 4096, 16 << 20);
+    if (!recs) return Die(recs.error().message);
+    if (recs->empty()) break;
+    out.clear();
+    for (const auto& r : *recs) {
+      out += r.json;
+      out.push_back('\n');
+    }
+    fwrite(out.data(), 1, out.size(), stdout);
+    from = recs->back().seq + 1;
+  }
+  return 0;
+}
+
+int CmdRejected(const Globals& g, bool as_json, size_t limit) {
+  auto q = OpenStore(g);
+  if (!q) return Die(q.error().message);
+  auto entries = (*q)->ListQuarantine(limit);
+  if (!entries) return Die(entries.error().message);
+  for (const auto& e : *entries) {
+    if (as_json) {
+      std::printf("%s\n", e.json.c_str());
+      continue;
+    }
+    json j = json::parse(e.json, nullptr, false);
+    if (!j.is_object()) continue;
+    std::string where = j.value("transport", std::string());
+    if (j.contains("pid")) where += " pid " + j["pid"].dump();
+    std::printf("%s  %s  %s: %s\n", j.value("time", std::string()).c_str(), where.c_str(),
+                j.value("kind", std::string()).c_str(), j.value("reason", std::string()).c_str());
+    std::string ex = j.value("excerpt", std::string());
+    if (ex.size() > 200) ex = ex.substr(0, 200) + "...";
+    for (char& c : ex) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    std::printf("    %s\n", ex.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spanvault: the command-line client of spanvaultd"};
+  app.set_version_flag("--version", std::string("spanvault ") + SPANVAULT_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals g;
+  app.add_option("-c,--config", g.config_file, "the daemon's TOML config (to find its sockets and state)");
+  app.add_option("--state-dir", g.state_dir, "the daemon's state dir");
+  app.add_option("--runtime-dir", g.runtime_dir, "the daemon's runtime dir (where its sockets are)");
+  app.add_option("--socket", g.socket, "the stream socket path (overrides --runtime-dir)");
+
+  std::string file;
+  bool sync = false, as_json = false;
+  size_t limit = 100;
+  auto* send = app.add_subcommand("send", "send NDJSON spans (stdin or FILE) over the stream socket");
+  send->add_option("file", file, "NDJSON file (default: stdin)");
+  send->add_flag("--sync", sync, "wait until everything is durable; print accepted/rejected; exit 1 on rejects");
+  auto* status = app.add_subcommand("status", "show the running daemon's counters and buffer");
+  status->add_flag("--json", as_json, "print JSON");
+  auto* buf = app.add_subcommand("buffer", "inspect the buffer (works with the daemon stopped)");
+  buf->require_subcommand(1);
+  auto* dump = buf->add_subcommand("dump", "print the buffered spans as NDJSON");
+  auto* rejected = app.add_subcommand("rejected", "list quarantined (refused) payloads, newest first");
+  rejected->add_flag("--json", as_json, "one JSON object per line");
+  rejected->add_option("-n,--limit", limit, "at most this many (default 100)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (send->parsed()) return CmdSend(g, file, sync);
+  if (status->parsed()) return CmdStatus(g, as_json);
+  if (dump->parsed()) return CmdDump(g);
+  if (rejected->parsed()) return CmdRejected(g, as_json, limit);
+  return 2;
+}

@@ -1,0 +1,55 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "common/util.h"
+
+namespace spanvault::log {
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+constexpr std::string_view kNames[] = {"debug", "info", "warn", "error"};
+}  // namespace
+
+bool ParseLevel(std::string_view s, Level* out) {
+  for (int i = 0; i < 4; ++i) {
+    if (s == kNames[i]) {
+      *out = static_cast<Level>(i);
+      return true;
+    }
+  }
+  if (s == "warning") {
+    *out = Level::kWarn;
+    return true;
+  }
+  return false;
+}
+
+void SetLevel(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
+  line["ts"] = FormatRfc3339(NowNanos());
+  line["level"] = kNames[static_cast<int>(level)];
+  line["msg"] = msg;
+  if (fields.is_object()) {
+    for (auto& [k, v] : fields.items()) line[k] = v;
+  }
+  std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.push_back('\n');
+  // One write(2) per line keeps lines whole between threads.
+  const char* p = out.data();
+  size_t n = out.size();
+  while (n > 0) {
+    ssize_t w = ::write(STDERR_FILENO, p, n);
+    if (w <= 0) break;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace spanvault::log

@@ -1,0 +1,354 @@
+#include "daemon/config.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/unix_socket.h"
+
+namespace spanvault::daemon {
+namespace {
+
+using Setter = std::function<std::string(Config&, std::string_view)>;
+using Getter = std::function<std::string(const Config&)>;
+
+struct KeyDef {
+  std::string name;  // "state_dir", "buffer.max_age"
+  std::string help;
+  Setter set;
+  Getter get;
+};
+
+std::string Bad(std::string_view what, std::string_view value, std::string_view expected) {
+  return std::string(what) + ": \"" + std::string(value) + "\" is not " + std::string(expected);
+}
+
+std::optional<uint64_t> ParseUint(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<bool> ParseBool(std::string_view s) {
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  return std::nullopt;
+}
+
+KeyDef PathKey(std::string name, std::string help, std::filesystem::path Config::*member) {
+  return {name, help,
+          [member](Config& c, std::string_view v) -> std::string {
+            if (v.empty()) return "must not be empty";
+            c.*member = std::filesystem::path(std::string(v));
+            return {};
+          },
+          [member](const Config& c) { return (c.*member).string(); }};
+}
+
+template <typename Field>
+KeyDef SizeKey(std::string name, std::string help, Field field) {
+  return {name, help,
+          [field](Config& c, std::string_view v) -> std::string {
+            auto n = ParseSize(v);
+            if (!n) return Bad("value", v, "a size like 1GiB, 512MiB or a byte count");
+            field(c) = *n;
+            return {};
+          },
+          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeyDef DurationKey(std::string name, std::string help, Field field) {
+  return {name, help,
+          [field](Config& c, std::string_view v) -> std::string {
+            auto d = ParseDuration(v);
+            if (!d) return Bad("value", v, "a duration like 500ms, 1s, 5m, 7d");
+            field(c) = *d;
+            return {};
+          },
+          [field](const Config& c) { return FormatDuration(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeyDef UintKey(std::string name, std::string help, Field field) {
+  return {name, help,
+          [field](Config& c, std::string_view v) -> std::string {
+            auto n = ParseUint(v);
+            if (!n || *n > 0xffffffffull) return Bad("value", v, "a non-negative integer");
+            field(c) = static_cast<std::remove_reference_t<decltype(field(c))>>(*n);
+            return {};
+          },
+          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }};
+}
+
+template <typename Field>
+KeyDef StringKey(std::string name, std::string help, Field field) {
+  return {name, help,
+          [field](Config& c, std::string_view v) -> std::string {
+            field(c) = std::string(v);
+            return {};
+          },
+          [field](const Config& c) { return field(const_cast<Config&>(c)); }};
+}
+
+const std::vector<KeyDef>& Keys() {
+  static const std::vector<KeyDef> keys = [] {
+    std::vector<KeyDef> k;
+    k.push_back(PathKey("state_dir", "where the buffer lives", &Config::state_dir));
+    k.push_back(PathKey("runtime_dir", "where the Unix sockets are created", &Config::runtime_dir));
+    k.push_back(StringKey("log_level", "debug | info | warn | error", [](Config& c) -> auto& { return c.log_level; }));
+    k.push_back(UintKey("io_threads", "I/O threads (0 = 2)", [](Config& c) -> auto& { return c.io_threads; }));
+    k.push_back(StringKey("ingest.unix_stream", "NDJSON stream socket, relative to runtime_dir, or off",
+                          [](Config& c) -> auto& { return c.ingest.unix_stream; }));
+    k.push_back(StringKey("ingest.unix_dgram", "datagram socket, relative to runtime_dir, or off",
+                          [](Config& c) -> auto& { return c.ingest.unix_dgram; }));
+    k.push_back(StringKey("ingest.udp", "UDP ADDR:PORT, or off", [](Config& c) -> auto& { return c.ingest.udp; }));
+    k.push_back({"ingest.allow_remote", "allow non-loopback network addresses",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto b = ParseBool(v);
+                   if (!b) return Bad("value", v, "true or false");
+                   c.ingest.allow_remote = *b;
+                   return {};
+                 },
+                 [](const Config& c) { return std::string(c.ingest.allow_remote ? "true" : "false"); }});
+    k.push_back(SizeKey("ingest.max_span_bytes", "largest stream line / HTTP span payload",
+                        [](Config& c) -> auto& { return c.ingest.max_span_bytes; }));
+    k.push_back(SizeKey("ingest.max_udp_datagram_bytes", "largest UDP datagram",
+                        [](Config& c) -> auto& { return c.ingest.max_udp_datagram_bytes; }));
+    k.push_back(SizeKey("ingest.max_unix_datagram_bytes", "largest Unix datagram",
+                        [](Config& c) -> auto& { return c.ingest.max_unix_datagram_bytes; }));
+    k.push_back(UintKey("ingest.max_depth", "deepest JSON nesting", [](Config& c) -> auto& { return c.ingest.max_depth; }));
+    k.push_back(SizeKey("ingest.receive_buffer_bytes", "kernel receive buffer asked for datagram sockets",
+                        [](Config& c) -> auto& { return c.ingest.receive_buffer_bytes; }));
+    k.push_back(UintKey("ingest.max_connections", "concurrent stream connections",
+                        [](Config& c) -> auto& { return c.ingest.max_connections; }));
+    k.push_back({"ingest.socket_mode", "file mode of the Unix sockets (octal)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   unsigned m = 0;
+                   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m, 8);
+                   if (ec != std::errc() || p != v.data() + v.size() || m > 0777) {
+                     return Bad("value", v, "an octal file mode like 0660");
+                   }
+                   c.ingest.socket_mode = m;
+                   return {};
+                 },
+                 [](const Config& c) {
+                   char b[8];
+                   std::snprintf(b, sizeof b, "0%o", c.ingest.socket_mode);
+                   return std::string(b);
+                 }});
+    k.push_back({"buffer.durability", "process (fsync every fsync_interval) | machine (fsync before every answer)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "process") {
+                     c.buffer.durability = buffer::Durability::kProcess;
+                   } else if (v == "machine") {
+                     c.buffer.durability = buffer::Durability::kMachine;
+                   } else {
+                     return Bad("value", v, "\"process\" or \"machine\"");
+                   }
+                   return {};
+                 },
+                 [](const Config& c) {
+                   return std::string(c.buffer.durability == buffer::Durability::kMachine ? "machine" : "process");
+                 }});
+    k.push_back(DurationKey("buffer.fsync_interval", "WAL fsync period in process mode",
+                            [](Config& c) -> auto& { return c.buffer.fsync_interval; }));
+    k.push_back(SizeKey("buffer.max_disk_bytes", "bound on buffered span bytes",
+                        [](Config& c) -> auto& { return c.buffer.max_disk_bytes; }));
+    k.push_back(DurationKey("buffer.max_age", "older spans are dropped", [](Config& c) -> auto& { return c.buffer.max_age; }));
+    k.push_back({"buffer.on_full", "drop_oldest | reject",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "drop_oldest" || v == "drop") {
+                     c.buffer.on_full = buffer::OnFull::kDropOldest;
+                   } else if (v == "reject") {
+                     c.buffer.on_full = buffer::OnFull::kReject;
+                   } else {
+                     return Bad("value", v, "\"drop_oldest\" or \"reject\"");
+                   }
+                   return {};
+                 },
+                 [](const Config& c) {
+                   return std::string(c.buffer.on_full == buffer::OnFull::kReject ? "reject" : "drop_oldest");
+                 }});
+    k.push_back(UintKey("buffer.quarantine_max_entries", "rejected payloads kept",
+                        [](Config& c) -> auto& { return c.buffer.quarantine_max_entries; }));
+    k.push_back(SizeKey("buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
+                        [](Config& c) -> auto& { return c.buffer.quarantine_max_bytes; }));
+    return k;
+  }();
+  return keys;
+}
+
+const KeyDef* FindKey(std::string_view name) {
+  for (const KeyDef& k : Keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string EnvName(const std::string& key) {
+  std::string e = "SPANVAULT_";
+  for (char c : key) e.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return e;
+}
+
+void Apply(Config& c, const std::string& key, std::string_view value, std::string_view origin,
+           std::vector<std::string>* problems) {
+  const KeyDef* k = FindKey(key);
+  if (k == nullptr) {
+    problems->push_back(std::string(origin) + ": unknown key \"" + key + "\"");
+    return;
+  }
+  std::string err = k->set(c, value);
+  if (!err.empty()) problems->push_back(std::string(origin) + ": " + key + ": " + err);
+}
+
+std::string NodeText(const toml::node& n) {
+  if (auto s = n.as_string()) return s->get();
+  if (auto i = n.as_integer()) return std::to_string(i->get());
+  if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
+  if (auto f = n.as_floating_point()) {
+    std::ostringstream o;
+    o << f->get();
+    return o.str();
+  }
+  return {};
+}
+
+void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, const std::string& file,
+                std::vector<std::string>* problems) {
+  for (auto&& [k, node] : t) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const toml::table* sub = node.as_table()) {
+      ApplyTable(c, *sub, key, file, problems);
+      continue;
+    }
+    std::string origin = file + ":" + std::to_string(node.source().begin.line);
+    if (node.is_array() || node.is_array_of_tables()) {
+      problems->push_back(origin + ": unknown key \"" + key + "\"");
+      continue;
+    }
+    Apply(c, key, NodeText(node), origin, problems);
+  }
+}
+
+}  // namespace
+
+std::filesystem::path DefaultStateDir() {
+  if (geteuid() == 0) return "/var/lib/spanvault";
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0') {
+    return std::filesystem::path(x) / "spanvault";
+  }
+  return "spanvault-data/state";
+}
+
+std::filesystem::path DefaultRuntimeDir() {
+  if (geteuid() == 0) return "/run/spanvault";
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x != nullptr && *x != '\0') {
+    return std::filesystem::path(x) / "spanvault";
+  }
+  return "spanvault-data/run";
+}
+
+std::string Config::SocketPath(const std::string& setting) const {
+  if (setting.empty() || setting == "off") return {};
+  std::filesystem::path p(setting);
+  return p.is_absolute() ? p.string() : (runtime_dir / p).string();
+}
+
+std::vector<std::string> Config::Validate() const {
+  std::vector<std::string> p;
+  log::Level level;
+  if (!log::ParseLevel(log_level, &level)) p.push_back("log_level: \"" + log_level + "\" is not debug|info|warn|error");
+  if (state_dir.empty()) p.push_back("state_dir must be set");
+  if (runtime_dir.empty()) p.push_back("runtime_dir must be set");
+  for (const std::string* s : {&ingest.unix_stream, &ingest.unix_dgram}) {
+    std::string path = SocketPath(*s);
+    if (path.size() + 16 > 107) {
+      p.push_back("socket path " + path + " is too long for a Unix socket (max ~90 bytes here)");
+    }
+  }
+  if (ingest.unix_stream != "off" && ingest.unix_stream == ingest.unix_dgram) {
+    p.push_back("ingest.unix_stream and ingest.unix_dgram must differ");
+  }
+  if (ingest.udp != "off") {
+    auto hp = ipc::ParseHostPort(ingest.udp);
+    if (!hp) {
+      p.push_back("ingest.udp: " + hp.error().message);
+    } else if (!ingest.allow_remote && !ipc::IsLoopback(hp->host)) {
+      p.push_back("ingest.udp: " + ingest.udp + " is not a loopback address; set ingest.allow_remote = true to allow it");
+    }
+  }
+  if (ingest.max_span_bytes < 256 || ingest.max_span_bytes > (64u << 20)) {
+    p.push_back("ingest.max_span_bytes must be between 256 B and 64 MiB");
+  }
+  if (ingest.max_udp_datagram_bytes < 256 || ingest.max_udp_datagram_bytes > 65536) {
+    p.push_back("ingest.max_udp_datagram_bytes must be between 256 B and 64 KiB");
+  }
+  if (ingest.max_unix_datagram_bytes < 256 || ingest.max_unix_datagram_bytes > (16u << 20)) {
+    p.push_back("ingest.max_unix_datagram_bytes must be between 256 B and 16 MiB");
+  }
+  if (ingest.max_depth < 2 || ingest.max_depth > 1024) p.push_back("ingest.max_depth must be between 2 and 1024");
+  if (ingest.max_connections < 1) p.push_back("ingest.max_connections must be at least 1");
+  if (io_threads > 64) p.push_back("io_threads must be at most 64");
+  if (buffer.fsync_interval.count() < 1) p.push_back("buffer.fsync_interval must be at least 1ms");
+  if (buffer.max_disk_bytes < (1u << 20)) p.push_back("buffer.max_disk_bytes must be at least 1 MiB");
+  if (buffer.max_age.count() < 1000) p.push_back("buffer.max_age must be at least 1s");
+  if (buffer.quarantine_max_entries < 1) p.push_back("buffer.quarantine_max_entries must be at least 1");
+  return p;
+}
+
+Config LoadConfig(const LoadOptions& options, std::vector<std::string>* problems) {
+  Config c;
+  c.state_dir = DefaultStateDir();
+  c.runtime_dir = DefaultRuntimeDir();
+  if (!options.config_file.empty()) {
+    // toml++ is built with exceptions here; they stay inside this function.
+    try {
+      toml::table t = toml::parse_file(options.config_file);
+      ApplyTable(c, t, "", options.config_file, problems);
+    } catch (const toml::parse_error& e) {
+      problems->push_back(options.config_file + ":" + std::to_string(e.source().begin.line) + ": " +
+                          std::string(e.description()));
+    } catch (const std::exception& e) {
+      problems->push_back(options.config_file + ": " + e.what());
+    }
+  }
+  if (options.use_environment) {
+    for (const KeyDef& k : Keys()) {
+      std::string env = EnvName(k.name);
+      if (const char* v = std::getenv(env.c_str()); v != nullptr) Apply(c, k.name, v, env, problems);
+    }
+  }
+  for (const std::string& s : options.sets) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos) {
+      problems->push_back("--set " + s + ": expected KEY=VALUE");
+      continue;
+    }
+    Apply(c, s.substr(0, eq), std::string_view(s).substr(eq + 1), "--set " + s.substr(0, eq), problems);
+  }
+  c.buffer.dir = c.state_dir / "buffer";
+  for (std::string& p : c.Validate()) problems->push_back(std::move(p));
+  return c;
+}
+
+std::string DescribeKeys() {
+  Config defaults;
+  defaults.state_dir = DefaultStateDir();
+  defaults.runtime_dir = DefaultRuntimeDir();
+  std::string out;
+  for (const KeyDef& k : Keys()) {
+    out += "  " + k.name + " = " + k.get(defaults) + "   # " + k.help + " (env " + EnvName(k.name) + ")\n";
+  }
+  return out;
+}
+
+}  // namespace spanvault::daemon

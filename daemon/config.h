@@ -1,0 +1,82 @@
+// daemon/ — configuration: defaults, the TOML file, SPANVAULT_* environment
+// variables and command-line flags, applied in that order, each overriding
+// the previous. Every key has one entry in a table (config.cc) that parses it
+// from text, so the file, the environment and `--set` accept the same values
+// and `--check-config` reports every problem at once.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "buffer/span_queue.h"
+#include "common/error.h"
+
+namespace spanvault::daemon {
+
+struct IngestConfig {
+  // Default: "spans.sock" in runtime_dir; "off" disables.
+  std::string unix_stream = "spans.sock";
+  // Default: "spans.dgram" in runtime_dir; "off" disables.
+  std::string unix_dgram = "spans.dgram";
+  // Default: "127.0.0.1:4319"; "off" disables.
+  std::string udp = "127.0.0.1:4319";
+  // Default: false. Non-loopback network addresses are refused unless true.
+  bool allow_remote = false;
+  // Default: 1 MiB (stream lines and, later, HTTP bodies).
+  uint64_t max_span_bytes = 1u << 20;
+  // Default: 64 KiB.
+  uint64_t max_udp_datagram_bytes = 64u << 10;
+  // Default: 256 KiB.
+  uint64_t max_unix_datagram_bytes = 256u << 10;
+  // Default: 64.
+  uint32_t max_depth = 64;
+  // Default: 8 MiB, asked for each datagram socket (the kernel may grant less
+  // unless the daemon runs as root: see net.core.rmem_max).
+  uint64_t receive_buffer_bytes = 8u << 20;
+  // Default: 1024 concurrent stream connections.
+  uint64_t max_connections = 1024;
+  // Default: 0660.
+  unsigned socket_mode = 0660;
+};
+
+struct Config {
+  std::filesystem::path state_dir;    // default: see DefaultStateDir()
+  std::filesystem::path runtime_dir;  // default: see DefaultRuntimeDir()
+  std::string log_level = "info";     // debug | info | warn | error
+  // Default: 0 = 2 I/O threads (listeners and decoding); RocksDB writes
+  // happen on the buffer's own writer thread.
+  uint32_t io_threads = 0;
+  IngestConfig ingest;
+  buffer::Options buffer;  // buffer.dir is derived: state_dir/buffer
+
+  // Every problem, one message each; empty when valid.
+  std::vector<std::string> Validate() const;
+  // Resolves a socket setting against runtime_dir ("" when "off").
+  std::string SocketPath(const std::string& setting) const;
+};
+
+// /var/lib/spanvault as root; else $XDG_STATE_HOME/spanvault when set, else
+// ./spanvault-data/state.
+std::filesystem::path DefaultStateDir();
+// /run/spanvault as root; else $XDG_RUNTIME_DIR/spanvault when set, else
+// ./spanvault-data/run.
+std::filesystem::path DefaultRuntimeDir();
+
+struct LoadOptions {
+  std::string config_file;                 // "" = none
+  std::vector<std::string> sets;           // "section.key=value" from --set and flags
+  bool use_environment = true;             // apply SPANVAULT_* variables
+};
+
+// Defaults, then the file, then the environment, then `sets`. Returns the
+// config and, in `problems`, every error found (unknown keys, bad values,
+// Validate()). The config is usable only when `problems` is empty.
+Config LoadConfig(const LoadOptions& options, std::vector<std::string>* problems);
+
+// One line per key: "section.key = value  (default ...)"; for --help texts
+// and the README.
+std::string DescribeKeys();
+
+}  // namespace spanvault::daemon

@@ -1,0 +1,169 @@
+#include "daemon/daemon.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <system_error>
+#include <thread>
+
+#include "buffer/span_queue.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/status.h"
+#include "ipc/datagram_listener.h"
+#include "ipc/stream_listener.h"
+#include "ipc/unix_socket.h"
+
+namespace spanvault::daemon {
+namespace asio = boost::asio;
+
+struct Daemon::Impl {
+  Config config;
+  int64_t started_ns = NowNanos();
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<buffer::SpanQueue> queue;
+  ipc::Counters counters;
+  std::unique_ptr<ipc::StreamListener> stream;
+  std::unique_ptr<ipc::DatagramListener> dgram;
+  std::unique_ptr<ipc::DatagramListener> udp;
+  std::vector<std::string> socket_files;  // removed at Stop
+  int udp_port = -1;
+  bool stopped = false;
+
+  ~Impl() {
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() { Stop(); }
+int Daemon::udp_port() const { return impl_->udp_port; }
+const Config& Daemon::config() const { return impl_->config; }
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  Impl& d = *impl;
+  std::error_code ec;
+  for (const auto& dir : {config.state_dir, config.runtime_dir}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(Error::Io("cannot create " + dir.string() + ": " + ec.message()));
+  }
+  buffer::Options bo = config.buffer;
+  bo.dir = config.state_dir / "buffer";
+  auto q = buffer::SpanQueue::Open(bo);
+  if (!q) return Fail(q.error());
+  d.queue = std::move(*q);
+
+  buffer::SpanQueue* queue = d.queue.get();
+  ipc::SubmitFn submit = [queue](span::Batch&& batch, bool fsync, ipc::SubmitDone done) {
+    queue->Append(std::move(batch), fsync, [done = std::move(done)](const buffer::AppendResult& r) {
+      done(ipc::SubmitResult{r.ok, r.error, r.stored, r.refused_full});
+    });
+  };
+  span::Limits limits;
+  limits.max_depth = config.ingest.max_depth;
+  limits.max_payload_bytes = std::max({config.ingest.max_span_bytes, config.ingest.max_udp_datagram_bytes,
+                                       config.ingest.max_unix_datagram_bytes});
+  const bool machine = config.buffer.durability == buffer::Durability::kMachine;
+
+  if (std::string path = config.SocketPath(config.ingest.unix_stream); !path.empty()) {
+    auto fd = ipc::BindUnixSocket(path, ipc::UnixKind::kStream, config.ingest.socket_mode);
+    if (!fd) return Fail(fd.error());
+    d.socket_files.push_back(path);
+    ipc::StreamOptions so;
+    so.max_line_bytes = config.ingest.max_span_bytes;
+    so.fsync_barriers = machine;
+    so.max_connections = config.ingest.max_connections;
+    Daemon::Impl* raw = impl.get();
+    d.stream = std::make_unique<ipc::StreamListener>(d.ioc, *fd, so, limits, submit, d.counters,
+                                                     [raw] { return BuildStatusJson(*raw->queue, raw->counters,
+                                                                                    raw->config, raw->started_ns); });
+    LOG_INFO("listening", {{"transport", "unix_stream"}, {"path", path}});
+  }
+  if (std::string path = config.SocketPath(config.ingest.unix_dgram); !path.empty()) {
+    auto fd = ipc::BindUnixSocket(path, ipc::UnixKind::kDatagram, config.ingest.socket_mode);
+    if (!fd) return Fail(fd.error());
+    d.socket_files.push_back(path);
+    int granted = ipc::SetReceiveBuffer(*fd, static_cast<int>(config.ingest.receive_buffer_bytes));
+    ipc::DatagramOptions o;
+    o.transport = span::Transport::kUnixDatagram;
+    o.max_datagram_bytes = config.ingest.max_unix_datagram_bytes;
+    o.messages_per_call = 16;
+    d.dgram = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
+    LOG_INFO("listening", {{"transport", "unix_dgram"}, {"path", path}, {"receive_buffer_bytes", granted}});
+  }
+  if (config.ingest.udp != "off") {
+    auto hp = ipc::ParseHostPort(config.ingest.udp);
+    if (!hp) return Fail(hp.error());
+    auto fd = ipc::BindUdpSocket(*hp, config.ingest.allow_remote, static_cast<int>(config.ingest.receive_buffer_bytes));
+    if (!fd) return Fail(fd.error());
+    d.udp_port = ipc::BoundPort(*fd);
+    ipc::DatagramOptions o;
+    o.transport = span::Transport::kUdp;
+    o.max_datagram_bytes = config.ingest.max_udp_datagram_bytes;
+    d.udp = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
+    int granted = 0;
+    socklen_t len = sizeof granted;
+    getsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &granted, &len);
+    LOG_INFO("listening", {{"transport", "udp"}, {"address", hp->host + ":" + std::to_string(d.udp_port)},
+                           {"receive_buffer_bytes", granted}});
+  }
+  if (d.stream) d.stream->Start();
+  if (d.dgram) d.dgram->Start();
+  if (d.udp) d.udp->Start();
+  d.work.emplace(d.ioc.get_executor());
+  unsigned n = config.io_threads == 0 ? 2 : config.io_threads;
+  for (unsigned i = 0; i < n; ++i) {
+    d.threads.emplace_back([&ioc = d.ioc] {
+      for (;;) {
+        try {
+          ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          LOG_ERROR("I/O thread caught an exception; continuing", {{"error", e.what()}});
+        }
+      }
+    });
+  }
+  auto stats = d.queue->GetStats();
+  LOG_INFO("spanvaultd started",
+           {{"version", SPANVAULT_VERSION}, {"state_dir", config.state_dir.string()},
+            {"buffered_spans", stats.spans}, {"io_threads", n},
+            {"durability", machine ? "machine" : "process"}});
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+void Daemon::Stop() {
+  Impl& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  // 1. Stop reading: lines already read are decoded and handed to the store.
+  if (d.stream) d.stream->Stop();
+  if (d.dgram) d.dgram->Stop();
+  if (d.udp) d.udp->Stop();
+  // Let the strands run the stop handlers and submit their last batches.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // 2. The store commits everything queued, fsyncs and closes; the last
+  // answers are posted to the connections, which the I/O threads still write.
+  d.queue->Close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  d.work.reset();
+  d.ioc.stop();
+  for (auto& t : d.threads) {
+    if (t.joinable()) t.join();
+  }
+  for (const auto& f : d.socket_files) ::unlink(f.c_str());
+  LOG_INFO("spanvaultd stopped", nullptr);
+}
+
+std::string Daemon::StatusJson() const {
+  return BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns);
+}
+
+}  // namespace spanvault::daemon

@@ -1,0 +1,444 @@
+#include "ipc/stream_listener.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "common/util.h"
+
+namespace spanvault::ipc {
+namespace asio = boost::asio;
+using stream = asio::local::stream_protocol;
+
+namespace {
+
+struct LineError {
+  uint64_t line;
+  std::string reason;
+};
+
+// What a barrier answer reports, accumulated between barriers.
+struct Window {
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  std::vector<LineError> errors;
+};
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+}  // namespace
+
+class Session;
+
+class StreamListener::Impl : public std::enable_shared_from_this<StreamListener::Impl> {
+ public:
+  Impl(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit,
+       Counters& counters, std::function<std::string()> status_json)
+      : ioc_(ioc),
+        acceptor_(asio::make_strand(ioc)),
+        options_(options),
+        limits_(limits),
+        submit_(std::move(submit)),
+        counters_(counters),
+        status_json_(std::move(status_json)) {
+    acceptor_.assign(stream(), fd);
+  }
+
+  void Start() { DoAccept(); }
+  void Stop();
+
+  asio::io_context& ioc_;
+  stream::acceptor acceptor_;
+  StreamOptions options_;
+  span::Limits limits_;
+  SubmitFn submit_;
+  Counters& counters_;
+  std::function<std::string()> status_json_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_; pruned of expired entries
+  bool stopped_ = false;  // guarded by mu_
+
+ private:
+  void DoAccept();
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(stream::socket socket, std::shared_ptr<StreamListener::Impl> owner)
+      : socket_(std::move(socket)), owner_(std::move(owner)), opts_(owner_->options_) {
+    counters_ = &owner_->counters_[span::Transport::kUnixStream];
+    buf_.resize(opts_.read_chunk_bytes + opts_.max_line_bytes + span::Decoder::kPadding + 1);
+    source_.transport = span::Transport::kUnixStream;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      source_.pid = cred.pid;
+      source_.uid = cred.uid;
+      source_.gid = cred.gid;
+    }
+  }
+
+  void Start() { DoRead(); }
+
+  // Runs on the session's strand.
+  void StopReading() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(stream::socket::shutdown_receive, ec);
+  }
+
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  size_t Capacity() const { return buf_.size() - span::Decoder::kPadding; }
+
+  void DoRead() {
+    if (reading_ || eof_ || stopping_) return;
+    if (inflight_bytes_ > opts_.max_inflight_bytes || output_bytes_ > opts_.max_pending_output) return;
+    // Keep the unconsumed tail at the front so a whole line always fits.
+    if (begin_ > 0 && Capacity() - end_ < opts_.read_chunk_bytes) {
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      scan_ -= begin_;
+      begin_ = 0;
+    }
+    size_t room = std::min(opts_.read_chunk_bytes, Capacity() - end_);
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(buf_.data() + end_, room),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              self->OnRead(ec, n);
+                            });
+  }
+
+  void OnRead(boost::system::error_code ec, size_t n) {
+    reading_ = false;
+    if (n > 0) {
+      counters_->bytes.fetch_add(n, std::memory_order_relaxed);
+      end_ += n;
+      ProcessLines(/*at_eof=*/false);
+    }
+    if (ec) {
+      eof_ = true;
+      // A last line without a newline is still a line when the client ended
+      // the stream, not when we stopped reading in the middle of it.
+      ProcessLines(/*at_eof=*/!stopping_);
+      FlushBatch();
+      MaybeClose();
+      return;
+    }
+    FlushBatch();
+    DoRead();
+  }
+
+  void ProcessLines(bool at_eof) {
+    for (;;) {
+      const char* base = buf_.data();
+      const char* nl = static_cast<const char*>(std::memchr(base + scan_, '\n', end_ - scan_));
+      if (nl == nullptr) {
+        scan_ = end_;
+        if (discarding_) {
+          // Still inside an over-long line: drop what we have.
+          begin_ = scan_ = end_ = 0;
+        } else if (end_ - begin_ > opts_.max_line_bytes) {
+          RejectLongLine(std::string_view(base + begin_, end_ - begin_));
+          discarding_ = true;
+          begin_ = scan_ = end_ = 0;
+        } else if (at_eof && end_ > begin_) {
+          std::string_view line(base + begin_, end_ - begin_);
+          begin_ = scan_ = end_;
+          HandleLine(line);
+        }
+        return;
+      }
+      std::string_view line(base + begin_, static_cast<size_t>(nl - (base + begin_)));
+      begin_ = scan_ = static_cast<size_t>(nl - base) + 1;
+      if (discarding_) {
+        discarding_ = false;
+        continue;  // the tail of a line already refused and counted
+      }
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.size() > opts_.max_line_bytes) {
+        RejectLongLine(line);
+        continue;
+      }
+      HandleLine(line);
+    }
+  }
+
+  void RejectLongLine(std::string_view prefix) {
+    ++line_no_;
+    counters_->payloads.fetch_add(1, std::memory_order_relaxed);
+    span::Batch::Quarantined q;
+    q.rejection.kind = span::RejectKind::kTooLarge;
+    q.rejection.reason = "line is longer than the limit of " + std::to_string(opts_.max_line_bytes) + " bytes";
+    q.rejection.excerpt = std::string(prefix.substr(0, 4096));
+    q.source = source_;
+    q.received_ns = NowNanos();
+    batch_.quarantine.push_back(std::move(q));
+    counters_->rejected_by_kind[static_cast<size_t>(span::RejectKind::kTooLarge)].fetch_add(1);
+    counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+    AddError(window_, line_no_, batch_.quarantine.back().rejection.reason);
+  }
+
+  void AddError(Window& w, uint64_t line, std::string reason) {
+    ++w.rejected;
+    if (w.errors.size() < opts_.max_errors_per_answer) w.errors.push_back({line, std::move(reason)});
+  }
+
+  void HandleLine(std::string_view line) {
+    ++line_no_;
+    if (IsBlank(line)) return;
+    std::string_view t = TrimLeft(line);
+    if (t.size() > 3 && t[0] == '{' && t[1] == '"' && t[2] == '$') {
+      HandleControl(line);
+      return;
+    }
+    counters_->payloads.fetch_add(1, std::memory_order_relaxed);
+    if (received_ns_ == 0) received_ns_ = NowNanos();
+    size_t q0 = batch_.quarantine.size();
+    // The line sits inside buf_, which has kPadding readable bytes past end_.
+    span::DecodeResult r =
+        ThreadDecoder(owner_->limits_).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
+    if (r.accepted > 0) span_lines_.push_back(line_no_);
+    if (r.rejected > 0) {
+      counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+      CountRejections(batch_, q0, *counters_);
+      // One line counts once however many of its spans were refused.
+      ++window_.rejected;
+      for (size_t i = q0; i < batch_.quarantine.size(); ++i) {
+        if (window_.errors.size() < opts_.max_errors_per_answer) {
+          window_.errors.push_back({line_no_, batch_.quarantine[i].rejection.reason});
+        }
+      }
+    }
+  }
+
+  void HandleControl(std::string_view line) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("$sync")) {
+      FlushBatch();
+      Window snapshot = std::move(window_);
+      window_ = Window{};
+      nlohmann::json id = j["$sync"];
+      inflight_barriers_++;
+      owner_->submit_(span::Batch{}, opts_.fsync_barriers,
+                      [self = shared_from_this(), snapshot = std::move(snapshot), id = std::move(id)](
+                          const SubmitResult& r) mutable {
+                        asio::post(self->executor(), [self, snapshot = std::move(snapshot), id = std::move(id),
+                                                      r]() mutable { self->OnBarrier(std::move(snapshot), id, r); });
+                      });
+      return;
+    }
+    if (j.is_object() && j.contains("$status")) {
+      Send(owner_->status_json_());
+      return;
+    }
+    std::string reason = j.is_discarded() ? "invalid JSON in a control line" : "unknown control line";
+    counters_->payloads.fetch_add(1, std::memory_order_relaxed);
+    counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+    counters_->rejected_by_kind[static_cast<size_t>(span::RejectKind::kSchema)].fetch_add(1);
+    AddError(window_, line_no_, reason);
+  }
+
+  void FlushBatch() {
+    received_ns_ = 0;
+    if (batch_.empty()) return;
+    size_t bytes = batch_.data.size();
+    for (auto& q : batch_.quarantine) bytes += q.rejection.excerpt.size();
+    inflight_bytes_ += bytes;
+    ++inflight_batches_;
+    std::vector<uint64_t> lines = std::move(span_lines_);
+    span_lines_.clear();
+    span::Batch b = std::move(batch_);
+    batch_ = span::Batch{};
+    owner_->submit_(std::move(b), false,
+                    [self = shared_from_this(), bytes, lines = std::move(lines)](const SubmitResult& r) mutable {
+                      asio::post(self->executor(), [self, bytes, lines = std::move(lines), r]() mutable {
+                        self->OnStored(bytes, lines, r);
+                      });
+                    });
+  }
+
+  void OnStored(size_t bytes, const std::vector<uint64_t>& lines, const SubmitResult& r) {
+    inflight_bytes_ -= bytes;
+    --inflight_batches_;
+    counters_->spans_accepted.fetch_add(r.stored, std::memory_order_relaxed);
+    accepted_ += r.stored;
+    if (!r.ok || r.refused_full > 0) {
+      // The store refused the whole batch: every line that had spans in it
+      // is reported as rejected.
+      std::string reason = !r.ok ? "not stored: " + r.error : "buffer full (on_full = \"reject\"); resend later";
+      span::RejectKind kind = !r.ok ? span::RejectKind::kSchema : span::RejectKind::kFull;
+      for (uint64_t line : lines) {
+        AddError(store_window_, line, reason);
+        counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+        if (r.ok) counters_->rejected_by_kind[static_cast<size_t>(kind)].fetch_add(1);
+      }
+    }
+    DoRead();
+    MaybeClose();
+  }
+
+  void OnBarrier(Window snapshot, const nlohmann::json& id, const SubmitResult& r) {
+    --inflight_barriers_;
+    Window& w = store_window_;
+    nlohmann::json answer;
+    answer["$sync"] = id;
+    answer["accepted"] = accepted_;
+    answer["rejected"] = snapshot.rejected + w.rejected;
+    std::vector<LineError> errors = std::move(snapshot.errors);
+    errors.insert(errors.end(), std::make_move_iterator(w.errors.begin()), std::make_move_iterator(w.errors.end()));
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const LineError& a, const LineError& b) { return a.line < b.line; });
+    if (errors.size() > opts_.max_errors_per_answer) errors.resize(opts_.max_errors_per_answer);
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& e : errors) list.push_back({{"line", e.line}, {"reason", e.reason}});
+    answer["errors"] = std::move(list);
+    if (!r.ok) answer["error"] = "sync failed: " + r.error;
+    accepted_ = 0;
+    store_window_ = Window{};
+    Send(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
+  void Send(std::string line) {
+    line.push_back('\n');
+    output_bytes_ += line.size();
+    out_.push_back(std::move(line));
+    if (!writing_) DoWrite();
+  }
+
+  void DoWrite() {
+    if (out_.empty() || write_failed_) return;
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(out_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(boost::system::error_code ec) {
+    writing_ = false;
+    output_bytes_ -= out_.front().size();
+    out_.pop_front();
+    if (ec) {
+      write_failed_ = true;  // the client went away; answers are dropped
+      output_bytes_ = 0;
+      out_.clear();
+    }
+    DoWrite();
+    DoRead();
+    MaybeClose();
+  }
+
+  void MaybeClose() {
+    if (!(eof_ || stopping_) || reading_ || writing_ || inflight_batches_ > 0 || inflight_barriers_ > 0) return;
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.close(ec);
+    counters_->connections.fetch_sub(1);
+  }
+
+  stream::socket socket_;
+  std::shared_ptr<StreamListener::Impl> owner_;
+  const StreamOptions& opts_;
+  TransportCounters* counters_;
+  span::Source source_;
+  std::string buf_;
+  size_t begin_ = 0, scan_ = 0, end_ = 0;  // unconsumed bytes [begin_, end_); no '\n' in [begin_, scan_)
+  bool discarding_ = false;
+  uint64_t line_no_ = 0;
+  int64_t received_ns_ = 0;
+  span::Batch batch_;
+  std::vector<uint64_t> span_lines_;  // lines of batch_ that produced spans
+  Window window_;        // decode-side rejections since the last barrier
+  Window store_window_;  // store-side refusals since the last barrier
+  uint64_t accepted_ = 0;
+  size_t inflight_bytes_ = 0;
+  size_t inflight_batches_ = 0;
+  size_t inflight_barriers_ = 0;
+  std::deque<std::string> out_;
+  size_t output_bytes_ = 0;
+  bool reading_ = false, writing_ = false, eof_ = false, stopping_ = false, closed_ = false, write_failed_ = false;
+};
+
+void StreamListener::Impl::DoAccept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec,
+                                                                              stream::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    {
+      std::lock_guard lock(self->mu_);
+      if (self->stopped_) return;
+    }
+    if (!ec) {
+      auto& c = self->counters_[span::Transport::kUnixStream];
+      if (c.connections.load() >= self->options_.max_connections) {
+        LOG_WARN("unix stream connection refused: connection limit reached",
+                 {{"max_connections", self->options_.max_connections}});
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        c.connections.fetch_add(1);
+        c.connections_total.fetch_add(1);
+        auto session = std::make_shared<Session>(std::move(socket), self);
+        {
+          std::lock_guard lock(self->mu_);
+          self->sessions_.push_back(session);
+          if (self->sessions_.size() > 2 * c.connections.load() + 64) {
+            std::erase_if(self->sessions_, [](auto& w) { return w.expired(); });
+          }
+        }
+        session->Start();
+      }
+    } else {
+      LOG_WARN("unix stream accept failed", {{"error", ec.message()}});
+    }
+    self->DoAccept();
+  });
+}
+
+void StreamListener::Impl::Stop() {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& w : sessions_) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+  });
+  for (auto& s : live) {
+    asio::post(s->executor(), [s] { s->StopReading(); });
+  }
+}
+
+StreamListener::StreamListener(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits,
+                               SubmitFn submit, Counters& counters, std::function<std::string()> status_json)
+    : impl_(std::make_shared<Impl>(ioc, fd, options, limits, std::move(submit), counters, std::move(status_json))) {}
+
+StreamListener::~StreamListener() { Stop(); }
+void StreamListener::Start() { impl_->Start(); }
+void StreamListener::Stop() { impl_->Stop(); }
+
+}  // namespace spanvault::ipc

@@ -1,0 +1,61 @@
+// The Unix stream listener: NDJSON, one JSON value per line, many concurrent
+// connections, the {"$sync": ID} barrier and the {"$status": true} query.
+//
+// Per connection: bytes are read in chunks; every complete line of a chunk is
+// decoded on the spot and the chunk's spans go to the store as one batch.
+// A barrier is answered once every batch before it is durable:
+//   {"$sync": ID, "accepted": SPANS, "rejected": LINES, "errors": [{"line": L, "reason": "..."}]}
+// counting since the previous barrier on that connection, lines counted from 1.
+//
+// Threading: every connection runs on its own strand of a shared io_context
+// (any number of threads). Back-pressure is per connection: a connection stops
+// reading while it has more than max_inflight_bytes waiting for the store or
+// more than max_pending_output bytes of answers its client has not read, so a
+// slow or stuck client never stalls another one.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "ipc/ingest.h"
+
+namespace spanvault::ipc {
+
+struct StreamOptions {
+  // Default: 1 MiB. A longer line is refused (too_large) and skipped.
+  size_t max_line_bytes = 1u << 20;
+  // Default: 256 KiB. Bytes read per read call (one batch per read).
+  size_t read_chunk_bytes = 256u << 10;
+  // Default: 16 MiB. Decoded bytes per connection not yet durable.
+  size_t max_inflight_bytes = 16u << 20;
+  // Default: 1 MiB. Unread answers per connection before reading pauses.
+  size_t max_pending_output = 1u << 20;
+  // Default: false. Barriers ask the store to fsync (durability = machine).
+  bool fsync_barriers = false;
+  // Default: 1024. Further connections are accepted and closed at once.
+  size_t max_connections = 1024;
+  // Default: 100. Errors listed per barrier answer.
+  size_t max_errors_per_answer = 100;
+};
+
+class StreamListener {
+ public:
+  // Takes ownership of `fd`, a listening Unix stream socket.
+  StreamListener(boost::asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit,
+                 Counters& counters, std::function<std::string()> status_json);
+  ~StreamListener();
+
+  void Start();
+  // Stops accepting and reading. Lines already read are submitted; answers
+  // for barriers already seen are still written while the io_context runs.
+  void Stop();
+
+  class Impl;  // opaque; public so the connection sessions can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace spanvault::ipc

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages spanvault needs (idempotent, quiet when
+# already installed) and builds Release into build/.
+#   ./setup.sh            install + build build/
+#   ./setup.sh --asan     install + build build-asan/ (ASan + UBSan, Debug)
+#   ./setup.sh --deps     install only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS=(
+  build-essential cmake pkg-config git
+  libboost1.74-dev          # Asio + Beast (header-only parts)
+  librocksdb-dev            # the durable buffer
+  nlohmann-json3-dev        # config and general JSON
+  libsimdjson-dev           # hot-path span parsing
+  libtomlplusplus-dev       # TOML config
+  libcli11-dev              # command-line parsing
+  libssl-dev zlib1g-dev libsystemd-dev
+  libgtest-dev googletest   # tests
+  socat                     # manual testing and some tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "${1:-}" = "--deps" ] && exit 0
+
+JOBS=${JOBS:-$(nproc)}
+if [ "${1:-}" = "--asan" ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSPANVAULT_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$JOBS"
+else
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j "$JOBS"
+fi

@@ -1,0 +1,77 @@
+// The unit that flows from ipc/ (decoding) to buffer/ (durable storage): the
+// encoded canonical spans of one or more payloads, plus the payloads that were
+// refused, in one contiguous buffer so a batch of N spans costs O(1)
+// allocations.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spanvault::span {
+
+// Where a payload came from (design §2 `source`).
+enum class Transport : uint8_t { kUnixStream = 0, kUnixDatagram = 1, kUdp = 2, kHttp = 3 };
+inline constexpr int kTransportCount = 4;
+// "unix_stream", "unix_dgram", "udp", "http".
+std::string_view TransportName(Transport t);
+
+struct Source {
+  Transport transport = Transport::kUnixStream;
+  // From SO_PEERCRED / SCM_CREDENTIALS; -1 when the kernel did not say.
+  int32_t pid = -1;
+  int64_t uid = -1;
+  int64_t gid = -1;
+};
+
+// Why a payload or span was refused; one counter per kind and transport.
+enum class RejectKind : uint8_t {
+  kTooLarge = 0,  // over the transport's size limit
+  kSyntax = 1,    // not JSON
+  kEncoding = 2,  // invalid UTF-8
+  kDepth = 3,     // nesting over the limit
+  kSchema = 4,    // JSON, but not a valid span
+  kFull = 5,      // the buffer is full and on_full = "reject"
+};
+inline constexpr int kRejectKindCount = 6;
+// "too_large", "syntax", "encoding", "depth", "schema", "full".
+std::string_view RejectKindName(RejectKind k);
+
+// One refused payload or array element, kept in the quarantine.
+struct Rejection {
+  RejectKind kind = RejectKind::kSchema;
+  int64_t index = -1;      // element of an array payload, -1 for the whole payload
+  std::string reason;      // precise, e.g. "usage.cache_read_tokens (120) exceeds usage.input_tokens (100)"
+  std::string excerpt;     // the first 4 KiB of the offending bytes
+};
+
+// Encoded spans: spans[i] is data.substr(offset, length), each one canonical
+// JSON object (design §2) including received_at and source.
+struct EncodedSpan {
+  uint32_t offset = 0;
+  uint32_t length = 0;
+};
+
+struct Batch {
+  std::string data;
+  std::vector<EncodedSpan> spans;
+  struct Quarantined {
+    Rejection rejection;
+    Source source;
+    int64_t received_ns = 0;
+  };
+  std::vector<Quarantined> quarantine;
+  int64_t received_ns = 0;  // newest receive time in the batch
+
+  std::string_view SpanAt(size_t i) const { return {data.data() + spans[i].offset, spans[i].length}; }
+  bool empty() const { return spans.empty() && quarantine.empty(); }
+  void clear() {
+    data.clear();
+    spans.clear();
+    quarantine.clear();
+    received_ns = 0;
+  }
+};
+
+}  // namespace spanvault::span

@@ -1,0 +1,119 @@
+#include "span/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace spanvault::span {
+
+void AppendJsonString(std::string_view s, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the current run of bytes that need no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      default: {
+        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, 6);
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void AppendJsonInt(int64_t v, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void AppendJsonUint(uint64_t v, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void AppendJsonDouble(double v, std::string& out) {
+  if (!std::isfinite(v)) {
+    out.append("null");
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void AppendJsonElement(simdjson::dom::element e, std::string& out) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      for (auto field : simdjson::dom::object(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(field.key, out);
+        out.push_back(':');
+        AppendJsonElement(field.value, out);
+      }
+      out.push_back('}');
+      break;
+    }
+    case element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (auto v : simdjson::dom::array(e)) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonElement(v, out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case element_type::STRING:
+      AppendJsonString(std::string_view(e), out);
+      break;
+    case element_type::INT64:
+      AppendJsonInt(int64_t(e), out);
+      break;
+    case element_type::UINT64:
+      AppendJsonUint(uint64_t(e), out);
+      break;
+    case element_type::DOUBLE:
+      AppendJsonDouble(double(e), out);
+      break;
+    case element_type::BOOL:
+      out.append(bool(e) ? "true" : "false");
+      break;
+    case element_type::NULL_VALUE:
+      out.append("null");
+      break;
+  }
+}
+
+}  // namespace spanvault::span

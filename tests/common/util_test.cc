@@ -1,0 +1,51 @@
+#include "common/util.h"
+
+#include <gtest/gtest.h>
+
+namespace spanvault {
+namespace {
+
+TEST(UtilTest, Rfc3339RoundTrip) {
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseRfc3339("2024-05-01T10:00:00Z"), 1714557600LL * 1'000'000'000);
+  EXPECT_EQ(ParseRfc3339("2024-05-01T12:00:00+02:00"), 1714557600LL * 1'000'000'000);
+  EXPECT_EQ(ParseRfc3339("2024-05-01 10:00:00.5z"), 1714557600LL * 1'000'000'000 + 500'000'000);
+  EXPECT_EQ(FormatRfc3339(1714557600LL * 1'000'000'000 + 500'000'000), "2024-05-01T10:00:00.5Z");
+  EXPECT_EQ(FormatRfc3339(1), "1970-01-01T00:00:00.000000001Z");
+  for (const char* bad : {"", "2024-05-01", "2024-13-01T00:00:00Z", "2024-05-01T10:00:00", "2024-05-01T25:00:00Z",
+                          "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00Zjunk", "2023-02-29T00:00:00Z"}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+}
+
+TEST(UtilTest, Durations) {
+  EXPECT_EQ(ParseDuration("500ms")->count(), 500);
+  EXPECT_EQ(ParseDuration("1s")->count(), 1000);
+  EXPECT_EQ(ParseDuration("1.5s")->count(), 1500);
+  EXPECT_EQ(ParseDuration("2m")->count(), 120000);
+  EXPECT_EQ(ParseDuration("7d")->count(), 7LL * 86400 * 1000);
+  EXPECT_EQ(ParseDuration("3")->count(), 3000);
+  EXPECT_FALSE(ParseDuration("fast"));
+  EXPECT_FALSE(ParseDuration("-1s"));
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(7LL * 86400 * 1000)), "7d");
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(200)), "200ms");
+}
+
+TEST(UtilTest, Sizes) {
+  EXPECT_EQ(ParseSize("1GiB"), 1ull << 30);
+  EXPECT_EQ(ParseSize("64KiB"), 65536u);
+  EXPECT_EQ(ParseSize("100MB"), 100'000'000u);
+  EXPECT_EQ(ParseSize("4096"), 4096u);
+  EXPECT_FALSE(ParseSize("lots"));
+  EXPECT_FALSE(ParseSize("1 parsec"));
+}
+
+TEST(UtilTest, RandomIds) {
+  std::string a = RandomHexId(16), b = RandomHexId(16);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spanvault

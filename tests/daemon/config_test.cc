@@ -1,0 +1,122 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "tests/test_util.h"
+
+namespace spanvault::daemon {
+namespace {
+
+using spanvault::testing::TempDir;
+
+Config Load(const std::string& toml, std::vector<std::string> sets, std::vector<std::string>* problems,
+            bool env = false) {
+  static TempDir dir;
+  std::string path = dir.str() + "/c.toml";
+  std::ofstream(path) << toml;
+  LoadOptions lo;
+  lo.config_file = path;
+  lo.sets = std::move(sets);
+  lo.use_environment = env;
+  return LoadConfig(lo, problems);
+}
+
+TEST(ConfigTest, DefaultsAreValid) {
+  std::vector<std::string> p;
+  Config c = Load("", {}, &p);
+  EXPECT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(c.ingest.udp, "127.0.0.1:4319");
+  EXPECT_EQ(c.ingest.unix_stream, "spans.sock");
+  EXPECT_EQ(c.buffer.durability, buffer::Durability::kProcess);
+  EXPECT_EQ(c.buffer.fsync_interval, std::chrono::seconds(1));
+  EXPECT_EQ(c.buffer.max_disk_bytes, 1ull << 30);
+  EXPECT_EQ(c.buffer.max_age, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c.ingest.max_span_bytes, 1u << 20);
+  EXPECT_EQ(c.ingest.max_udp_datagram_bytes, 64u << 10);
+  EXPECT_EQ(c.ingest.max_unix_datagram_bytes, 256u << 10);
+  EXPECT_EQ(c.ingest.max_depth, 64u);
+  EXPECT_EQ(c.buffer.dir, c.state_dir / "buffer");
+}
+
+TEST(ConfigTest, FileThenEnvironmentThenFlags) {
+  setenv("SPANVAULT_BUFFER_MAX_AGE", "2d", 1);
+  setenv("SPANVAULT_INGEST_UDP", "127.0.0.1:5000", 1);
+  std::vector<std::string> p;
+  Config c = Load(R"(
+state_dir = "/tmp/sv-state"
+[ingest]
+udp = "127.0.0.1:4000"
+max_span_bytes = "2MiB"
+[buffer]
+durability = "machine"
+fsync_interval = "250ms"
+max_age = "1d"
+on_full = "reject"
+)",
+                  {"ingest.udp=off"}, &p, /*env=*/true);
+  unsetenv("SPANVAULT_BUFFER_MAX_AGE");
+  unsetenv("SPANVAULT_INGEST_UDP");
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(c.state_dir, "/tmp/sv-state");
+  EXPECT_EQ(c.ingest.max_span_bytes, 2u << 20);
+  EXPECT_EQ(c.buffer.durability, buffer::Durability::kMachine);
+  EXPECT_EQ(c.buffer.fsync_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.buffer.on_full, buffer::OnFull::kReject);
+  EXPECT_EQ(c.buffer.max_age, std::chrono::hours(48));  // env beats file
+  EXPECT_EQ(c.ingest.udp, "off");                        // flag beats env
+}
+
+TEST(ConfigTest, EveryProblemReportedAtOnce) {
+  std::vector<std::string> p;
+  Load(R"(
+log_level = "loud"
+colour = "blue"
+[ingest]
+udp = "0.0.0.0:4319"
+max_depth = "deep"
+[buffer]
+durability = "forever"
+max_disk_bytes = "12 bananas"
+)",
+       {}, &p);
+  auto has = [&](const std::string& s) {
+    for (auto& x : p) {
+      if (x.find(s) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("unknown key \"colour\"")) << testing::PrintToString(p);
+  EXPECT_TRUE(has("buffer.durability: value: \"forever\" is not \"process\" or \"machine\""));
+  EXPECT_TRUE(has("buffer.max_disk_bytes"));
+  EXPECT_TRUE(has("ingest.max_depth"));
+  EXPECT_TRUE(has("log_level"));
+  EXPECT_TRUE(has("not a loopback address; set ingest.allow_remote = true"));
+  EXPECT_GE(p.size(), 6u);
+}
+
+TEST(ConfigTest, RemoteUdpAllowedExplicitly) {
+  std::vector<std::string> p;
+  Load("[ingest]\nudp = \"0.0.0.0:4319\"\nallow_remote = true\n", {}, &p);
+  EXPECT_TRUE(p.empty());
+}
+
+TEST(ConfigTest, TomlSyntaxErrorNamesLine) {
+  std::vector<std::string> p;
+  Load("state_dir = \n", {}, &p);
+  ASSERT_FALSE(p.empty());
+  EXPECT_NE(p[0].find(":1:"), std::string::npos) << p[0];
+}
+
+TEST(ConfigTest, SocketPathsRelativeToRuntimeDir) {
+  std::vector<std::string> p;
+  Config c = Load("runtime_dir = \"/run/x\"\n[ingest]\nunix_dgram = \"/tmp/abs.dgram\"\n", {}, &p);
+  EXPECT_EQ(c.SocketPath(c.ingest.unix_stream), "/run/x/spans.sock");
+  EXPECT_EQ(c.SocketPath(c.ingest.unix_dgram), "/tmp/abs.dgram");
+  EXPECT_EQ(c.SocketPath("off"), "");
+}
+
+}  // namespace
+}  // namespace spanvault::daemon

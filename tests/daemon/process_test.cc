@@ -1,0 +1,283 @@
+// Tests that run the real binaries: spanvaultd killed with SIGKILL and
+// restarted, SIGTERM, and the spanvault CLI.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cli/client.h"
+#include "tests/test_util.h"
+
+namespace spanvault::testing {
+namespace {
+
+using nlohmann::json;
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+};
+
+// Runs a command (argv), capturing stdout; stdin from `input`.
+RunResult Run(std::vector<std::string> argv, const std::string& input = "") {
+  int in[2], out[2];
+  EXPECT_EQ(pipe(in), 0);
+  EXPECT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[1]);
+    close(out[0]);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < input.size()) {
+      ssize_t n = write(in[1], input.data() + off, input.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(in[1]);
+  });
+  RunResult r;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) r.out.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  writer.join();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const TempDir& dir) : dir_(dir) {}
+  ~DaemonProcess() {
+    if (pid_ > 0) Signal(SIGKILL), Wait();
+  }
+
+  std::vector<std::string> DirArgs() const {
+    return {"--state-dir", dir_.str() + "/state", "--runtime-dir", dir_.str() + "/run"};
+  }
+  std::string Socket() const { return dir_.str() + "/run/spans.sock"; }
+
+  void Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {SPANVAULTD_PATH, "--udp", "off", "--log-level", "warn"};
+    for (auto& a : DirArgs()) argv.push_back(a);
+    for (auto& a : extra) argv.push_back(a);
+    pid_ = fork();
+    if (pid_ == 0) {
+      int log = open((dir_.str() + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(log, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    // Ready once the socket answers.
+    for (int i = 0; i < 500; ++i) {
+      if (cli::StreamClient::Connect(Socket()).has_value()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "spanvaultd did not come up; log:\n" << Log();
+  }
+
+  void Signal(int sig) { kill(pid_, sig); }
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string Log() const {
+    std::ifstream f(dir_.str() + "/daemon.log");
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }
+
+ private:
+  const TempDir& dir_;
+  pid_t pid_ = -1;
+};
+
+std::string Span(const std::string& id) {
+  return R"({"name":"gen","span_id":")" + id +
+         R"(","type":"generation","model":"gpt-4o-mini","usage":{"input_tokens":12,"output_tokens":3},"input":"hello"})";
+}
+
+std::multiset<std::string> DumpIds(const DaemonProcess& d) {
+  std::vector<std::string> argv = {SPANVAULT_CLI_PATH, "buffer", "dump"};
+  for (auto& a : d.DirArgs()) argv.push_back(a);
+  RunResult r = Run(argv);
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::multiset<std::string> ids;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    json j = json::parse(line, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << line;
+    if (j.is_object()) ids.insert(j["span_id"].get<std::string>());
+  }
+  return ids;
+}
+
+TEST(CrashTest, SyncedSpansSurviveSigkill) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  std::multiset<std::string> expected;
+  for (int round = 0; round < 4; ++round) {
+    d.Start();
+    auto c = cli::StreamClient::Connect(d.Socket());
+    ASSERT_TRUE(c.has_value());
+    std::string data;
+    for (int i = 0; i < 2500; ++i) {
+      std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+      data += Span(id) + "\n";
+      expected.insert(id);
+    }
+    data += "{\"$sync\":1}\n";
+    ASSERT_TRUE(c->Write(data).has_value());
+    auto answer = c->ReadLine();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(json::parse(*answer)["accepted"], 2500);
+    d.Signal(SIGKILL);  // no chance to flush anything
+    EXPECT_EQ(d.Wait(), 128 + SIGKILL);
+  }
+  // Exactly the acknowledged spans, each once.
+  EXPECT_EQ(DumpIds(d), expected);
+}
+
+TEST(CrashTest, AckedSpansSurviveSigkillUnderLoad) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  std::set<std::string> acked;
+  for (int round = 0; round < 3; ++round) {
+    d.Start();
+    std::mutex mu;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 3; ++t) {
+      senders.emplace_back([&, t] {
+        auto c = cli::StreamClient::Connect(d.Socket());
+        if (!c) return;
+        for (int b = 0; !stop; ++b) {
+          std::vector<std::string> ids;
+          std::string data;
+          for (int i = 0; i < 200; ++i) {
+            ids.push_back("r" + std::to_string(round) + "t" + std::to_string(t) + "b" + std::to_string(b) + "-" +
+                          std::to_string(i));
+            data += Span(ids.back()) + "\n";
+          }
+          data += "{\"$sync\":" + std::to_string(b) + "}\n";
+          if (!c->Write(data)) return;
+          auto answer = c->ReadLine(std::chrono::seconds(10));
+          if (!answer) return;  // killed before answering: these are not acknowledged
+          std::lock_guard lock(mu);
+          acked.insert(ids.begin(), ids.end());
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    d.Signal(SIGKILL);
+    d.Wait();
+    stop = true;
+    for (auto& s : senders) s.join();
+  }
+  ASSERT_GT(acked.size(), 0u);
+  std::multiset<std::string> stored = DumpIds(d);
+  size_t missing = 0;
+  for (const auto& id : acked) missing += stored.count(id) == 0;
+  EXPECT_EQ(missing, 0u) << "acknowledged spans lost after SIGKILL";
+}
+
+TEST(ProcessTest, SigtermStopsCleanlyAndKeepsEverything) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  {
+    auto c = cli::StreamClient::Connect(d.Socket());
+    ASSERT_TRUE(c.has_value());
+    std::string data;
+    for (int i = 0; i < 1000; ++i) data += Span("t" + std::to_string(i)) + "\n";
+    ASSERT_TRUE(c->Write(data + "{\"$sync\":1}\n").has_value());
+    ASSERT_TRUE(c->ReadLine().has_value());
+  }
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0) << d.Log();
+  EXPECT_FALSE(std::filesystem::exists(d.Socket()));  // socket removed on exit
+  EXPECT_EQ(DumpIds(d).size(), 1000u);
+  EXPECT_NE(d.Log().find("\"msg\":\"spanvaultd stopped\""), std::string::npos);
+  // And it starts again on the same state.
+  d.Start();
+  d.Signal(SIGINT);
+  EXPECT_EQ(d.Wait(), 0);
+}
+
+TEST(CliTest, SendStatusRejected) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  auto cli = [&](std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {SPANVAULT_CLI_PATH};
+    for (auto& a : args) argv.push_back(a);
+    for (auto& a : d.DirArgs()) argv.push_back(a);  // global options after the subcommand
+    return Run(argv, input);
+  };
+  RunResult ok = cli({"send", "--sync"}, Span("a") + "\n" + Span("b"));  // no final newline
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out, "accepted 2 rejected 0\n");
+  RunResult bad = cli({"send", "--sync"}, Span("c") + "\n{\"name\":\"x\",\"type\":\"nope\"}\n");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("accepted 1 rejected 1\nline 2: type \"nope\" is not one of"), std::string::npos) << bad.out;
+  RunResult st = cli({"status", "--json"});
+  ASSERT_EQ(st.code, 0);
+  json s = json::parse(st.out);
+  EXPECT_EQ(s["transports"]["unix_stream"]["accepted_spans"], 3);
+  EXPECT_EQ(s["buffer"]["spans"], 3);
+  EXPECT_EQ(s["buffer"]["quarantined"], 1);
+  RunResult human = cli({"status"});
+  EXPECT_EQ(human.code, 0);
+  EXPECT_NE(human.out.find("buffered spans     3"), std::string::npos) << human.out;
+  RunResult rej = cli({"rejected", "--json"});
+  EXPECT_EQ(rej.code, 0);
+  EXPECT_NE(rej.out.find("is not one of"), std::string::npos);
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
+  // The status command says clearly when no daemon runs.
+  RunResult down = cli({"status"});
+  EXPECT_NE(down.code, 0);
+}
+
+TEST(CliTest, CheckConfigListsEveryProblem) {
+  TempDir dir;
+  std::string path = dir.str() + "/bad.toml";
+  std::ofstream(path) << "[buffer]\ndurability = \"sometimes\"\nmax_age = \"soon\"\n[ingest]\nudp = \"0.0.0.0:1\"\n";
+  RunResult r = Run({SPANVAULTD_PATH, "--config", path, "--check-config"});
+  EXPECT_EQ(r.code, 1);
+  RunResult good = Run({SPANVAULTD_PATH, "--check-config", "--state-dir", dir.str()});
+  EXPECT_EQ(good.code, 0);
+  EXPECT_EQ(good.out, "configuration OK\n");
+}
+
+}  // namespace
+}  // namespace spanvault::testing

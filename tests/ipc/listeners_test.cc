@@ -1,0 +1,386 @@
+// Real-socket tests of the listeners, against an in-process daemon with a
+// real RocksDB store in a temp dir.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+
+#include "ipc/unix_socket.h"
+#include "tests/ipc/daemon_fixture.h"
+
+namespace spanvault::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string Span(const std::string& id, const std::string& extra = "") {
+  return R"({"name":"call","span_id":")" + id + R"(","type":"generation","model":"gpt-4o")" + extra + "}";
+}
+
+class StreamTest : public DaemonFixture {};
+
+TEST_F(StreamTest, SyncCountsSpansAndLinesSinceLastBarrier) {
+  auto c = Connect();
+  json a = SendSync(c, {Span("s1"), "[" + Span("s2") + "," + Span("s3") + "," + Span("s4") + "]",
+                        R"({"name":"x","usage":{"input_tokens":100,"cache_read_tokens":120}})", "", Span("s5")},
+                    7);
+  EXPECT_EQ(a["$sync"], 7);
+  EXPECT_EQ(a["accepted"], 5);  // a line with an array of 3 counts 3
+  EXPECT_EQ(a["rejected"], 1);
+  ASSERT_EQ(a["errors"].size(), 1u);
+  EXPECT_EQ(a["errors"][0]["line"], 3);
+  EXPECT_EQ(a["errors"][0]["reason"], "usage.cache_read_tokens (120) exceeds usage.input_tokens (100)");
+  // Lines keep counting across barriers; counts restart.
+  json b = SendSync(c, {"not json", Span("s6")}, 8);
+  EXPECT_EQ(b["$sync"], 8);
+  EXPECT_EQ(b["accepted"], 1);
+  EXPECT_EQ(b["rejected"], 1);
+  EXPECT_EQ(b["errors"][0]["line"], 7);  // the blank line and the barrier count as lines too
+  StopDaemon();
+  std::set<std::string> ids;
+  for (auto& s : StoredSpans()) ids.insert(s["span_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"s1", "s2", "s3", "s4", "s5", "s6"}));
+}
+
+TEST_F(StreamTest, OneByteAtATime) {
+  auto c = Connect();
+  std::string data = Span("slow") + "\n{\"$sync\":\"x\"}\n";
+  for (char ch : data) {
+    ASSERT_TRUE(c.Write(std::string_view(&ch, 1)).has_value());
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  auto line = c.ReadLine();
+  ASSERT_TRUE(line.has_value());
+  json a = json::parse(*line);
+  EXPECT_EQ(a["$sync"], "x");
+  EXPECT_EQ(a["accepted"], 1);
+  EXPECT_EQ(a["rejected"], 0);
+}
+
+TEST_F(StreamTest, LastLineWithoutNewlineIsStoredAtEof) {
+  {
+    auto c = Connect();
+    ASSERT_TRUE(c.Write(Span("tail")).has_value());
+    c.ShutdownWrite();
+  }
+  EXPECT_TRUE(WaitFor([](const json& s) { return s["transports"]["unix_stream"]["accepted_spans"] == 1; }));
+}
+
+TEST_F(StreamTest, MixOfGoodAndBadLines) {
+  std::vector<std::string> lines;
+  std::vector<std::string> bad = {
+      "\xff\xfe{garbage",                                  // invalid UTF-8
+      std::string(200, '[') + std::string(200, ']'),       // deep nesting
+      std::string("\x00\x01\x02binary\x7f", 10),           // binary garbage
+      R"({"name": "unterminated)",                         // syntax
+      R"({"type":"generation"})",                          // no name
+      "12",                                                // not an object
+  };
+  int good = 0;
+  for (int i = 0; i < 60; ++i) {
+    if (i % 10 < bad.size()) {
+      lines.push_back(bad[i % 10]);
+    } else {
+      lines.push_back(Span("g" + std::to_string(i)));
+      ++good;
+    }
+  }
+  auto c = Connect();
+  json a = SendSync(c, lines);
+  EXPECT_EQ(a["accepted"], good);
+  EXPECT_EQ(a["rejected"], 60 - good);
+  EXPECT_EQ(a["errors"].size(), static_cast<size_t>(60 - good));
+  json st = Status()["transports"]["unix_stream"];
+  EXPECT_EQ(st["rejected_by_reason"]["encoding"], 6);
+  EXPECT_EQ(st["rejected_by_reason"]["depth"], 6);
+  EXPECT_EQ(st["rejected_by_reason"]["schema"], 12);
+  StopDaemon();
+  EXPECT_EQ(StoredSpans().size(), static_cast<size_t>(good));
+  auto q = Quarantine();
+  ASSERT_EQ(q.size(), static_cast<size_t>(60 - good));
+  // Newest first, with the reason and an excerpt.
+  EXPECT_EQ(q[0]["reason"], "payload must be a span object or an array of span objects, got number");
+  EXPECT_EQ(q[0]["excerpt"], "12");
+  EXPECT_EQ(q[0]["transport"], "unix_stream");
+  EXPECT_EQ(q[0]["pid"], getpid());
+}
+
+TEST_F(StreamTest, AtMost100ErrorsPerAnswer) {
+  std::vector<std::string> lines(150, "{}");
+  auto c = Connect();
+  json a = SendSync(c, lines);
+  EXPECT_EQ(a["rejected"], 150);
+  ASSERT_EQ(a["errors"].size(), 100u);
+  EXPECT_EQ(a["errors"][0]["line"], 1);
+  EXPECT_EQ(a["errors"][99]["line"], 100);
+}
+
+TEST_F(StreamTest, PeerCredentialsRecorded) {
+  auto c = Connect();
+  SendSync(c, {Span("cred")});
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["source"]["transport"], "unix_stream");
+  EXPECT_EQ(spans[0]["source"]["pid"], getpid());
+  EXPECT_EQ(spans[0]["source"]["uid"], getuid());
+  EXPECT_EQ(spans[0]["source"]["gid"], getgid());
+}
+
+TEST_F(StreamTest, SocketsAreMode0660) {
+  struct stat st;
+  ASSERT_EQ(stat(StreamPath().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(stat(DgramPath().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+TEST_F(StreamTest, ManyConcurrentConnectionsShareGroupCommits) {
+  constexpr int kConns = 16, kPer = 400;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kConns; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = cli::StreamClient::Connect(StreamPath());
+      ASSERT_TRUE(c.has_value());
+      std::vector<std::string> lines;
+      for (int i = 0; i < kPer; ++i) lines.push_back(Span("c" + std::to_string(t) + "-" + std::to_string(i)));
+      json a = SendSync(*c, lines, t);
+      accepted += a["accepted"].get<int>();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted, kConns * kPer);
+  json b = Status()["buffer"];
+  EXPECT_EQ(b["spans"], kConns * kPer);
+  // One WAL write per batch of spans, not per span.
+  EXPECT_LT(b["write_batches"].get<int>(), kConns * kPer / 4);
+}
+
+TEST_F(StreamTest, ClientThatNeverReadsDoesNotStallOthers) {
+  // A client asks for status answers forever and never reads them.
+  auto stuck = Connect();
+  std::string flood;
+  for (int i = 0; i < 2000; ++i) flood += "{\"$status\":true}\n";
+  std::atomic<bool> stop{false};
+  std::thread flooder([&] {
+    int fd = stuck.fd();
+    timeval tv{0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    while (!stop) {
+      ssize_t n = send(fd, flood.data(), flood.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Meanwhile another client gets its spans stored and answered.
+  auto c = Connect();
+  auto start = std::chrono::steady_clock::now();
+  json a = SendSync(c, {Span("free1"), Span("free2")});
+  EXPECT_EQ(a["accepted"], 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  stop = true;
+  flooder.join();
+}
+
+class StreamLimitTest : public DaemonFixture {
+  std::vector<std::string> Settings() override { return {"ingest.max_span_bytes=1KiB"}; }
+};
+
+TEST_F(StreamLimitTest, LineOverLimitIsRefusedAndSkipped) {
+  auto c = Connect();
+  std::string huge = R"({"name":"big","input":")" + std::string(5000, 'x') + R"("})";
+  std::string exact = R"({"name":"ok","input":")";
+  exact += std::string(1024 - exact.size() - 2, 'y') + R"("})";
+  ASSERT_EQ(exact.size(), 1024u);
+  json a = SendSync(c, {huge, Span("after"), exact});
+  EXPECT_EQ(a["accepted"], 2);
+  EXPECT_EQ(a["rejected"], 1);
+  EXPECT_EQ(a["errors"][0]["line"], 1);
+  EXPECT_EQ(a["errors"][0]["reason"], "line is longer than the limit of 1024 bytes");
+  // A huge line sent in pieces, across many reads, is skipped the same way.
+  std::string giant = R"({"name":"giant","input":")" + std::string(3 << 20, 'z') + R"("})";
+  json b = SendSync(c, {giant, Span("after2")}, 2);
+  EXPECT_EQ(b["accepted"], 1);
+  EXPECT_EQ(b["rejected"], 1);
+  EXPECT_EQ(b["errors"][0]["line"], 5);
+  StopDaemon();
+  auto q = Quarantine();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]["kind"], "too_large");
+  EXPECT_EQ(q[0]["excerpt"].get<std::string>().size(), 4096u);
+}
+
+class DatagramTest : public DaemonFixture {
+  std::vector<std::string> Settings() override { return {"ingest.max_unix_datagram_bytes=2KiB"}; }
+
+ protected:
+  void SendDgram(int fd, const std::string& path, const std::string& payload) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+              static_cast<ssize_t>(payload.size()))
+        << strerror(errno);
+  }
+};
+
+TEST_F(DatagramTest, UnixDatagramsStoredWithCredentials) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 200; ++i) SendDgram(fd, DgramPath(), Span("d" + std::to_string(i)));
+  SendDgram(fd, DgramPath(), "[" + Span("arr1") + "," + Span("arr2") + "]");
+  SendDgram(fd, DgramPath(), "{bad json");
+  SendDgram(fd, DgramPath(), R"({"name":"big","input":")" + std::string(3000, 'x') + R"("})");
+  close(fd);
+  ASSERT_TRUE(WaitFor([](const json& s) {
+    auto& t = s["transports"]["unix_dgram"];
+    return t["accepted_spans"] == 202 && t["rejected"] == 2;
+  })) << Status().dump();
+  json t = Status()["transports"]["unix_dgram"];
+  EXPECT_EQ(t["rejected_by_reason"]["syntax"], 1);
+  EXPECT_EQ(t["rejected_by_reason"]["too_large"], 1);
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), 202u);
+  EXPECT_EQ(spans[0]["source"]["transport"], "unix_dgram");
+  EXPECT_EQ(spans[0]["source"]["pid"], getpid());
+  EXPECT_EQ(spans[0]["source"]["uid"], getuid());
+  auto q = Quarantine();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]["reason"], "datagram is larger than the limit of 2048 bytes");
+}
+
+TEST_F(DatagramTest, UdpDatagramsStored) {
+  int port = daemon_->udp_port();
+  ASSERT_GT(port, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 100; ++i) {
+    std::string p = Span("u" + std::to_string(i));
+    ASSERT_GT(sendto(fd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  }
+  std::string bad = "\x01\x02\x03";
+  sendto(fd, bad.data(), bad.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  close(fd);
+  ASSERT_TRUE(WaitFor([](const json& s) {
+    auto& t = s["transports"]["udp"];
+    return t["accepted_spans"].get<int>() + t["kernel_drops"].get<int>() >= 100 && t["rejected"] == 1;
+  })) << Status().dump();
+  json t = Status()["transports"]["udp"];
+  EXPECT_EQ(t["accepted_spans"], 100);  // 100 small datagrams fit any receive buffer
+  EXPECT_EQ(t["kernel_drops"], 0);
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), 100u);
+  EXPECT_EQ(spans[0]["source"], json::parse(R"({"transport":"udp"})"));
+}
+
+TEST(SocketSetupTest, StaleSocketReplacedLiveSocketRefused) {
+  TempDir dir;
+  std::string path = dir.str() + "/s.sock";
+  // A stale socket: bound, then its owner went away without unlinking.
+  {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    close(fd);
+  }
+  auto fd = ipc::BindUnixSocket(path, ipc::UnixKind::kStream, 0660);
+  ASSERT_TRUE(fd.has_value()) << fd.error().message;
+  // Now it is live: a second daemon must not steal it.
+  auto second = ipc::BindUnixSocket(path, ipc::UnixKind::kStream, 0660);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("in use"), std::string::npos);
+  close(*fd);
+  // A regular file is never replaced.
+  std::string file = dir.str() + "/f";
+  FILE* f = fopen(file.c_str(), "w");
+  fclose(f);
+  auto third = ipc::BindUnixSocket(file, ipc::UnixKind::kStream, 0660);
+  ASSERT_FALSE(third.has_value());
+  EXPECT_NE(third.error().message.find("not a socket"), std::string::npos);
+}
+
+TEST(SocketSetupTest, NonLoopbackUdpRefusedUnlessAllowed) {
+  auto refused = ipc::BindUdpSocket({"0.0.0.0", 0}, /*allow_remote=*/false, 0);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("allow_remote"), std::string::npos);
+  auto allowed = ipc::BindUdpSocket({"0.0.0.0", 0}, /*allow_remote=*/true, 0);
+  ASSERT_TRUE(allowed.has_value()) << allowed.error().message;
+  close(*allowed);
+  EXPECT_TRUE(ipc::IsLoopback("127.0.0.5"));
+  EXPECT_TRUE(ipc::IsLoopback("::1"));
+  EXPECT_FALSE(ipc::IsLoopback("10.0.0.1"));
+}
+
+class DropOldestTest : public DaemonFixture {
+  std::vector<std::string> Settings() override { return {"buffer.max_disk_bytes=1MiB"}; }
+};
+
+TEST_F(DropOldestTest, OldestSpansDroppedAndCounted) {
+  auto c = Connect();
+  std::string pad(900, 'p');
+  for (int round = 0; round < 6; ++round) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 500; ++i) {
+      lines.push_back(Span("r" + std::to_string(round) + "-" + std::to_string(i), R"(,"input":")" + pad + "\""));
+    }
+    json a = SendSync(c, lines, round);
+    EXPECT_EQ(a["accepted"], 500);
+    EXPECT_EQ(a["rejected"], 0);
+  }
+  json b = Status()["buffer"];
+  EXPECT_LE(b["bytes"].get<uint64_t>(), 1u << 20);
+  EXPECT_GT(b["dropped_spans"].get<uint64_t>(), 0u);
+  EXPECT_EQ(b["spans"].get<uint64_t>() + b["dropped_spans"].get<uint64_t>(), 3000u);
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_FALSE(spans.empty());
+  EXPECT_EQ(spans.back()["span_id"], "r5-499");  // the newest is kept
+  for (auto& s : spans) EXPECT_NE(s["span_id"], "r0-0");  // the oldest went first
+}
+
+class RejectWhenFullTest : public DaemonFixture {
+  std::vector<std::string> Settings() override { return {"buffer.max_disk_bytes=1MiB", "buffer.on_full=reject"}; }
+};
+
+TEST_F(RejectWhenFullTest, NewSpansRefusedExistingKept) {
+  auto c = Connect();
+  std::string pad(900, 'p');
+  uint64_t accepted = 0, rejected = 0;
+  std::string last_reason;
+  for (int round = 0; round < 6; ++round) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 500; ++i) {
+      lines.push_back(Span("r" + std::to_string(round) + "-" + std::to_string(i), R"(,"input":")" + pad + "\""));
+    }
+    json a = SendSync(c, lines, round);
+    accepted += a["accepted"].get<uint64_t>();
+    rejected += a["rejected"].get<uint64_t>();
+    if (!a["errors"].empty()) last_reason = a["errors"][0]["reason"];
+  }
+  EXPECT_EQ(accepted + rejected, 3000u);
+  EXPECT_GT(rejected, 0u);
+  EXPECT_EQ(last_reason, "buffer full (on_full = \"reject\"); resend later");
+  json b = Status()["buffer"];
+  EXPECT_EQ(b["dropped_spans"], 0);
+  EXPECT_EQ(b["spans"], accepted);
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), accepted);
+  EXPECT_EQ(spans.front()["span_id"], "r0-0");  // the oldest is kept
+}
+
+}  // namespace
+}  // namespace spanvault::testing
