@@ -21,8 +21,9 @@ constexpr size_t kExcerptBytes = 4096;
 constexpr size_t kMaxNameBytes = 512;
 constexpr size_t kMaxIdBytes = 128;
 constexpr size_t kMaxShortStringBytes = 1024;
-// Unix seconds accepted for numeric times: 1970 .. 2286.
-constexpr double kMaxUnixSeconds = 1e10;
+// Unix seconds accepted for numeric times: 1970 .. 2255 (nanoseconds must
+// fit in int64).
+constexpr double kMaxUnixSeconds = 9e9;
 
 constexpr std::string_view kTypeNames[] = {"span",  "generation", "embedding", "retrieval", "tool",
                                            "agent", "chain",      "guardrail", "evaluator", "event"};
@@ -256,6 +257,10 @@ class SpanReader {
     if (v.type() == element_type::STRING) {
       auto ns = ParseRfc3339(AsString(v));
       if (!ns) return std::string(k) + " " + Show(v) + " is not an RFC 3339 time";
+      // Same range as numeric times, so that differences cannot overflow.
+      if (*ns < 0 || *ns > static_cast<int64_t>(kMaxUnixSeconds) * 1'000'000'000) {
+        return std::string(k) + " " + Show(v) + " is out of range (1970 to 2255)";
+      }
       *out = *ns;
       return {};
     }

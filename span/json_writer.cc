@@ -63,9 +63,14 @@ void AppendJsonDouble(double v, std::string& out) {
     out.append("null");
     return;
   }
-  char buf[32];
+  char buf[40];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
+  // Shortest form may be a bare integer ("1714507145574057508864") that
+  // readers would take for an out-of-range integer: keep it a double.
+  if (std::string_view(buf, static_cast<size_t>(r.ptr - buf)).find_first_of(".eE") == std::string_view::npos) {
+    out.append(".0");
+  }
 }
 
 void AppendJsonElement(simdjson::dom::element e, std::string& out) {

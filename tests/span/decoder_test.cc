@@ -443,6 +443,26 @@ TEST(DecoderTest, EnricherSeesNormalisedUsageAndSetsCost) {
   EXPECT_EQ(json::parse(c.SpanAt(0))["cost"]["source"], "client");
 }
 
+// Found by the fuzzer: the canonical output must always decode again.
+TEST(DecoderTest, HugeDoublesStayDoubles) {
+  json s = Accept(R"({"name":"a","x":1714507145574057401552.5})");
+  std::string encoded = s.dump();
+  EXPECT_EQ(DecodeOne(encoded).spans.size(), 1u);
+  Decoder d;
+  Batch b;
+  d.Decode(R"({"name":"a","x":1714507145574057401552.5})", {}, kNow, b);
+  EXPECT_NE(std::string(b.SpanAt(0)).find("\"x\":1714507145574057508864.0"), std::string::npos) << b.SpanAt(0);
+}
+
+TEST(DecoderTest, TimesOutsideInt64NanosecondsRefused) {
+  Decoded d = DecodeOne(R"({"name":"a","end_time":9714557602.5})");
+  ASSERT_EQ(d.rejections.size(), 1u);
+  EXPECT_EQ(d.rejections[0].reason, "end_time 9714557602.5 is out of range (expected Unix seconds)");
+  Decoded e = DecodeOne(R"({"name":"a","start_time":"1795-05-01T10:00:00Z"})");
+  ASSERT_EQ(e.rejections.size(), 1u);
+  EXPECT_EQ(e.rejections[0].reason, "start_time \"1795-05-01T10:00:00Z\" is out of range (1970 to 2255)");
+}
+
 TEST(DecoderTest, PaddedDecodeReadsOnlyThePayload) {
   std::string buf = R"({"name":"a"}{"name":"b"})";
   buf.resize(buf.size() + Decoder::kPadding, ' ');
