@@ -46,6 +46,8 @@ int Daemon::udp_port() const { return impl_->udp_port; }
 const Config& Daemon::config() const { return impl_->config; }
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
+  log::Level level;
+  if (log::ParseLevel(config.log_level, &level)) log::SetLevel(level);
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   Impl& d = *impl;

@@ -88,7 +88,7 @@ max_disk_bytes = "12 bananas"
     }
     return false;
   };
-  EXPECT_TRUE(has("unknown key \"colour\"")) << testing::PrintToString(p);
+  EXPECT_TRUE(has("unknown key \"colour\"")) << ::testing::PrintToString(p);
   EXPECT_TRUE(has("buffer.durability: value: \"forever\" is not \"process\" or \"machine\""));
   EXPECT_TRUE(has("buffer.max_disk_bytes"));
   EXPECT_TRUE(has("ingest.max_depth"));

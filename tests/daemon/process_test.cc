@@ -28,7 +28,7 @@ struct RunResult {
 };
 
 // Runs a command (argv), capturing stdout; stdin from `input`.
-RunResult Run(std::vector<std::string> argv, const std::string& input = "") {
+RunResult RunCommand(std::vector<std::string> argv, const std::string& input = "") {
   int in[2], out[2];
   EXPECT_EQ(pipe(in), 0);
   EXPECT_EQ(pipe(out), 0);
@@ -80,7 +80,7 @@ class DaemonProcess {
   std::string Socket() const { return dir_.str() + "/run/spans.sock"; }
 
   void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {SPANVAULTD_PATH, "--udp", "off", "--log-level", "warn"};
+    std::vector<std::string> argv = {SPANVAULTD_PATH, "--udp", "off", "--log-level", "info"};
     for (auto& a : DirArgs()) argv.push_back(a);
     for (auto& a : extra) argv.push_back(a);
     pid_ = fork();
@@ -128,7 +128,7 @@ std::string Span(const std::string& id) {
 std::multiset<std::string> DumpIds(const DaemonProcess& d) {
   std::vector<std::string> argv = {SPANVAULT_CLI_PATH, "buffer", "dump"};
   for (auto& a : d.DirArgs()) argv.push_back(a);
-  RunResult r = Run(argv);
+  RunResult r = RunCommand(argv);
   EXPECT_EQ(r.code, 0) << r.out;
   std::multiset<std::string> ids;
   std::istringstream lines(r.out);
@@ -241,7 +241,7 @@ TEST(CliTest, SendStatusRejected) {
     std::vector<std::string> argv = {SPANVAULT_CLI_PATH};
     for (auto& a : args) argv.push_back(a);
     for (auto& a : d.DirArgs()) argv.push_back(a);  // global options after the subcommand
-    return Run(argv, input);
+    return RunCommand(argv, input);
   };
   RunResult ok = cli({"send", "--sync"}, Span("a") + "\n" + Span("b"));  // no final newline
   EXPECT_EQ(ok.code, 0);
@@ -272,9 +272,9 @@ TEST(CliTest, CheckConfigListsEveryProblem) {
   TempDir dir;
   std::string path = dir.str() + "/bad.toml";
   std::ofstream(path) << "[buffer]\ndurability = \"sometimes\"\nmax_age = \"soon\"\n[ingest]\nudp = \"0.0.0.0:1\"\n";
-  RunResult r = Run({SPANVAULTD_PATH, "--config", path, "--check-config"});
+  RunResult r = RunCommand({SPANVAULTD_PATH, "--config", path, "--check-config"});
   EXPECT_EQ(r.code, 1);
-  RunResult good = Run({SPANVAULTD_PATH, "--check-config", "--state-dir", dir.str()});
+  RunResult good = RunCommand({SPANVAULTD_PATH, "--check-config", "--state-dir", dir.str()});
   EXPECT_EQ(good.code, 0);
   EXPECT_EQ(good.out, "configuration OK\n");
 }

@@ -83,7 +83,7 @@ TEST_F(StreamTest, MixOfGoodAndBadLines) {
   };
   int good = 0;
   for (int i = 0; i < 60; ++i) {
-    if (i % 10 < bad.size()) {
+    if (static_cast<size_t>(i % 10) < bad.size()) {
       lines.push_back(bad[i % 10]);
     } else {
       lines.push_back(Span("g" + std::to_string(i)));
