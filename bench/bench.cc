@@ -91,8 +91,12 @@ std::string Errno(int e) { return std::strerror(e); }
 
 // 1234567 -> "1,234,567"
 std::string Commas(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  const std::string digits = std::to_string(v);
+  std::string s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s.push_back(',');
+    s.push_back(digits[i]);
+  }
   return s;
 }
 
@@ -659,6 +663,8 @@ struct Meter {
   double self_cpu0 = 0;
   int64_t t0 = 0;
   bool rss_reset = false;
+  double self_cpu_senders = 0;  // our CPU seconds when the last sender finished
+  int64_t t_senders = 0;        // when the last sender finished
 
   void Start(int daemon_pid) {
     pid = daemon_pid;
@@ -673,8 +679,12 @@ struct Meter {
     if (cpu0 && cpu_end && wall > 0) r.daemon_cpu_pct = 100.0 * (*cpu_end - *cpu0) / wall;
     r.daemon_peak_rss = PeakRssBytes(pid);
     r.peak_rss_reset = rss_reset;
-    double self_wall = Seconds(MonoNs() - t0);
-    if (self_wall > 0) r.bench_cpu_pct = 100.0 * (SelfCpuSeconds() - self_cpu0) / self_wall;
+    double self_wall = Seconds(t_senders - t0);
+    if (self_wall > 0) r.bench_cpu_pct = 100.0 * (self_cpu_senders - self_cpu0) / self_wall;
+  }
+  void SendersDone() {
+    t_senders = MonoNs();
+    self_cpu_senders = SelfCpuSeconds();
   }
 };
 
@@ -820,6 +830,7 @@ void DatagramSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, doubl
         } else {
           res.error = "send failed: " + Errno(e);
         }
+        res.sent += off;
         res.t_sent = MonoNs();
         return;
       }
@@ -873,6 +884,7 @@ std::vector<SenderResult> RunSenders(size_t senders, const Pool& shared_pool, Me
   go.store(true);
   go.notify_all();
   for (auto& t : threads) t.join();
+  meter.SendersDone();
   return results;
 }
 
@@ -945,8 +957,8 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
     }
   }
   if (!base) {
-    r.warnings.push_back("the daemon's counters are unavailable (no stream socket for $status): only send rates are "
-                         "reported");
+    r.warnings.push_back("the daemon's counters ($status over the stream socket) are unavailable: only send rates "
+                         "are reported");
   }
 
   std::vector<int> fds;
@@ -1074,7 +1086,10 @@ std::string HumanLine(const Result& r) {
 
 std::string MarkdownRow(const Result& r) {
   std::string t = r.transport;
-  if (r.rate_target > 0) t += " @ " + Commas(static_cast<uint64_t>(r.rate_target)) + "/s";
+  if (r.rate_target > 0) {
+    t += " @ " + Commas(static_cast<uint64_t>(r.rate_target)) + "/s (sent " +
+         Commas(static_cast<uint64_t>(std::llround(r.send_per_s()))) + "/s)";
+  }
   std::string loss;
   if (!r.accepted_known) {
     loss = "unknown";
@@ -1244,8 +1259,10 @@ int Run(int argc, char** argv) {
   int rc = opt.transport == "stream" ? RunStream(ctx, status, r) : RunDatagram(ctx, status, r);
   if (r.sent > 0) r.avg_span_bytes = static_cast<double>(r.bytes_sent) / static_cast<double>(r.sent);
   if (rc != 0) {
-    std::fprintf(stderr, "spanvault-bench: %s run failed after sending %s spans\n", opt.transport.c_str(),
-                 Commas(r.sent).c_str());
+    if (r.sent > 0) {
+      std::fprintf(stderr, "spanvault-bench: %s run failed after sending %s spans\n", opt.transport.c_str(),
+                   Commas(r.sent).c_str());
+    }
     return rc;
   }
 

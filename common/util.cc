@@ -26,6 +26,14 @@ int64_t NowNanos() {
       .count();
 }
 
+namespace {
+inline void Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+}  // namespace
+
+// Hot path (every span gets two or three): no snprintf.
 void AppendRfc3339(int64_t unix_nanos, std::string& out) {
   using namespace std::chrono;
   int64_t secs = unix_nanos / 1'000'000'000;
@@ -41,21 +49,29 @@ void AppendRfc3339(int64_t unix_nanos, std::string& out) {
     --day_count;
   }
   year_month_day ymd{sys_days{std::chrono::days{day_count}}};
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                        static_cast<int>(sod % 60));
-  out.append(buf, static_cast<size_t>(n));
+  int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) year = 0;  // not reachable for validated spans
+  char buf[32] = "0000-00-00T00:00:00";
+  buf[0] = static_cast<char>('0' + year / 1000);
+  buf[1] = static_cast<char>('0' + year / 100 % 10);
+  Put2(buf + 2, static_cast<unsigned>(year % 100));
+  Put2(buf + 5, static_cast<unsigned>(ymd.month()));
+  Put2(buf + 8, static_cast<unsigned>(ymd.day()));
+  Put2(buf + 11, static_cast<unsigned>(sod / 3600));
+  Put2(buf + 14, static_cast<unsigned>(sod / 60 % 60));
+  Put2(buf + 17, static_cast<unsigned>(sod % 60));
+  size_t len = 19;
   if (frac != 0) {
-    char f[10];
-    std::snprintf(f, sizeof f, "%09d", static_cast<int>(frac));
-    size_t len = 9;
-    while (len > 0 && f[len - 1] == '0') --len;
-    out.push_back('.');
-    out.append(f, len);
+    buf[len++] = '.';
+    int64_t div = 100'000'000;
+    while (frac != 0) {
+      buf[len++] = static_cast<char>('0' + frac / div);
+      frac %= div;
+      div /= 10;
+    }
   }
-  out.push_back('Z');
+  buf[len++] = 'Z';
+  out.append(buf, len);
 }
 
 std::string FormatRfc3339(int64_t unix_nanos) {

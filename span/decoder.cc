@@ -382,8 +382,13 @@ class SpanReader {
 
   std::string SetCount(Count* slot, std::string_view key, element v) {
     std::optional<uint64_t> value;
-    std::string err = TokenCount("usage." + std::string(key), v, &value);
-    if (!err.empty() || !value) return err;
+    // The common case is a plain count: no strings built unless it is wrong.
+    if (v.type() == element_type::INT64 && v.get_int64().value_unsafe() >= 0) {
+      value = static_cast<uint64_t>(v.get_int64().value_unsafe());
+    } else {
+      std::string err = TokenCount("usage." + std::string(key), v, &value);
+      if (!err.empty() || !value) return err;
+    }
     if (slot->value && *slot->value != *value) {
       return "usage." + std::string(key) + " (" + NumStr(*value) + ") conflicts with usage." +
              std::string(slot->key) + " (" + NumStr(*slot->value) + ")";
@@ -510,7 +515,11 @@ void AppendId(std::string_view id, std::string& out) {
   // Hex ids are normalised to lowercase (OTLP's form); opaque ids are kept.
   if (IsHex(id)) {
     out.push_back('"');
-    for (char c : id) out.push_back((c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c);
+    size_t at = out.size();
+    out.append(id);
+    for (size_t i = at; i < out.size(); ++i) {
+      if (out[i] >= 'A' && out[i] <= 'F') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+    }
     out.push_back('"');
   } else {
     AppendJsonString(id, out);

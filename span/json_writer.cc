@@ -2,18 +2,47 @@
 
 #include <charconv>
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace spanvault::span {
+
+namespace {
+
+// Index of the first byte at or after `i` that needs escaping ('"', '\\' or a
+// control character), or s.size(). Checks 16 bytes per step.
+size_t NextEscape(std::string_view s, size_t i) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control_max = _mm_set1_epi8(0x1f);
+  for (; i + 16 <= s.size(); i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    // v <= 0x1f (unsigned)  <=>  max(v, 0x1f) == 0x1f
+    __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max));
+    int mask = _mm_movemask_epi8(hits);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return i;
+  }
+  return s.size();
+}
+
+}  // namespace
 
 void AppendJsonString(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  size_t run = 0;  // start of the current run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = NextEscape(s, 0); i < s.size(); i = NextEscape(s, run)) {
     out.append(s.data() + run, i - run);
     run = i + 1;
+    unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
         out.append("\\\"");
