@@ -13,7 +13,7 @@
 // Column families (all keys big-endian so that byte order is numeric order):
 //   spans       key: seq u64 BE      value: u8 version (1) | i64 received_ns LE | canonical span JSON
 //   quarantine  key: id u64 BE       value: JSON object {time, transport, pid, uid, gid, kind, index, reason, excerpt}
-//   meta        key: "cursor/<name>" value: u64 BE, the last seq the consumer acknowledged
+//   meta        key: "cursor/<name>" value: u64 BE, the next seq the consumer reads (its last Ack's `until`)
 //
 // Head and tail live in memory (recovered at Open with one Seek at each end),
 // and every iterator is bounded with iterate_lower_bound/iterate_upper_bound,

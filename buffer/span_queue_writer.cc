@@ -25,7 +25,16 @@
 namespace spanvault::buffer {
 namespace {
 
-using namespace internal;
+using internal::DecodeSeq;
+using internal::DecodeSpanValue;
+using internal::EncodeSpanValue;
+using internal::Extent;
+using internal::kQuarantineHeadKey;
+using internal::kSpanOverhead;
+using internal::QuarantineIndex;
+using internal::QuarantineJson;
+using internal::SeqKey;
+using internal::SpanIndex;
 
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
 
@@ -114,12 +123,16 @@ void SpanQueue::Impl::WriterLoop() {
     if (!group.empty()) CommitGroup(group);
     group.clear();
     if (stop) break;
-    if (Clock::now() >= next_age_check_) {
-      CheckAge();
-      next_age_check_ = Clock::now() + age_interval;
+    try {
+      if (Clock::now() >= next_age_check_) {
+        next_age_check_ = Clock::now() + age_interval;
+        CheckAge();
+      }
+      SyncIfDue(false);
+      NoteDropped({}, 0, 0);  // a warning held back by the rate limit
+    } catch (const std::exception& e) {
+      LOG_ERROR("span queue: housekeeping failed", {{"error", e.what()}});
     }
-    SyncIfDue(false);
-    NoteDropped({}, 0, 0);  // a warning held back by the rate limit
   }
 }
 

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 
@@ -59,6 +60,7 @@ rocksdb::DBOptions MakeDbOptions();
 // Descriptors for default, spans, quarantine and meta (in that order, so the
 // handles come back at indexes 0..3), plus any other column family the store
 // at `dir` has (RocksDB refuses to open a store without naming all of them).
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir);
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options,
+                                                         const std::string& dir);
 
 }  // namespace spanvault::buffer::internal

@@ -1,0 +1,531 @@
+// The durable span queue (contract: span_queue.h; on-disk format:
+// store_format.h; locks: span_queue_impl.h; the writer thread:
+// span_queue_writer.cc). This file: opening and recovery, consumers, reads,
+// close.
+//
+// Open recovers everything with one scan per column family, each starting at
+// its persisted floor ("head", "quarantine_head") so deleted ranges are never
+// walked: the SpanIndex from the spans' keys, value sizes and received_ns
+// prefixes, the quarantine index from keys and sizes, the cursors from meta.
+// next_seq is one past the last span, raised to the largest cursor and the
+// floor, so seqs never go backwards even when the store was emptied.
+//
+// A store RocksDB reports as corrupt (at DB::Open or during that scan) is
+// renamed to "<dir>.corrupt-<unix seconds>" and a fresh one is created: a
+// damaged store must not keep the daemon down.
+//
+// Consumers: AddConsumer starts a cursor at next_seq. Ack moves it forward
+// (never back) and, when the slowest cursor passes the head, deletes
+// [head, slowest) with one DeleteRange in the same WriteBatch as the cursor.
+// Acks are written without fsync: losing one only means redelivery.
+#include "buffer/span_queue.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include <rocksdb/write_batch.h>
+
+#include "buffer/span_queue_impl.h"
+#include "buffer/store_format.h"
+#include "common/log.h"
+
+namespace spanvault::buffer {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::CursorKey;
+using internal::DecodeSeq;
+using internal::DecodeSpanValue;
+using internal::kCursorEnd;
+using internal::kCursorPrefix;
+using internal::kHeadKey;
+using internal::kQuarantineHeadKey;
+using internal::SeqKey;
+
+Status Validate(const Options& o) {
+  std::string problems;
+  auto add = [&](std::string_view p) {
+    if (!problems.empty()) problems += "; ";
+    problems += p;
+  };
+  if (o.dir.empty()) add("dir is empty");
+  if (o.fsync_interval.count() <= 0) add("fsync_interval must be positive");
+  if (o.max_age.count() <= 0) add("max_age must be positive");
+  if (o.max_disk_bytes == 0) add("max_disk_bytes must be positive");
+  if (o.max_pending_bytes == 0) add("max_pending_bytes must be positive");
+  if (!problems.empty()) return Fail(Error::Invalid("span queue options: " + problems));
+  return {};
+}
+
+// Allocation failure is the only exception left; it becomes an error value.
+template <typename F>
+auto NoThrow(std::string_view what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Fail(Error::Io("span queue: " + std::string(what) + ": " + e.what()));
+  }
+}
+
+Error FromRocks(std::string what, const rocksdb::Status& s) {
+  std::string m = "span store: " + what + ": " + s.ToString();
+  return s.IsCorruption() ? Error::Corruption(std::move(m)) : Error::Io(std::move(m));
+}
+
+}  // namespace
+
+// Extents hold at most 1/32 of max_disk_bytes, so dropping whole extents at
+// the bound frees about 3% of it at a time (never more than one extent).
+SpanQueue::Impl::Impl(Options options, bool read_only)
+    : options_(std::move(options)),
+      read_only_(read_only),
+      index_(std::max<uint64_t>(options_.max_disk_bytes / 32, 1)) {}
+
+SpanQueue::Impl::~Impl() { Close(); }
+
+// ---------------------------------------------------------------- open
+
+rocksdb::Status SpanQueue::Impl::OpenDb() {
+  rocksdb::DBOptions dbo = internal::MakeDbOptions();
+  const std::string dir = options_.dir.string();
+  auto descriptors = internal::Descriptors(dbo, dir);
+  rocksdb::DB* raw = nullptr;
+  handles_.clear();
+  rocksdb::Status s;
+  if (read_only_) {
+    s = rocksdb::DB::OpenAsSecondary(dbo, dir, secondary_dir_.string(), descriptors, &handles_, &raw);
+    if (s.ok()) s = raw->TryCatchUpWithPrimary();
+  } else {
+    s = rocksdb::DB::Open(dbo, dir, descriptors, &handles_, &raw);
+  }
+  if (raw != nullptr) db_.reset(raw);
+  if (!s.ok()) {
+    CloseDb();
+    return s;
+  }
+  spans_cf_ = handles_[1];
+  quarantine_cf_ = handles_[2];
+  meta_cf_ = handles_[3];
+  return s;
+}
+
+void SpanQueue::Impl::CloseDb() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+    db_.reset();
+  }
+  handles_.clear();
+  spans_cf_ = quarantine_cf_ = meta_cf_ = nullptr;
+}
+
+Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
+  fs::path base = options_.dir;
+  if (!base.has_filename()) base = base.parent_path();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::string target = base.string() + ".corrupt-" + std::to_string(secs.count());
+  std::error_code ec;
+  for (int i = 2; fs::exists(target, ec); ++i) {
+    target = base.string() + ".corrupt-" + std::to_string(secs.count()) + "-" + std::to_string(i);
+  }
+  fs::rename(base, target, ec);
+  if (ec) return Fail(Error::Io("cannot move corrupt span store " + base.string() + " aside: " + ec.message()));
+  LOG_ERROR("span store is corrupt; moved aside, starting a fresh one",
+            {{"dir", base.string()}, {"moved_to", target}, {"error", why.ToString()}});
+  counters_.store_recovered_from = target;
+  fs::create_directories(base, ec);
+  return {};
+}
+
+Status SpanQueue::Impl::Recover() {
+  auto get_u64 = [&](const char* key) -> std::optional<uint64_t> {
+    std::string v;
+    if (!db_->Get(rocksdb::ReadOptions(), meta_cf_, key, &v).ok()) return std::nullopt;
+    return DecodeSeq(v);
+  };
+  const uint64_t span_floor = std::max<uint64_t>(get_u64(kHeadKey).value_or(1), 1);
+  const uint64_t quarantine_floor = std::max<uint64_t>(get_u64(kQuarantineHeadKey).value_or(1), 1);
+
+  std::lock_guard lk(state_mu_);
+  cursors_.clear();
+  uint64_t max_cursor = 0;
+  {
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice lo(kCursorPrefix), hi(kCursorEnd);
+    ro.iterate_lower_bound = &lo;
+    ro.iterate_upper_bound = &hi;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, meta_cf_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto pos = DecodeSeq(it->value());
+      if (!pos) continue;
+      cursors_[it->key().ToString().substr(sizeof(kCursorPrefix) - 1)] = *pos;
+      max_cursor = std::max(max_cursor, *pos);
+    }
+    if (!it->status().ok()) return Fail(FromRocks("scanning consumers", it->status()));
+  }
+  index_.Reset(span_floor);
+  {
+    std::string lo = SeqKey(span_floor);
+    rocksdb::Slice lo_slice(lo);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_slice;
+    ro.fill_cache = false;
+    ro.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto seq = DecodeSeq(it->key());
+      if (!seq) continue;
+      int64_t received_ns = 0;  // an unreadable value counts as very old: max_age takes it away
+      DecodeSpanValue(it->value(), &received_ns, nullptr);
+      index_.Add(*seq, it->key().size() + it->value().size(), received_ns);
+    }
+    if (!it->status().ok()) return Fail(FromRocks("scanning spans", it->status()));
+  }
+  index_.SkipTo(max_cursor);
+  quarantine_ = internal::QuarantineIndex();
+  next_quarantine_id_ = quarantine_floor;
+  {
+    std::string lo = SeqKey(quarantine_floor);
+    rocksdb::Slice lo_slice(lo);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, quarantine_cf_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto id = DecodeSeq(it->key());
+      if (!id) continue;
+      quarantine_.Add(*id, it->key().size() + it->value().size());
+      next_quarantine_id_ = std::max(next_quarantine_id_, *id + 1);
+    }
+    if (!it->status().ok()) return Fail(FromRocks("scanning quarantine", it->status()));
+  }
+  return {};
+}
+
+Status SpanQueue::Impl::OpenPrimary() {
+  std::error_code ec;
+  fs::create_directories(options_.dir, ec);
+  if (ec) return Fail(Error::Io("cannot create " + options_.dir.string() + ": " + ec.message()));
+  auto open_failed = [&](const rocksdb::Status& s) {
+    return Fail(Error::Io("cannot open span store " + options_.dir.string() + ": " + s.ToString()));
+  };
+  rocksdb::Status s = OpenDb();
+  if (s.IsCorruption()) {
+    if (auto st = MoveAside(s); !st) return st;
+    s = OpenDb();
+  }
+  if (!s.ok()) return open_failed(s);
+  Status r = Recover();
+  if (!r && r.error().code == Error::Code::kCorruption) {
+    CloseDb();
+    if (auto st = MoveAside(rocksdb::Status::Corruption(r.error().message)); !st) return st;
+    s = OpenDb();
+    if (!s.ok()) return open_failed(s);
+    r = Recover();
+  }
+  if (!r) return r;
+  std::lock_guard lk(state_mu_);
+  LOG_INFO("span store open", {{"dir", options_.dir.string()},
+                               {"spans", index_.spans()},
+                               {"bytes", index_.bytes()},
+                               {"head_seq", index_.head_seq()},
+                               {"next_seq", index_.next_seq()},
+                               {"consumers", cursors_.size()}});
+  return {};
+}
+
+Status SpanQueue::Impl::OpenSecondary() {
+  std::error_code ec;
+  if (!fs::exists(options_.dir / "CURRENT", ec)) return Fail(Error::Io("no span store at " + options_.dir.string()));
+  char tmpl[] = "/tmp/spanvault-ro.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return Fail(Error::Io("cannot create a temporary directory in /tmp"));
+  secondary_dir_ = tmpl;
+  rocksdb::Status s = OpenDb();
+  if (!s.ok()) {
+    return Fail(Error::Io("cannot open span store " + options_.dir.string() + " for reading: " + s.ToString()));
+  }
+  return Recover();
+}
+
+void SpanQueue::Impl::Close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return;
+  {
+    std::lock_guard lk(queue_mu_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  space_cv_.notify_all();
+  if (writer_.joinable()) {
+    if (std::this_thread::get_id() == writer_.get_id()) {
+      // From a `done` callback: the writer cannot join itself. It stops after
+      // this group; a Close() on another thread (or the destructor) finishes.
+      LOG_WARN("span queue: Close() called from an append callback; finishing later");
+      return;
+    }
+    writer_.join();
+  }
+  std::unique_lock db_lock(db_mu_);
+  if (db_ && !read_only_) SyncIfDue(/*force=*/true);
+  CloseDb();
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(secondary_dir_, ec);
+  }
+  closed_ = true;
+}
+
+// ---------------------------------------------------------------- consumers
+
+Status SpanQueue::Impl::CheckWritable() const {
+  if (read_only_) return Fail(Error::Invalid("span store is open read-only"));
+  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+  return {};
+}
+
+void SpanQueue::Impl::AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head) {
+  if (new_head <= head) return;
+  wb.DeleteRange(spans_cf_, SeqKey(head), SeqKey(new_head));
+  wb.Put(meta_cf_, kHeadKey, SeqKey(new_head));
+}
+
+uint64_t SpanQueue::Impl::MinCursorLocked(std::string_view except) const {
+  uint64_t m = UINT64_MAX;
+  for (const auto& [name, pos] : cursors_) {
+    if (name != except) m = std::min(m, pos);
+  }
+  return m;
+}
+
+Status SpanQueue::Impl::AddConsumer(std::string_view name) {
+  if (name.empty()) return Fail(Error::Invalid("consumer name is empty"));
+  std::shared_lock db_lock(db_mu_);
+  if (auto st = CheckWritable(); !st) return st;
+  std::lock_guard write_lock(write_mu_);
+  uint64_t pos;
+  {
+    std::lock_guard lk(state_mu_);
+    if (cursors_.contains(name)) return {};
+    pos = index_.next_seq();
+  }
+  rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), meta_cf_, CursorKey(name), SeqKey(pos));
+  if (!s.ok()) return Fail(FromRocks("adding consumer", s));
+  wal_dirty_ = true;
+  std::lock_guard lk(state_mu_);
+  cursors_.emplace(std::string(name), pos);
+  return {};
+}
+
+Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
+  std::shared_lock db_lock(db_mu_);
+  if (auto st = CheckWritable(); !st) return st;
+  std::lock_guard write_lock(write_mu_);
+  uint64_t head, new_head = 0;
+  {
+    std::lock_guard lk(state_mu_);
+    if (!cursors_.contains(name)) return {};
+    head = index_.head_seq();
+    uint64_t m = MinCursorLocked(name);
+    if (m != UINT64_MAX) new_head = std::min(m, index_.next_seq());
+  }
+  rocksdb::WriteBatch wb;
+  wb.Delete(meta_cf_, CursorKey(name));
+  AddHeadDelete(wb, head, new_head);
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) return Fail(FromRocks("removing consumer", s));
+  wal_dirty_ = true;
+  std::lock_guard lk(state_mu_);
+  cursors_.erase(cursors_.find(name));
+  index_.TrimBelow(new_head);
+  return {};
+}
+
+Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
+  std::shared_lock db_lock(db_mu_);
+  if (auto st = CheckWritable(); !st) return st;
+  std::lock_guard write_lock(write_mu_);
+  uint64_t head, new_head;
+  {
+    std::lock_guard lk(state_mu_);
+    auto it = cursors_.find(name);
+    if (it == cursors_.end()) return Fail(Error::Invalid("unknown consumer: " + std::string(name)));
+    if (until > index_.next_seq()) {
+      return Fail(Error::Invalid("ack up to seq " + std::to_string(until) + " beyond next_seq " +
+                                 std::to_string(index_.next_seq())));
+    }
+    if (until <= it->second) return {};  // never backwards
+    head = index_.head_seq();
+    new_head = std::min(until, MinCursorLocked(name));
+  }
+  rocksdb::WriteBatch wb;
+  wb.Put(meta_cf_, CursorKey(name), SeqKey(until));
+  AddHeadDelete(wb, head, new_head);
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) return Fail(FromRocks("ack", s));
+  wal_dirty_ = true;
+  std::lock_guard lk(state_mu_);
+  cursors_.find(name)->second = until;
+  index_.TrimBelow(new_head);
+  return {};
+}
+
+std::vector<std::string> SpanQueue::Impl::Consumers() const {
+  std::lock_guard lk(state_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, pos] : cursors_) names.push_back(name);
+  return names;
+}
+
+Result<uint64_t> SpanQueue::Impl::ConsumerPosition(std::string_view name) const {
+  std::lock_guard lk(state_mu_);
+  auto it = cursors_.find(name);
+  if (it == cursors_.end()) return Fail(Error::Invalid("unknown consumer: " + std::string(name)));
+  // Spans dropped by a bound move every cursor below the head up to it.
+  return std::max(it->second, index_.head_seq());
+}
+
+// ---------------------------------------------------------------- reads
+
+Result<std::vector<Record>> SpanQueue::Impl::Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+  uint64_t lo, hi;
+  {
+    std::lock_guard lk(state_mu_);
+    lo = std::max(from_seq, index_.head_seq());
+    hi = index_.next_seq();
+  }
+  std::vector<Record> out;
+  if (lo >= hi || max_spans == 0) return out;
+  std::string lo_key = SeqKey(lo), hi_key = SeqKey(hi);
+  rocksdb::Slice lo_slice(lo_key), hi_slice(hi_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_slice;
+  ro.iterate_upper_bound = &hi_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+  size_t bytes = 0;
+  for (it->SeekToFirst(); it->Valid() && out.size() < max_spans; it->Next()) {
+    auto seq = DecodeSeq(it->key());
+    int64_t received_ns = 0;
+    std::string_view json;
+    if (!seq || !DecodeSpanValue(it->value(), &received_ns, &json)) {
+      // Skipped, not an error: one bad record must not wedge a consumer (its
+      // ack covers the seq like any other).
+      LOG_ERROR("span store: unreadable span skipped", {{"seq", seq.value_or(0)}});
+      continue;
+    }
+    if (!out.empty() && bytes + json.size() > max_bytes) break;
+    bytes += json.size();
+    out.push_back({*seq, received_ns, std::string(json)});
+  }
+  if (!it->status().ok()) return Fail(FromRocks("read", it->status()));
+  return out;
+}
+
+Result<std::vector<QuarantineEntry>> SpanQueue::Impl::ListQuarantine(size_t limit) const {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+  uint64_t lo, hi;
+  {
+    std::lock_guard lk(state_mu_);
+    hi = next_quarantine_id_;
+    lo = quarantine_.front_id().value_or(hi);
+  }
+  std::vector<QuarantineEntry> out;
+  if (lo >= hi || limit == 0) return out;
+  std::string lo_key = SeqKey(lo), hi_key = SeqKey(hi);
+  rocksdb::Slice lo_slice(lo_key), hi_slice(hi_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_slice;
+  ro.iterate_upper_bound = &hi_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, quarantine_cf_));
+  for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
+    if (auto id = DecodeSeq(it->key())) out.push_back({*id, it->value().ToString()});
+  }
+  if (!it->status().ok()) return Fail(FromRocks("listing quarantine", it->status()));
+  return out;
+}
+
+Stats SpanQueue::Impl::GetStats() const {
+  std::lock_guard lk(state_mu_);
+  Stats s = counters_;
+  s.spans = index_.spans();
+  s.bytes = index_.bytes();
+  s.oldest_received_ns = index_.oldest_received_ns();
+  s.head_seq = index_.head_seq();
+  s.next_seq = index_.next_seq();
+  s.quarantined = quarantine_.entries();
+  return s;
+}
+
+// ---------------------------------------------------------------- SpanQueue
+
+SpanQueue::SpanQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SpanQueue::~SpanQueue() {
+  if (impl_) impl_->Close();
+}
+
+Result<std::unique_ptr<SpanQueue>> SpanQueue::Open(const Options& options) {
+  if (auto st = Validate(options); !st) return Fail(st.error());
+  try {
+    auto impl = std::make_unique<Impl>(options, /*read_only=*/false);
+    if (auto st = impl->OpenPrimary(); !st) return Fail(st.error());
+    if (auto st = impl->StartWriter(); !st) return Fail(st.error());
+    return std::unique_ptr<SpanQueue>(new SpanQueue(std::move(impl)));
+  } catch (const std::exception& e) {
+    return Fail(Error::Io(std::string("span queue: open: ") + e.what()));
+  }
+}
+
+Result<std::unique_ptr<SpanQueue>> SpanQueue::OpenReadOnly(const std::filesystem::path& dir) {
+  if (dir.empty()) return Fail(Error::Invalid("span queue options: dir is empty"));
+  try {
+    Options o;
+    o.dir = dir;
+    auto impl = std::make_unique<Impl>(o, /*read_only=*/true);
+    if (auto st = impl->OpenSecondary(); !st) return Fail(st.error());
+    return std::unique_ptr<SpanQueue>(new SpanQueue(std::move(impl)));
+  } catch (const std::exception& e) {
+    return Fail(Error::Io(std::string("span queue: open read-only: ") + e.what()));
+  }
+}
+
+void SpanQueue::Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done) {
+  impl_->Append(std::move(batch), fsync, std::move(done));
+}
+
+Result<std::vector<Record>> SpanQueue::Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const {
+  return NoThrow("read", [&] { return impl_->Read(from_seq, max_spans, max_bytes); });
+}
+
+Status SpanQueue::AddConsumer(std::string_view name) {
+  return NoThrow("adding consumer", [&] { return impl_->AddConsumer(name); });
+}
+
+Status SpanQueue::RemoveConsumer(std::string_view name) {
+  return NoThrow("removing consumer", [&] { return impl_->RemoveConsumer(name); });
+}
+
+std::vector<std::string> SpanQueue::Consumers() const { return impl_->Consumers(); }
+
+Result<uint64_t> SpanQueue::ConsumerPosition(std::string_view name) const {
+  return NoThrow("consumer position", [&] { return impl_->ConsumerPosition(name); });
+}
+
+Status SpanQueue::Ack(std::string_view name, uint64_t until) {
+  return NoThrow("ack", [&] { return impl_->Ack(name, until); });
+}
+
+Stats SpanQueue::GetStats() const { return impl_->GetStats(); }
+
+Result<std::vector<QuarantineEntry>> SpanQueue::ListQuarantine(size_t limit) const {
+  return NoThrow("listing quarantine", [&] { return impl_->ListQuarantine(limit); });
+}
+
+void SpanQueue::Close() { impl_->Close(); }
+
+}  // namespace spanvault::buffer
