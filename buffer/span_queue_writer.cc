@@ -225,10 +225,16 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
       refused += b.spans.size();
       continue;
     }
+    // The value is the batch's header followed by the span: put as two
+    // parts, so the span is copied once, into the WriteBatch.
+    EncodeSpanValue(b.received_ns, {}, value);
     for (size_t s = skip[i]; s < b.spans.size(); ++s) {
       if (results[i].stored == 0) results[i].first_seq = seq;
-      EncodeSpanValue(b.received_ns, b.SpanAt(s), value);
-      wb.Put(spans_cf_, SeqKey(seq++), value);
+      std::string key = SeqKey(seq++);
+      std::string_view span = b.SpanAt(s);
+      rocksdb::Slice key_slice(key);
+      rocksdb::Slice parts[2] = {rocksdb::Slice(value), rocksdb::Slice(span.data(), span.size())};
+      wb.Put(spans_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(parts, 2));
       ++results[i].stored;
     }
   }

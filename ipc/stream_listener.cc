@@ -134,6 +134,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (n > 0) {
       counters_->bytes.fetch_add(n, std::memory_order_relaxed);
       end_ += n;
+      // Canonical spans are a little larger than what was sent: reserve once
+      // instead of growing (and copying) the batch buffer while encoding.
+      batch_.data.reserve(batch_.data.size() + n + n / 4 + 1024);
       ProcessLines(/*at_eof=*/false);
     }
     if (ec) {

@@ -142,62 +142,156 @@ class SpanReader {
   }
 
  private:
+  enum class Key {
+    kUnknown, kName, kTraceId, kSpanId, kParentSpanId, kSpanParents, kType, kStartTime, kEndTime, kDurationMs,
+    kInput, kOutput, kExpected, kAttributes, kMetadata, kTags, kStatus, kError, kModel, kProvider,
+    kModelParameters, kUsage, kCost, kScores, kMetrics, kSessionId, kUserId, kEnvironment, kRelease, kService
+  };
+
+  // One length switch and at most five comparisons per key (this runs for
+  // every field of every span).
+  static Key Classify(std::string_view k) {
+    auto is = [&](std::string_view name, Key key) { return k == name ? key : Key::kUnknown; };
+    Key r = Key::kUnknown;
+    switch (k.size()) {
+      case 4:
+        if ((r = is("name", Key::kName)) != Key::kUnknown || (r = is("type", Key::kType)) != Key::kUnknown ||
+            (r = is("tags", Key::kTags)) != Key::kUnknown || (r = is("cost", Key::kCost)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 5:
+        if ((r = is("input", Key::kInput)) != Key::kUnknown || (r = is("usage", Key::kUsage)) != Key::kUnknown ||
+            (r = is("model", Key::kModel)) != Key::kUnknown || (r = is("error", Key::kError)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 6:
+        if ((r = is("output", Key::kOutput)) != Key::kUnknown || (r = is("status", Key::kStatus)) != Key::kUnknown ||
+            (r = is("scores", Key::kScores)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 7:
+        if ((r = is("span_id", Key::kSpanId)) != Key::kUnknown || (r = is("user_id", Key::kUserId)) != Key::kUnknown ||
+            (r = is("metrics", Key::kMetrics)) != Key::kUnknown || (r = is("release", Key::kRelease)) != Key::kUnknown ||
+            (r = is("service", Key::kService)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 8:
+        if ((r = is("trace_id", Key::kTraceId)) != Key::kUnknown || (r = is("end_time", Key::kEndTime)) != Key::kUnknown ||
+            (r = is("provider", Key::kProvider)) != Key::kUnknown || (r = is("expected", Key::kExpected)) != Key::kUnknown ||
+            (r = is("metadata", Key::kMetadata)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 10:
+        if ((r = is("start_time", Key::kStartTime)) != Key::kUnknown ||
+            (r = is("attributes", Key::kAttributes)) != Key::kUnknown ||
+            (r = is("session_id", Key::kSessionId)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 11:
+        if ((r = is("duration_ms", Key::kDurationMs)) != Key::kUnknown ||
+            (r = is("environment", Key::kEnvironment)) != Key::kUnknown) {
+          return r;
+        }
+        break;
+      case 12:
+        return is("span_parents", Key::kSpanParents);
+      case 14:
+        return is("parent_span_id", Key::kParentSpanId);
+      case 16:
+        return is("model_parameters", Key::kModelParameters);
+      default:
+        break;
+    }
+    return Key::kUnknown;
+  }
+
   std::string Field(std::string_view k, element v) {
     Fields& f = *f_;
-    if (k == "name") return String(k, v, 1, kMaxNameBytes, &f.name, /*nullable=*/false);
-    if (k == "trace_id") return Id(k, v, &f.trace_id);
-    if (k == "span_id") return Id(k, v, &f.span_id);
-    if (k == "parent_span_id") {
-      if (IsNull(v)) return {};
-      if (v.type() == element_type::STRING && AsString(v).empty()) return {};  // "" means root
-      return Id(k, v, &f.parent_span_id);
+    switch (Classify(k)) {
+      case Key::kName:
+        return String(k, v, 1, kMaxNameBytes, &f.name, /*nullable=*/false);
+      case Key::kTraceId:
+        return Id(k, v, &f.trace_id);
+      case Key::kSpanId:
+        return Id(k, v, &f.span_id);
+      case Key::kParentSpanId:
+        if (IsNull(v)) return {};
+        if (v.type() == element_type::STRING && AsString(v).empty()) return {};  // "" means root
+        return Id(k, v, &f.parent_span_id);
+      case Key::kSpanParents:
+        return SpanParents(v);
+      case Key::kType:
+        return Type(v);
+      case Key::kStartTime:
+        return Time(k, v, &f.start_ns);
+      case Key::kEndTime:
+        return Time(k, v, &f.end_ns);
+      case Key::kDurationMs:
+        if (IsNull(v)) return {};
+        if (!IsNumber(v) || AsDouble(v) < 0) return "duration_ms must be a non-negative number, got " + Show(v);
+        f.duration_ms = AsDouble(v);
+        return {};
+      case Key::kInput:
+        return Any(v, &f.input);
+      case Key::kOutput:
+        return Any(v, &f.output);
+      case Key::kExpected:
+        return Any(v, &f.expected);
+      case Key::kAttributes:
+        return Object(k, v, &f.attributes);
+      case Key::kMetadata:
+        return Object(k, v, &f.metadata);
+      case Key::kTags:
+        return Tags(v);
+      case Key::kStatus:
+        return Status(v);
+      case Key::kError:
+        if (IsNull(v)) return {};
+        if (v.type() != element_type::STRING && v.type() != element_type::OBJECT) {
+          return "error must be a string or an object, got " + std::string(TypeOf(v));
+        }
+        f.error = v;
+        return {};
+      case Key::kModel:
+        return String(k, v, 0, kMaxShortStringBytes, &f.model, true);
+      case Key::kProvider:
+        return String(k, v, 0, kMaxShortStringBytes, &f.provider, true);
+      case Key::kModelParameters:
+        return Object(k, v, &f.model_parameters);
+      case Key::kUsage:
+        return Usage(v);
+      case Key::kCost:
+        if (IsNull(v)) return {};
+        if (IsNumber(v)) {
+          if (AsDouble(v) < 0) return "cost must not be negative, got " + Show(v);
+        } else if (v.type() != element_type::OBJECT) {
+          return "cost must be a number or an object, got " + std::string(TypeOf(v));
+        }
+        f.cost = v;
+        return {};
+      case Key::kScores:
+        return Numbers(k, v, &f.scores, /*unit_range=*/true);
+      case Key::kMetrics:
+        return Numbers(k, v, &f.metrics, false);
+      case Key::kSessionId:
+        return String(k, v, 0, kMaxShortStringBytes, &f.session_id, true);
+      case Key::kUserId:
+        return String(k, v, 0, kMaxShortStringBytes, &f.user_id, true);
+      case Key::kEnvironment:
+        return String(k, v, 0, kMaxShortStringBytes, &f.environment, true);
+      case Key::kRelease:
+        return String(k, v, 0, kMaxShortStringBytes, &f.release, true);
+      case Key::kService:
+        return String(k, v, 0, kMaxShortStringBytes, &f.service, true);
+      case Key::kUnknown:
+        break;
     }
-    if (k == "span_parents") return SpanParents(v);
-    if (k == "type") return Type(v);
-    if (k == "start_time") return Time(k, v, &f.start_ns);
-    if (k == "end_time") return Time(k, v, &f.end_ns);
-    if (k == "duration_ms") {
-      if (IsNull(v)) return {};
-      if (!IsNumber(v) || AsDouble(v) < 0) return "duration_ms must be a non-negative number, got " + Show(v);
-      f.duration_ms = AsDouble(v);
-      return {};
-    }
-    if (k == "input") return Any(v, &f.input);
-    if (k == "output") return Any(v, &f.output);
-    if (k == "expected") return Any(v, &f.expected);
-    if (k == "attributes") return Object(k, v, &f.attributes, /*string_keys_only=*/true);
-    if (k == "metadata") return Object(k, v, &f.metadata, true);
-    if (k == "tags") return Tags(v);
-    if (k == "status") return Status(v);
-    if (k == "error") {
-      if (IsNull(v)) return {};
-      if (v.type() != element_type::STRING && v.type() != element_type::OBJECT) {
-        return "error must be a string or an object, got " + std::string(TypeOf(v));
-      }
-      f.error = v;
-      return {};
-    }
-    if (k == "model") return String(k, v, 0, kMaxShortStringBytes, &f.model, true);
-    if (k == "provider") return String(k, v, 0, kMaxShortStringBytes, &f.provider, true);
-    if (k == "model_parameters") return Object(k, v, &f.model_parameters, false);
-    if (k == "usage") return Usage(v);
-    if (k == "cost") {
-      if (IsNull(v)) return {};
-      if (IsNumber(v)) {
-        if (AsDouble(v) < 0) return "cost must not be negative, got " + Show(v);
-      } else if (v.type() != element_type::OBJECT) {
-        return "cost must be a number or an object, got " + std::string(TypeOf(v));
-      }
-      f.cost = v;
-      return {};
-    }
-    if (k == "scores") return Numbers(k, v, &f.scores, /*unit_range=*/true);
-    if (k == "metrics") return Numbers(k, v, &f.metrics, false);
-    if (k == "session_id") return String(k, v, 0, kMaxShortStringBytes, &f.session_id, true);
-    if (k == "user_id") return String(k, v, 0, kMaxShortStringBytes, &f.user_id, true);
-    if (k == "environment") return String(k, v, 0, kMaxShortStringBytes, &f.environment, true);
-    if (k == "release") return String(k, v, 0, kMaxShortStringBytes, &f.release, true);
-    if (k == "service") return String(k, v, 0, kMaxShortStringBytes, &f.service, true);
     f.unknown.emplace_back(k, v);
     return {};
   }
@@ -291,7 +385,7 @@ class SpanReader {
     return {};
   }
 
-  std::string Object(std::string_view k, element v, std::optional<element>* out, bool) {
+  std::string Object(std::string_view k, element v, std::optional<element>* out) {
     if (IsNull(v)) return {};
     if (v.type() != element_type::OBJECT) {
       return std::string(k) + " must be an object, got " + std::string(TypeOf(v));
