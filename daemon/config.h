@@ -32,9 +32,9 @@ struct IngestConfig {
   uint64_t max_unix_datagram_bytes = 256u << 10;
   // Default: 64.
   uint32_t max_depth = 64;
-  // Default: 8 MiB, asked for each datagram socket (the kernel may grant less
+  // Default: 32 MiB, asked for each datagram socket (the kernel may grant less
   // unless the daemon runs as root: see net.core.rmem_max).
-  uint64_t receive_buffer_bytes = 8u << 20;
+  uint64_t receive_buffer_bytes = 32u << 20;
   // Default: 1024 concurrent stream connections.
   uint64_t max_connections = 1024;
   // Default: 0660.

@@ -97,6 +97,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     o.transport = span::Transport::kUnixDatagram;
     o.max_datagram_bytes = config.ingest.max_unix_datagram_bytes;
     o.messages_per_call = 16;
+    o.lanes = config.io_threads == 0 ? 2 : config.io_threads;
     d.dgram = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
     LOG_INFO("listening", {{"transport", "unix_dgram"}, {"path", path}, {"receive_buffer_bytes", granted}});
   }
@@ -109,6 +110,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     ipc::DatagramOptions o;
     o.transport = span::Transport::kUdp;
     o.max_datagram_bytes = config.ingest.max_udp_datagram_bytes;
+    o.lanes = config.io_threads == 0 ? 2 : config.io_threads;
     d.udp = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
     int granted = 0;
     socklen_t len = sizeof granted;

@@ -1,10 +1,12 @@
 #include "ipc/datagram_listener.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
@@ -112,8 +114,11 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
         } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
           uint32_t drops;
           std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-          // The kernel reports the socket's running total.
-          counters_.kernel_drops.store(drops, std::memory_order_relaxed);
+          // The kernel reports the socket's running total; lanes may see it
+          // out of order.
+          uint64_t seen = counters_.kernel_drops.load(std::memory_order_relaxed);
+          while (drops > seen && !counters_.kernel_drops.compare_exchange_weak(seen, drops)) {
+          }
         }
       }
       size_t len = msgs_[i].msg_len;
@@ -172,10 +177,23 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
 };
 
 DatagramListener::DatagramListener(asio::io_context& ioc, int fd, DatagramOptions options, span::Limits limits,
-                                   SubmitFn submit, Counters& counters)
-    : impl_(std::make_shared<Impl>(ioc, fd, options, limits, std::move(submit), counters)) {}
+                                   SubmitFn submit, Counters& counters) {
+  size_t lanes = std::max<size_t>(1, options.lanes);
+  for (size_t i = 0; i < lanes; ++i) {
+    int lane_fd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (lane_fd < 0) {
+      LOG_WARN("datagram listener: cannot add a reader lane", {{"error", std::strerror(errno)}});
+      break;
+    }
+    lanes_.push_back(std::make_shared<Impl>(ioc, lane_fd, options, limits, submit, counters));
+  }
+}
 DatagramListener::~DatagramListener() { Stop(); }
-void DatagramListener::Start() { impl_->Start(); }
-void DatagramListener::Stop() { impl_->Stop(); }
+void DatagramListener::Start() {
+  for (auto& l : lanes_) l->Start();
+}
+void DatagramListener::Stop() {
+  for (auto& l : lanes_) l->Stop();
+}
 
 }  // namespace spanvault::ipc

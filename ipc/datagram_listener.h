@@ -8,11 +8,15 @@
 // fills, which blocks Unix datagram senders and makes the kernel drop UDP
 // datagrams (counted from SO_RXQ_OVFL).
 //
-// Threading: each listener runs on its own strand of the shared io_context.
+// Threading: a listener reads with `lanes` readers, each on its own strand of
+// the shared io_context and its own dup of the socket, so that several threads
+// can receive and decode at once (the kernel hands each datagram to one
+// reader). Datagrams carry no order, so none is lost by this.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <vector>
 
 #include "ipc/ingest.h"
 
@@ -24,8 +28,10 @@ struct DatagramOptions {
   size_t max_datagram_bytes = 64u << 10;
   // Default: 32 datagrams per recvmmsg call.
   size_t messages_per_call = 32;
-  // Default: 16 MiB.
+  // Default: 16 MiB per lane.
   size_t max_inflight_bytes = 16u << 20;
+  // Default: 2. Concurrent readers of the socket.
+  size_t lanes = 2;
 };
 
 class DatagramListener {
@@ -40,7 +46,7 @@ class DatagramListener {
 
  private:
   class Impl;
-  std::shared_ptr<Impl> impl_;
+  std::vector<std::shared_ptr<Impl>> lanes_;
 };
 
 }  // namespace spanvault::ipc
