@@ -37,6 +37,10 @@ struct Daemon::Impl {
     for (auto& t : threads) {
       if (t.joinable()) t.join();
     }
+    // After a failed Start: leave no socket file of ours behind.
+    if (!stopped) {
+      for (const auto& f : socket_files) ::unlink(f.c_str());
+    }
   }
 };
 
@@ -151,8 +155,16 @@ void Daemon::Stop() {
   if (d.stream) d.stream->Stop();
   if (d.dgram) d.dgram->Stop();
   if (d.udp) d.udp->Stop();
-  // Let the strands run the stop handlers and submit their last batches.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Wait until every stream connection has handed its last lines to the
+  // store and closed (they need the store open for that), at most 5 s. The
+  // datagram readers' stop handlers run on their strands after any handler
+  // that was still decoding; a short pause covers them.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (d.counters[span::Transport::kUnixStream].connections.load() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   // 2. The store commits everything queued, fsyncs and closes; the last
   // answers are posted to the connections, which the I/O threads still write.
   d.queue->Close();

@@ -324,6 +324,50 @@ TEST(SocketSetupTest, NonLoopbackUdpRefusedUnlessAllowed) {
   EXPECT_FALSE(ipc::IsLoopback("10.0.0.1"));
 }
 
+class MachineDurabilityTest : public DaemonFixture {
+  std::vector<std::string> Settings() override { return {"buffer.durability=machine"}; }
+};
+
+TEST_F(MachineDurabilityTest, BarrierAnsweredAfterFsync) {
+  auto c = Connect();
+  uint64_t before = Status()["buffer"]["fsyncs"].get<uint64_t>();
+  for (int i = 0; i < 5; ++i) {
+    json a = SendSync(c, {Span("m" + std::to_string(i))}, i);
+    EXPECT_EQ(a["accepted"], 1);
+    // Every answer comes after at least one more fsync of the WAL.
+    uint64_t now = Status()["buffer"]["fsyncs"].get<uint64_t>();
+    EXPECT_GT(now, before);
+    before = now;
+  }
+  EXPECT_EQ(Status()["buffer"]["durability"], "machine");
+}
+
+TEST(DaemonStartTest, SecondDaemonOnTheSameSocketsFailsAndLeavesThemAlone) {
+  TempDir dir;
+  daemon::LoadOptions lo;
+  lo.use_environment = false;
+  lo.sets = {"state_dir=" + dir.str() + "/state", "runtime_dir=" + dir.str() + "/run", "ingest.udp=off",
+             "log_level=error"};
+  std::vector<std::string> problems;
+  daemon::Config c = daemon::LoadConfig(lo, &problems);
+  ASSERT_TRUE(problems.empty());
+  auto first = daemon::Daemon::Start(c);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  daemon::Config other = c;
+  other.state_dir = dir.path() / "state2";
+  auto second = daemon::Daemon::Start(other);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("in use"), std::string::npos) << second.error().message;
+  // The first daemon still serves.
+  auto client = cli::StreamClient::Connect(dir.str() + "/run/spans.sock");
+  ASSERT_TRUE(client.has_value());
+  ASSERT_TRUE(client->Write(Span("still") + "\n{\"$sync\":1}\n").has_value());
+  auto line = client->ReadLine();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(json::parse(*line)["accepted"], 1);
+  (*first)->Stop();
+}
+
 class DropOldestTest : public DaemonFixture {
   std::vector<std::string> Settings() override { return {"buffer.max_disk_bytes=1MiB"}; }
 };
