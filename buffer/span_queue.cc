@@ -169,13 +169,7 @@ Status SpanQueue::Impl::Recover() {
   }
   index_.Reset(span_floor);
   {
-    std::string lo = SeqKey(span_floor);
-    rocksdb::Slice lo_slice(lo);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_slice;
-    ro.fill_cache = false;
-    ro.readahead_size = 2 << 20;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+    internal::SeqRangeIterator it(db_.get(), spans_cf_, span_floor, 0, /*full_scan=*/true);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto seq = DecodeSeq(it->key());
       if (!seq) continue;
@@ -189,11 +183,7 @@ Status SpanQueue::Impl::Recover() {
   quarantine_ = internal::QuarantineIndex();
   next_quarantine_id_ = quarantine_floor;
   {
-    std::string lo = SeqKey(quarantine_floor);
-    rocksdb::Slice lo_slice(lo);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, quarantine_cf_));
+    internal::SeqRangeIterator it(db_.get(), quarantine_cf_, quarantine_floor);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto id = DecodeSeq(it->key());
       if (!id) continue;
@@ -400,12 +390,7 @@ Result<std::vector<Record>> SpanQueue::Impl::Read(uint64_t from_seq, size_t max_
   }
   std::vector<Record> out;
   if (lo >= hi || max_spans == 0) return out;
-  std::string lo_key = SeqKey(lo), hi_key = SeqKey(hi);
-  rocksdb::Slice lo_slice(lo_key), hi_slice(hi_key);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_slice;
-  ro.iterate_upper_bound = &hi_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+  internal::SeqRangeIterator it(db_.get(), spans_cf_, lo, hi);
   size_t bytes = 0;
   for (it->SeekToFirst(); it->Valid() && out.size() < max_spans; it->Next()) {
     auto seq = DecodeSeq(it->key());
@@ -436,12 +421,7 @@ Result<std::vector<QuarantineEntry>> SpanQueue::Impl::ListQuarantine(size_t limi
   }
   std::vector<QuarantineEntry> out;
   if (lo >= hi || limit == 0) return out;
-  std::string lo_key = SeqKey(lo), hi_key = SeqKey(hi);
-  rocksdb::Slice lo_slice(lo_key), hi_slice(hi_key);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_slice;
-  ro.iterate_upper_bound = &hi_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, quarantine_cf_));
+  internal::SeqRangeIterator it(db_.get(), quarantine_cf_, lo, hi);
   for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
     if (auto id = DecodeSeq(it->key())) out.push_back({*id, it->value().ToString()});
   }

@@ -315,12 +315,7 @@ void SpanQueue::Impl::CheckAge() {
     // Extents only summarise receive times: scan this one for the exact cut.
     // Only a prefix goes (the queue has no holes), so a newer span ends it.
     const Extent& e = *plan.straddling;
-    std::string lo = SeqKey(e.first_seq), hi = SeqKey(e.first_seq + e.count);
-    rocksdb::Slice lo_slice(lo), hi_slice(hi);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_slice;
-    ro.iterate_upper_bound = &hi_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, spans_cf_));
+    internal::SeqRangeIterator it(db_.get(), spans_cf_, e.first_seq, e.first_seq + e.count);
     uint64_t cut = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       int64_t received_ns = 0;

@@ -61,6 +61,19 @@ std::optional<uint64_t> DecodeSeq(const rocksdb::Slice& s) {
 
 std::string CursorKey(std::string_view consumer) { return std::string(kCursorPrefix).append(consumer); }
 
+SeqRangeIterator::SeqRangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t lo, uint64_t hi,
+                                   bool full_scan)
+    : lo_key_(SeqKey(lo)), hi_key_(SeqKey(hi)), lo_(lo_key_), hi_(hi_key_) {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_;
+  if (hi != 0) ro.iterate_upper_bound = &hi_;
+  if (full_scan) {
+    ro.fill_cache = false;
+    ro.readahead_size = 2 << 20;
+  }
+  it_.reset(db->NewIterator(ro, cf));
+}
+
 void EncodeSpanValue(int64_t received_ns, std::string_view json, std::string& out) {
   out.clear();
   out.push_back(static_cast<char>(kSpanVersion));

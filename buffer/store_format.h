@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,24 @@ inline constexpr uint64_t kSpanOverhead = 8 + kSpanValueHeader;  // key + header
 std::string SeqKey(uint64_t v);
 std::optional<uint64_t> DecodeSeq(const rocksdb::Slice& s);
 std::string CursorKey(std::string_view consumer);
+
+// An iterator over the seq keys [lo, hi) of a column family (hi = 0: no upper
+// bound), with RocksDB's iterate bounds set so that it never scans outside
+// them: deleted heads (range tombstones) stay unseen. `full_scan` is for one
+// pass over everything (no block cache fill, readahead).
+class SeqRangeIterator {
+ public:
+  SeqRangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t lo, uint64_t hi = 0,
+                   bool full_scan = false);
+  SeqRangeIterator(const SeqRangeIterator&) = delete;  // the bounds point into this object
+  SeqRangeIterator& operator=(const SeqRangeIterator&) = delete;
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  std::string lo_key_, hi_key_;
+  rocksdb::Slice lo_, hi_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 void EncodeSpanValue(int64_t received_ns, std::string_view json, std::string& out);
 // False when the value is not a version-1 span; `json` may be null.
