@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -129,6 +130,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   unsigned n = config.io_threads == 0 ? 2 : config.io_threads;
   for (unsigned i = 0; i < n; ++i) {
     d.threads.emplace_back([&ioc = d.ioc] {
+      pthread_setname_np(pthread_self(), "sv-io");
       for (;;) {
         try {
           ioc.run();
