@@ -1,6 +1,7 @@
 #include "span/decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -88,10 +89,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  }
   return true;
 }
 
@@ -605,19 +602,32 @@ class SpanReader {
   Fields* f_ = nullptr;
 };
 
+// Lowercase hex digit for a hex character, 0 for anything else.
+constexpr std::array<char, 256> kHexLower = [] {
+  std::array<char, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<char>(c);
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<char>(c);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<char>(c - 'A' + 'a');
+  return t;
+}();
+
 void AppendId(std::string_view id, std::string& out) {
-  // Hex ids are normalised to lowercase (OTLP's form); opaque ids are kept.
-  if (IsHex(id)) {
-    out.push_back('"');
-    size_t at = out.size();
-    out.append(id);
-    for (size_t i = at; i < out.size(); ++i) {
-      if (out[i] >= 'A' && out[i] <= 'F') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+  // Hex ids are normalised to lowercase (OTLP's form) in one pass; opaque
+  // ids are kept as they are.
+  size_t at = out.size();
+  out.resize(at + id.size() + 2);
+  char* p = out.data() + at;
+  *p++ = '"';
+  for (char c : id) {
+    char h = kHexLower[static_cast<unsigned char>(c)];
+    if (h == 0) {
+      out.resize(at);
+      AppendJsonString(id, out);
+      return;
     }
-    out.push_back('"');
-  } else {
-    AppendJsonString(id, out);
+    *p++ = h;
   }
+  *p = '"';
 }
 
 void Key(std::string_view k, std::string& out) {
