@@ -89,9 +89,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-  return true;
-}
-
 // A usage count slot remembers which key set it, to name conflicts precisely.
 struct Count {
   std::optional<uint64_t> value;
