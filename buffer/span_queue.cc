@@ -91,6 +91,7 @@ SpanQueue::Impl::~Impl() { Close(); }
 
 rocksdb::Status SpanQueue::Impl::OpenDb() {
   rocksdb::DBOptions dbo = internal::MakeDbOptions();
+  if (options_.env != nullptr) dbo.env = options_.env;
   const std::string dir = options_.dir.string();
   auto descriptors = internal::Descriptors(dbo, dir);
   rocksdb::DB* raw = nullptr;

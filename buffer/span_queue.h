@@ -39,6 +39,10 @@
 #include "common/error.h"
 #include "span/batch.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace spanvault::buffer {
 
 enum class Durability {
@@ -67,6 +71,9 @@ struct Options {
   uint64_t quarantine_max_bytes = 64ull << 20;
   // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
   uint64_t max_pending_bytes = 64ull << 20;
+  // Default: nullptr (the default Env). Tests pass an Env whose file system
+  // injects I/O errors; not owned, must outlive the queue.
+  rocksdb::Env* env = nullptr;
 };
 
 struct AppendResult {

@@ -87,6 +87,12 @@ class SpanQueue::Impl {
   void CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results);
   void CheckAge();
   void SyncIfDue(bool force);
+  // Writer thread: OK when the store may be written; after a failed write, an
+  // error at once (no RocksDB call) until RepairIfFailed() succeeds.
+  rocksdb::Status RecoverIfFailed();
+  // Writer thread, holding no lock: after a failed write, at most once a
+  // second, Resume() or else close and reopen the store.
+  void RepairIfFailed();
   void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
 
   const Options options_;
@@ -124,6 +130,10 @@ class SpanQueue::Impl {
 
   // The writer thread's own (and Close's, after the join).
   Clock::time_point last_sync_ = Clock::now();
+  // Writer thread only: the store failed a write and has not recovered yet.
+  bool store_failed_ = false;
+  Clock::time_point last_repair_{};
+  std::string last_store_error_;
   Clock::time_point next_age_check_ = Clock::now();
   Clock::time_point last_drop_log_{};
   uint64_t unlogged_drop_spans_ = 0;

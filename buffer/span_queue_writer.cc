@@ -123,6 +123,7 @@ void SpanQueue::Impl::WriterLoop() {
       stop = closing_ && group.empty();
     }
     space_cv_.notify_all();
+    RepairIfFailed();
     if (!group.empty()) CommitGroup(group);
     group.clear();
     if (stop) break;
@@ -251,13 +252,17 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
   }
 
   const bool wrote = wb.Count() > 0;
-  rocksdb::Status s;
-  if (wrote) {
+  rocksdb::Status s = RecoverIfFailed();
+  if (s.ok() && wrote) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     s = db_->Write(wo, &wb);
-  } else if (sync) {
+  } else if (s.ok() && sync) {
     s = db_->SyncWAL();  // a barrier alone: nothing to write, but what came before must be on disk
+  }
+  if (!s.ok() && !store_failed_) {
+    store_failed_ = true;
+    last_store_error_ = s.ToString();
   }
   SpanIndex::Removed removed;
   {
@@ -301,6 +306,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
 }
 
 void SpanQueue::Impl::CheckAge() {
+  if (store_failed_ || !db_) return;  // nothing to drop on a store being repaired
   const int64_t cutoff =
       NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
   std::lock_guard write_lock(write_mu_);
@@ -340,8 +346,11 @@ void SpanQueue::Impl::CheckAge() {
   if (new_head > head) {
     rocksdb::WriteBatch wb;
     AddHeadDelete(wb, head, new_head);
-    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+    rocksdb::Status s = RecoverIfFailed();
+    if (s.ok()) s = db_->Write(rocksdb::WriteOptions(), &wb);
     if (!s.ok()) {
+      if (!store_failed_) last_store_error_ = s.ToString();
+      store_failed_ = true;
       LOG_ERROR("span store: max_age delete failed", {{"error", s.ToString()}});
       std::lock_guard lk(state_mu_);
       ++counters_.write_errors;
@@ -360,12 +369,59 @@ void SpanQueue::Impl::CheckAge() {
   NoteDropped("max_age", removed.spans, removed.bytes);
 }
 
+rocksdb::Status SpanQueue::Impl::RecoverIfFailed() {
+  if (!store_failed_ && db_) return rocksdb::Status::OK();
+  // Fail fast until RepairIfFailed() has brought the store back: no RocksDB
+  // call on a store in its error state (Debian's RocksDB is built with
+  // assertions, and syncing a WAL whose last append failed aborts).
+  return rocksdb::Status::IOError("span store unavailable after a write error (retrying every second)",
+                                  last_store_error_);
+}
+
+void SpanQueue::Impl::RepairIfFailed() {
+  if (!store_failed_ && db_) return;
+  auto now = Clock::now();
+  if (now - last_repair_ < std::chrono::seconds(1)) return;
+  last_repair_ = now;
+  if (db_ && db_->Resume().ok()) {
+    store_failed_ = false;
+    LOG_INFO("span store: writable again after a write error", nullptr);
+    return;
+  }
+  // Resume() cannot clear a failed WAL append: reopen. Recovery replays the
+  // WAL up to its last whole record, and Recover() rebuilds the index.
+  // Lock order as everywhere: db_mu_, then write_mu_ (then state_mu_).
+  std::unique_lock db_lock(db_mu_);
+  std::lock_guard write_lock(write_mu_);
+  CloseDb();
+  rocksdb::Status s = OpenDb();
+  if (s.ok()) {
+    if (Status r = Recover(); r) {
+      store_failed_ = false;
+      LOG_INFO("span store: reopened after a write error", nullptr);
+      return;
+    } else {
+      s = rocksdb::Status::IOError(r.error().message);
+      CloseDb();
+    }
+  }
+  last_store_error_ = s.ToString();
+  LOG_WARN("span store: still failing after a write error", {{"error", last_store_error_}});
+}
+
 void SpanQueue::Impl::SyncIfDue(bool force) {
   if (!wal_dirty_.load()) return;
   auto now = Clock::now();
   if (!force && now - last_sync_ < options_.fsync_interval) return;
   wal_dirty_ = false;  // before the sync: a write racing with it sets it again
-  rocksdb::Status s = db_->SyncWAL();
+  // Never SyncWAL on a store in RocksDB's error state: Debian's RocksDB is
+  // built with assertions, and syncing a WAL whose last append failed aborts.
+  rocksdb::Status s = RecoverIfFailed();
+  if (s.ok()) s = db_->SyncWAL();
+  if (!s.ok() && !store_failed_) {
+    store_failed_ = true;
+    last_store_error_ = s.ToString();
+  }
   last_sync_ = now;
   std::lock_guard lk(state_mu_);
   if (s.ok()) {
