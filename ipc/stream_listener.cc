@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -411,7 +412,12 @@ void StreamListener::Impl::DoAccept() {
         session->Start();
       }
     } else {
-      LOG_WARN("unix stream accept failed", {{"error", ec.message()}});
+      // Out of file descriptors (or another transient error): pause instead
+      // of spinning on a listening socket that stays readable.
+      LOG_WARN("unix stream accept failed; retrying in 100 ms", {{"error", ec.message()}});
+      auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(100));
+      timer->async_wait([self, timer](boost::system::error_code) { self->DoAccept(); });
+      return;
     }
     self->DoAccept();
   });
