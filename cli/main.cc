@@ -10,6 +10,8 @@
 #include "buffer/span_queue.h"
 #include "cli/client.h"
 #include "common/util.h"
+#include "cost/decimal.h"
+#include "cost/price_book.h"
 #include "daemon/config.h"
 
 using namespace spanvault;
@@ -189,6 +191,107 @@ int CmdRejected(const Globals& g, bool as_json, size_t limit) {
   return 0;
 }
 
+// Sends one control line and returns the parsed answer.
+Result<json> Control(const Globals& g, const std::string& line) {
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (!client) return Fail(client.error());
+  if (auto w = client->Write(line + "\n"); !w) return Fail(w.error());
+  auto answer = client->ReadLine(std::chrono::seconds(30));
+  if (!answer) return Fail(answer.error());
+  json j = json::parse(*answer, nullptr, false);
+  if (!j.is_object()) return Fail(Error::Invalid("unexpected answer: " + *answer));
+  return j;
+}
+
+struct QuoteArgs {
+  std::string model, provider, at;
+  uint64_t input = 0, output = 0, cache_read = 0, cache_write = 0, reasoning = 0;
+  std::vector<std::string> tables;
+  bool as_json = false;
+};
+
+std::string Usd(int64_t picodollars) { return cost::FormatDecimal(picodollars, 12); }
+std::string PerMtok(cost::PriceUnits units) { return cost::FormatDecimal(units, cost::kPriceScale); }
+
+int CmdQuote(const QuoteArgs& a) {
+  auto book = cost::LoadPriceBook(a.tables);
+  if (!book) return Die(book.error().message);
+  int64_t at = NowNanos();
+  if (!a.at.empty()) {
+    auto t = ParseRfc3339(a.at);
+    if (!t) return Die("--at " + a.at + " is not an RFC 3339 time");
+    at = *t;
+  }
+  span::Usage usage;
+  usage.input_tokens = a.input;
+  usage.output_tokens = a.output;
+  usage.cache_read_tokens = a.cache_read;
+  usage.cache_write_tokens = a.cache_write;
+  usage.reasoning_tokens = a.reasoning;
+  auto match = (*book)->Lookup(a.provider, a.model, at, a.input);
+  if (!match) return Die("no price for model \"" + a.model + "\"" + (a.provider.empty() ? "" : " of " + a.provider), 1);
+  auto c = cost::PriceBook::Compute(*match, usage);
+  if (!c) return Die(c.error().message, 1);
+  if (a.as_json) {
+    // The cost object exactly as spans carry it (exact decimals; re-dumping it
+    // through a JSON library would print doubles), plus where it came from.
+    std::string out;
+    cost::AppendCostJson(*c, out);
+    out.pop_back();
+    out += ",\"table\":" + json(match->table->source()).dump();
+    if (!c->version.empty()) out += ",\"version\":" + json(c->version).dump();
+    if (!c->window.empty()) out += ",\"window\":" + json(c->window).dump();
+    std::printf("%s}\n", out.c_str());
+    return 0;
+  }
+  const cost::ResolvedPrices& p = match->prices;
+  std::printf("model      %s (price %s from %s%s%s)\n", a.model.c_str(), c->price_id.c_str(),
+              match->table->source().c_str(), c->version.empty() ? "" : (", version from " + c->version).c_str(),
+              c->window.empty() ? "" : (", time-of-day " + c->window).c_str());
+  std::printf("%-12s %12s %16s %18s\n", "part", "tokens", "USD per 1M", "USD");
+  auto row = [](const char* name, uint64_t tokens, cost::PriceUnits price, int64_t usd) {
+    std::printf("%-12s %12llu %16s %18s\n", name, static_cast<unsigned long long>(tokens), PerMtok(price).c_str(),
+                Usd(usd).c_str());
+  };
+  row("input", a.input - std::min(a.input, a.cache_read + a.cache_write), p.input, c->input);
+  row("cache_read", a.cache_read, p.cache_read, c->cache_read);
+  row("cache_write", a.cache_write, p.cache_write, c->cache_write);
+  row("output", a.output - std::min(a.output, a.reasoning), p.output, c->output);
+  row("reasoning", a.reasoning, p.reasoning, c->reasoning);
+  if (c->request != 0) std::printf("%-12s %12s %16s %18s\n", "per request", "", "", Usd(c->request).c_str());
+  std::printf("%-12s %12s %16s %18s\n", "total", "", "", Usd(c->total).c_str());
+  return 0;
+}
+
+int CmdPricesList(const std::vector<std::string>& tables, const std::string& provider, bool as_json) {
+  auto book = cost::LoadPriceBook(tables);
+  if (!book) return Die(book.error().message);
+  std::string want = provider.empty() ? "" : cost::CanonicalProvider(provider);
+  for (const auto& t : (*book)->tables()) {
+    for (const auto& m : t->models()) {
+      if (!want.empty() && m.provider != want) continue;
+      cost::ResolvedPrices p = cost::Resolve(m.prices, 0);
+      if (as_json) {
+        json j = {{"table", t->source()},
+                  {"provider", m.provider},
+                  {"model", m.id},
+                  {"input", PerMtok(p.input)},
+                  {"output", PerMtok(p.output)},
+                  {"cache_read", PerMtok(p.cache_read)},
+                  {"cache_write", PerMtok(p.cache_write)},
+                  {"versions", m.versions.size()},
+                  {"tiers", m.prices.tiers.size()}};
+        std::printf("%s\n", j.dump().c_str());
+      } else {
+        std::printf("%-16s %-48s in %-10s out %-10s cache_read %-10s%s%s\n", m.provider.c_str(), m.id.c_str(),
+                    PerMtok(p.input).c_str(), PerMtok(p.output).c_str(), PerMtok(p.cache_read).c_str(),
+                    m.prices.tiers.empty() ? "" : "  (tiered)", m.versions.empty() ? "" : "  (versioned)");
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,7 +320,52 @@ int main(int argc, char** argv) {
   rejected->add_flag("--json", as_json, "one JSON object per line");
   rejected->add_option("-n,--limit", limit, "at most this many (default 100)");
 
+  auto* prices = app.add_subcommand("prices", "model prices and costs");
+  prices->require_subcommand(1);
+  QuoteArgs q;
+  std::string list_provider;
+  auto* quote = prices->add_subcommand("quote", "what a request costs (no daemon needed)");
+  quote->add_option("--model", q.model, "model name")->required();
+  quote->add_option("--provider", q.provider, "provider (openai, anthropic, aws.bedrock, ...)");
+  quote->add_option("--input-tokens", q.input, "input tokens, including cached ones");
+  quote->add_option("--output-tokens", q.output, "output tokens, including reasoning");
+  quote->add_option("--cache-read-tokens", q.cache_read, "cached input tokens read");
+  quote->add_option("--cache-write-tokens", q.cache_write, "input tokens written to the cache");
+  quote->add_option("--reasoning-tokens", q.reasoning, "reasoning tokens");
+  quote->add_option("--at", q.at, "when the request started (RFC 3339; default now)");
+  quote->add_option("--price-table", q.tables, "extra price table (before the built-in one); repeatable");
+  quote->add_flag("--json", q.as_json, "print JSON");
+  auto* list = prices->add_subcommand("list", "list priced models (no daemon needed)");
+  list->add_option("--provider", list_provider, "only this provider");
+  list->add_option("--price-table", q.tables, "extra price table (before the built-in one); repeatable");
+  list->add_flag("--json", as_json, "one JSON object per line");
+  auto* unpriced = prices->add_subcommand("unpriced", "models the running daemon saw without a price");
+  unpriced->add_flag("--json", as_json, "print JSON");
+  auto* reload = prices->add_subcommand("reload", "make the running daemon re-read its price tables");
+
   CLI11_PARSE(app, argc, argv);
+  if (quote->parsed()) return CmdQuote(q);
+  if (list->parsed()) return CmdPricesList(q.tables, list_provider, as_json);
+  if (unpriced->parsed()) {
+    auto a = Control(g, R"({"$prices":"unpriced"})");
+    if (!a) return Die(a.error().message);
+    if (as_json) {
+      std::printf("%s\n", (*a)["models"].dump(2).c_str());
+      return 0;
+    }
+    for (const auto& m : (*a)["models"]) {
+      std::string name = m.value("model", std::string());
+      std::printf("%10llu  %s\n", m.value("spans", 0ull), name.empty() ? "(no model)" : name.c_str());
+    }
+    return 0;
+  }
+  if (reload->parsed()) {
+    auto a = Control(g, R"({"$prices":"reload"})");
+    if (!a) return Die(a.error().message);
+    if (!a->value("ok", false)) return Die("reload failed; the previous tables stay: " + a->value("error", std::string()), 1);
+    std::printf("price tables reloaded\n");
+    return 0;
+  }
   if (send->parsed()) return CmdSend(g, file, sync);
   if (status->parsed()) return CmdStatus(g, as_json);
   if (dump->parsed()) return CmdDump(g);

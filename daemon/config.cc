@@ -181,6 +181,26 @@ const std::vector<KeyDef>& Keys() {
                         [](Config& c) -> auto& { return c.buffer.quarantine_max_entries; }));
     k.push_back(SizeKey("buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
                         [](Config& c) -> auto& { return c.buffer.quarantine_max_bytes; }));
+    k.push_back({"prices.tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   c.price_tables.clear();
+                   size_t start = 0;
+                   while (start <= v.size()) {
+                     size_t comma = v.find(',', start);
+                     if (comma == std::string_view::npos) comma = v.size();
+                     std::string_view item = v.substr(start, comma - start);
+                     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+                     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+                     if (!item.empty()) c.price_tables.emplace_back(item);
+                     start = comma + 1;
+                   }
+                   return {};
+                 },
+                 [](const Config& c) {
+                   std::string out;
+                   for (const auto& t : c.price_tables) out += (out.empty() ? "" : ",") + t;
+                   return out.empty() ? std::string("[]") : out;
+                 }});
     return k;
   }();
   return keys;
@@ -231,7 +251,23 @@ void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, cons
       continue;
     }
     std::string origin = file + ":" + std::to_string(node.source().begin.line);
-    if (node.is_array() || node.is_array_of_tables()) {
+    if (const toml::array* arr = node.as_array(); arr != nullptr && !node.is_array_of_tables()) {
+      // Arrays of strings are passed to the key's parser comma-separated.
+      std::string joined;
+      bool strings = true;
+      for (const toml::node& item : *arr) {
+        if (!item.is_string()) strings = false;
+        if (!joined.empty()) joined += ",";
+        joined += NodeText(item);
+      }
+      if (!strings) {
+        problems->push_back(origin + ": " + key + ": expected an array of strings");
+        continue;
+      }
+      Apply(c, key, joined, origin, problems);
+      continue;
+    }
+    if (node.is_array_of_tables()) {
       problems->push_back(origin + ": unknown key \"" + key + "\"");
       continue;
     }

@@ -11,6 +11,7 @@
 #include "buffer/span_queue.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/pricing.h"
 #include "daemon/status.h"
 #include "ipc/datagram_listener.h"
 #include "ipc/stream_listener.h"
@@ -26,6 +27,7 @@ struct Daemon::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::unique_ptr<buffer::SpanQueue> queue;
+  std::unique_ptr<Pricing> pricing;
   ipc::Counters counters;
   std::unique_ptr<ipc::StreamListener> stream;
   std::unique_ptr<ipc::DatagramListener> dgram;
@@ -33,6 +35,7 @@ struct Daemon::Impl {
   std::vector<std::string> socket_files;  // removed at Stop
   int udp_port = -1;
   bool stopped = false;
+  Daemon* self = nullptr;  // for the control handler
 
   ~Impl() {
     for (auto& t : threads) {
@@ -61,6 +64,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return Fail(Error::Io("cannot create " + dir.string() + ": " + ec.message()));
   }
+  auto pricing = Pricing::Create(config.price_tables);
+  if (!pricing) return Fail(Error::Invalid("price tables: " + pricing.error().message));
+  d.pricing = std::move(*pricing);
   buffer::Options bo = config.buffer;
   bo.dir = config.state_dir / "buffer";
   auto q = buffer::SpanQueue::Open(bo);
@@ -87,10 +93,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     so.max_line_bytes = config.ingest.max_span_bytes;
     so.fsync_barriers = machine;
     so.max_connections = config.ingest.max_connections;
-    Daemon::Impl* raw = impl.get();
-    d.stream = std::make_unique<ipc::StreamListener>(d.ioc, *fd, so, limits, submit, d.counters,
-                                                     [raw] { return BuildStatusJson(*raw->queue, raw->counters,
-                                                                                    raw->config, raw->started_ns); });
+    so.enricher = d.pricing.get();
+    // The listener starts before the Daemon object exists; `self` is set
+    // right after Start() builds it, before any I/O thread runs.
+    d.stream = std::make_unique<ipc::StreamListener>(
+        d.ioc, *fd, so, limits, submit, d.counters,
+        [&d](const std::string& key, const nlohmann::json& line) -> std::optional<std::string> {
+          return d.self != nullptr ? d.self->Control(key, line) : std::nullopt;
+        });
     LOG_INFO("listening", {{"transport", "unix_stream"}, {"path", path}});
   }
   if (std::string path = config.SocketPath(config.ingest.unix_dgram); !path.empty()) {
@@ -102,6 +112,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     o.transport = span::Transport::kUnixDatagram;
     o.max_datagram_bytes = config.ingest.max_unix_datagram_bytes;
     o.messages_per_call = 16;
+    o.enricher = d.pricing.get();
     o.lanes = config.io_threads == 0 ? 2 : config.io_threads;
     d.dgram = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
     LOG_INFO("listening", {{"transport", "unix_dgram"}, {"path", path}, {"receive_buffer_bytes", granted}});
@@ -115,6 +126,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     ipc::DatagramOptions o;
     o.transport = span::Transport::kUdp;
     o.max_datagram_bytes = config.ingest.max_udp_datagram_bytes;
+    o.enricher = d.pricing.get();
     o.lanes = config.io_threads == 0 ? 2 : config.io_threads;
     d.udp = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
     int granted = 0;
@@ -123,13 +135,16 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     LOG_INFO("listening", {{"transport", "udp"}, {"address", hp->host + ":" + std::to_string(d.udp_port)},
                            {"receive_buffer_bytes", granted}});
   }
-  if (d.stream) d.stream->Start();
-  if (d.dgram) d.dgram->Start();
-  if (d.udp) d.udp->Start();
-  d.work.emplace(d.ioc.get_executor());
+  auto daemon = std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+  Impl& started = *daemon->impl_;
+  started.self = daemon.get();
+  if (started.stream) started.stream->Start();
+  if (started.dgram) started.dgram->Start();
+  if (started.udp) started.udp->Start();
+  started.work.emplace(started.ioc.get_executor());
   unsigned n = config.io_threads == 0 ? 2 : config.io_threads;
   for (unsigned i = 0; i < n; ++i) {
-    d.threads.emplace_back([&ioc = d.ioc] {
+    started.threads.emplace_back([&ioc = started.ioc] {
       pthread_setname_np(pthread_self(), "sv-io");
       for (;;) {
         try {
@@ -141,12 +156,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
       }
     });
   }
-  auto stats = d.queue->GetStats();
+  auto stats = started.queue->GetStats();
   LOG_INFO("spanvaultd started",
            {{"version", SPANVAULT_VERSION}, {"state_dir", config.state_dir.string()},
             {"buffered_spans", stats.spans}, {"io_threads", n},
             {"durability", machine ? "machine" : "process"}});
-  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+  return daemon;
 }
 
 void Daemon::Stop() {
@@ -181,7 +196,35 @@ void Daemon::Stop() {
 }
 
 std::string Daemon::StatusJson() const {
-  return BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns);
+  nlohmann::json j = nlohmann::json::parse(
+      BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
+  j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
+  return j.dump();
+}
+
+Status Daemon::ReloadPrices() { return impl_->pricing->Reload(); }
+
+std::optional<std::string> Daemon::Control(const std::string& key, const nlohmann::json& line) {
+  if (key == "$status") return StatusJson();
+  if (key == "$prices") {
+    const nlohmann::json& what = line["$prices"];
+    nlohmann::json answer;
+    if (what == "reload") {
+      Status st = ReloadPrices();
+      answer["$prices"] = "reload";
+      answer["ok"] = st.has_value();
+      if (!st) answer["error"] = st.error().message;
+    } else if (what == "unpriced") {
+      answer["$prices"] = "unpriced";
+      nlohmann::json models = nlohmann::json::array();
+      for (auto& [model, n] : impl_->pricing->Unpriced()) models.push_back({{"model", model}, {"spans", n}});
+      answer["models"] = std::move(models);
+    } else {
+      return std::nullopt;
+    }
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return std::nullopt;
 }
 
 }  // namespace spanvault::daemon

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -28,6 +30,14 @@ class Daemon {
 
   // The status document `spanvault status` prints (see README).
   std::string StatusJson() const;
+
+  // Re-reads the price tables (SIGHUP, `spanvault prices reload`). On error
+  // the previous tables stay in force and the error is returned.
+  Status ReloadPrices();
+
+  // Answers a control line of the stream socket ({"$status": true},
+  // {"$prices": "reload" | "unpriced"}); nullopt for an unknown one.
+  std::optional<std::string> Control(const std::string& key, const nlohmann::json& line);
 
   // The UDP port actually bound (useful with port 0), or -1.
   int udp_port() const;

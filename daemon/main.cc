@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "cost/price_book.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 
@@ -38,6 +39,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> problems;
   daemon::Config config = daemon::LoadConfig(lo, &problems);
   if (check) {
+    if (problems.empty()) {
+      // Price tables are part of the configuration: load them the same way.
+      if (auto book = cost::LoadPriceBook(config.price_tables); !book) {
+        problems.push_back("prices.tables: " + book.error().message);
+      }
+    }
     for (const auto& p : problems) std::fprintf(stderr, "error: %s\n", p.c_str());
     if (!problems.empty()) {
       std::fprintf(stderr, "%zu problem(s) found\n", problems.size());
@@ -88,7 +95,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      LOG_INFO("SIGHUP received; nothing to reload yet", nullptr);
+      LOG_INFO("SIGHUP received: reloading price tables", nullptr);
+      (void)d->ReloadPrices();  // errors are logged; the old tables stay
       continue;
     }
     LOG_INFO("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

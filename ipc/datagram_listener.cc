@@ -99,7 +99,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
       }
       return 0;
     }
-    span::Decoder& decoder = ThreadDecoder(limits_);
+    span::Decoder& decoder = ThreadDecoder(limits_, options_.enricher);
     for (int i = 0; i < got; ++i) {
       const msghdr& h = msgs_[i].msg_hdr;
       span::Source source;

@@ -53,14 +53,14 @@ class Session;
 class StreamListener::Impl : public std::enable_shared_from_this<StreamListener::Impl> {
  public:
   Impl(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit,
-       Counters& counters, std::function<std::string()> status_json)
+       Counters& counters, ControlFn control)
       : ioc_(ioc),
         acceptor_(asio::make_strand(ioc)),
         options_(options),
         limits_(limits),
         submit_(std::move(submit)),
         counters_(counters),
-        status_json_(std::move(status_json)) {
+        control_(std::move(control)) {
     acceptor_.assign(stream(), fd);
   }
 
@@ -73,7 +73,7 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
   span::Limits limits_;
   SubmitFn submit_;
   Counters& counters_;
-  std::function<std::string()> status_json_;
+  ControlFn control_;
   std::mutex mu_;
   std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_; pruned of expired entries
   bool stopped_ = false;  // guarded by mu_
@@ -221,7 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
     size_t q0 = batch_.quarantine.size();
     // The line sits inside buf_, which has kPadding readable bytes past end_.
     span::DecodeResult r =
-        ThreadDecoder(owner_->limits_).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
+        ThreadDecoder(owner_->limits_, opts_.enricher).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
     if (r.accepted > 0) span_lines_.push_back(line_no_);
     if (r.rejected > 0) {
       counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -252,9 +252,12 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
       return;
     }
-    if (j.is_object() && j.contains("$status")) {
-      Send(owner_->status_json_());
-      return;
+    if (j.is_object() && !j.empty() && owner_->control_) {
+      const std::string& key = j.begin().key();
+      if (std::optional<std::string> answer = owner_->control_(key, j)) {
+        Send(std::move(*answer));
+        return;
+      }
     }
     std::string reason = j.is_discarded() ? "invalid JSON in a control line" : "unknown control line";
     counters_->payloads.fetch_add(1, std::memory_order_relaxed);
@@ -443,8 +446,8 @@ void StreamListener::Impl::Stop() {
 }
 
 StreamListener::StreamListener(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits,
-                               SubmitFn submit, Counters& counters, std::function<std::string()> status_json)
-    : impl_(std::make_shared<Impl>(ioc, fd, options, limits, std::move(submit), counters, std::move(status_json))) {}
+                               SubmitFn submit, Counters& counters, ControlFn control)
+    : impl_(std::make_shared<Impl>(ioc, fd, options, limits, std::move(submit), counters, std::move(control))) {}
 
 StreamListener::~StreamListener() { Stop(); }
 void StreamListener::Start() { impl_->Start(); }

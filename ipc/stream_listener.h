@@ -1,5 +1,6 @@
 // The Unix stream listener: NDJSON, one JSON value per line, many concurrent
-// connections, the {"$sync": ID} barrier and the {"$status": true} query.
+// connections, the {"$sync": ID} barrier and other control lines ({"$status":
+// true}, {"$prices": ...}) answered by the daemon.
 //
 // Per connection: bytes are read in chunks; every complete line of a chunk is
 // decoded on the spot and the chunk's spans go to the store as one batch.
@@ -17,6 +18,8 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "ipc/ingest.h"
@@ -38,13 +41,19 @@ struct StreamOptions {
   size_t max_connections = 1024;
   // Default: 100. Errors listed per barrier answer.
   size_t max_errors_per_answer = 100;
+  // Default: none. Called for every valid span before it is encoded (cost).
+  span::Enricher* enricher = nullptr;
 };
+
+// Answers a control line other than $sync: `key` is its first key ("$status",
+// "$prices"), `line` the whole parsed line. nullopt: unknown control line.
+using ControlFn = std::function<std::optional<std::string>(const std::string& key, const nlohmann::json& line)>;
 
 class StreamListener {
  public:
   // Takes ownership of `fd`, a listening Unix stream socket.
   StreamListener(boost::asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit,
-                 Counters& counters, std::function<std::string()> status_json);
+                 Counters& counters, ControlFn control);
   ~StreamListener();
 
   void Start();

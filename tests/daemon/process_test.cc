@@ -268,6 +268,60 @@ TEST(CliTest, SendStatusRejected) {
   EXPECT_NE(down.code, 0);
 }
 
+TEST(CliTest, PricesQuoteWorksWithoutADaemon) {
+  RunResult r = RunCommand({SPANVAULT_CLI_PATH, "prices", "quote", "--model", "gpt-4o", "--input-tokens", "1000",
+                            "--output-tokens", "500", "--cache-read-tokens", "200", "--json"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  // Exact decimals, as spans carry them.
+  EXPECT_NE(r.out.find("\"total\":0.00725,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"price_id\":\"openai/gpt-4o\""), std::string::npos) << r.out;
+  RunResult text = RunCommand({SPANVAULT_CLI_PATH, "prices", "quote", "--model", "gpt-4o", "--input-tokens", "1000"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("total"), std::string::npos);
+  RunResult none = RunCommand({SPANVAULT_CLI_PATH, "prices", "quote", "--model", "no-such-model-xyz"});
+  EXPECT_EQ(none.code, 1);
+  RunResult list = RunCommand({SPANVAULT_CLI_PATH, "prices", "list", "--provider", "anthropic"});
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("claude"), std::string::npos);
+}
+
+TEST(ProcessTest, SighupReloadsPriceTables) {
+  TempDir dir;
+  std::string table = dir.str() + "/p.json";
+  auto write = [&](const std::string& price) {
+    std::ofstream(table) << R"({"models":[{"id":"m1","provider":"acme","match":{"equals":"m1"},"prices":{"input":)"
+                         << price << "}}]}";
+  };
+  write("1");
+  DaemonProcess d(dir);
+  d.Start({"--set", "prices.tables=" + table});
+  auto send = [&](const std::string& id) {
+    auto c = cli::StreamClient::Connect(d.Socket());
+    ASSERT_TRUE(c.has_value());
+    ASSERT_TRUE(c->Write(R"({"name":"x","span_id":")" + id +
+                         R"(","type":"generation","model":"m1","provider":"acme","usage":{"input_tokens":1000000}})"
+                         "\n{\"$sync\":1}\n")
+                    .has_value());
+    ASSERT_TRUE(c->ReadLine().has_value());
+  };
+  send("before");
+  write("7");
+  d.Signal(SIGHUP);
+  // The reload is logged once done.
+  for (int i = 0; i < 200 && d.Log().find("price tables reloaded") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  send("after");
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
+  std::vector<std::string> argv = {SPANVAULT_CLI_PATH, "buffer", "dump"};
+  for (auto& a : d.DirArgs()) argv.push_back(a);
+  RunResult dump = RunCommand(argv);
+  EXPECT_NE(dump.out.find(R"("span_id":"before")"), std::string::npos);
+  EXPECT_NE(dump.out.find(R"("cost":{"total":1,)"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find(R"("cost":{"total":7,)"), std::string::npos) << dump.out;
+}
+
 TEST(CliTest, CheckConfigListsEveryProblem) {
   TempDir dir;
   std::string path = dir.str() + "/bad.toml";

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "ipc/unix_socket.h"
@@ -366,6 +368,77 @@ TEST(DaemonStartTest, SecondDaemonOnTheSameSocketsFailsAndLeavesThemAlone) {
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(json::parse(*line)["accepted"], 1);
   (*first)->Stop();
+}
+
+class PricingTest : public DaemonFixture {
+ protected:
+  std::vector<std::string> Settings() override {
+    table_ = dir_.str() + "/prices.json";
+    WriteTable("1.5");
+    return {"prices.tables=" + table_};
+  }
+  void WriteTable(const std::string& input_price) {
+    std::ofstream(table_) << R"({"models":[{"id":"house-model","provider":"acme","match":{"equals":"house-model"},)"
+                          << R"("prices":{"input":)" << input_price << R"(,"output":2}}]})";
+  }
+  std::string table_;
+};
+
+TEST_F(PricingTest, SpansArePricedFromUserAndBuiltInTables) {
+  auto c = Connect();
+  json a = SendSync(c, {
+      R"({"name":"a","span_id":"builtin","type":"generation","model":"gpt-4o-2024-08-06","provider":"openai","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":200}}})",
+      R"({"name":"b","span_id":"user","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000,"output_tokens":1000000}})",
+      R"({"name":"c","span_id":"client","type":"generation","model":"gpt-4o","usage":{"input_tokens":10},"cost":0.5})",
+      R"({"name":"d","span_id":"unknown","type":"generation","model":"mystery-1","usage":{"input_tokens":10}})",
+      R"({"name":"e","span_id":"nousage","type":"generation","model":"gpt-4o"})",
+      R"({"name":"f","span_id":"tool","type":"tool"})"});
+  EXPECT_EQ(a["accepted"], 6);
+  // Unpriced models are counted by name; a tool span is not a model call.
+  auto u = c.Write("{\"$prices\":\"unpriced\"}\n");
+  ASSERT_TRUE(u.has_value());
+  json unpriced = json::parse(*c.ReadLine());
+  ASSERT_EQ(unpriced["models"].size(), 2u) << unpriced.dump();
+  StopDaemon();
+  std::map<std::string, json> by_id;
+  for (auto& s : StoredSpans()) by_id[s["span_id"]] = s;
+  // gpt-4o: 800 x $2.50 + 200 x $1.25 + 500 x $10 per 1M tokens.
+  EXPECT_EQ(by_id["builtin"]["cost"]["total"], 0.00725);
+  EXPECT_EQ(by_id["builtin"]["cost"]["cache_read"], 0.00025);
+  EXPECT_EQ(by_id["builtin"]["cost"]["price_id"], "openai/gpt-4o");
+  EXPECT_EQ(by_id["builtin"]["cost"]["source"], "table");
+  EXPECT_EQ(by_id["user"]["cost"]["total"], 3.5);
+  EXPECT_EQ(by_id["client"]["cost"]["source"], "client");
+  EXPECT_EQ(by_id["client"]["cost"]["total"], 0.5);
+  EXPECT_FALSE(by_id["unknown"].contains("cost"));
+  EXPECT_FALSE(by_id["nousage"].contains("cost"));
+  EXPECT_FALSE(by_id["tool"].contains("cost"));
+}
+
+TEST_F(PricingTest, ReloadSwapsTablesAndKeepsThemOnError) {
+  auto c = Connect();
+  std::string span = R"({"name":"b","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000}})";
+  SendSync(c, {span});
+  WriteTable("4");
+  ASSERT_TRUE(c.Write("{\"$prices\":\"reload\"}\n").has_value());
+  json r = json::parse(*c.ReadLine());
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  SendSync(c, {span}, 2);
+  // A broken file: the reload fails with the reason, the old prices stay.
+  std::ofstream(table_) << "{ not json";
+  ASSERT_TRUE(c.Write("{\"$prices\":\"reload\"}\n").has_value());
+  json bad = json::parse(*c.ReadLine());
+  EXPECT_EQ(bad["ok"], false);
+  EXPECT_NE(bad["error"].get<std::string>().find(table_), std::string::npos) << bad.dump();
+  SendSync(c, {span}, 3);
+  EXPECT_EQ(Status()["prices"]["reloads"], 2);
+  EXPECT_TRUE(Status()["prices"].contains("last_reload_error"));
+  StopDaemon();
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(spans[0]["cost"]["total"], 1.5);
+  EXPECT_EQ(spans[1]["cost"]["total"], 4);
+  EXPECT_EQ(spans[2]["cost"]["total"], 4);
 }
 
 class DropOldestTest : public DaemonFixture {

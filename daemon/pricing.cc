@@ -1,0 +1,122 @@
+#include "daemon/pricing.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+
+namespace spanvault::daemon {
+namespace {
+// Distinct unpriced model names remembered; further names count as "(other)"
+// so that a client sending random model names cannot grow memory.
+constexpr size_t kMaxUnpricedNames = 10000;
+}  // namespace
+
+Result<std::unique_ptr<Pricing>> Pricing::Create(std::vector<std::string> sources) {
+  auto book = cost::LoadPriceBook(sources);
+  if (!book) return Fail(book.error());
+  return std::unique_ptr<Pricing>(new Pricing(std::move(sources), std::move(*book)));
+}
+
+Pricing::Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book)
+    : sources_(std::move(sources)), book_(std::move(book)) {}
+
+std::shared_ptr<const cost::PriceBook> Pricing::Current() {
+  struct Cached {
+    const Pricing* owner = nullptr;
+    uint64_t generation = 0;
+    std::shared_ptr<const cost::PriceBook> book;
+  };
+  thread_local Cached cached;
+  uint64_t gen = generation_.load(std::memory_order_acquire);
+  if (cached.owner != this || cached.generation != gen) {
+    std::lock_guard lock(mu_);
+    cached.owner = this;
+    cached.generation = generation_.load(std::memory_order_relaxed);
+    cached.book = book_;
+  }
+  return cached.book;
+}
+
+void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
+  // Only model calls are priced; a tool or retrieval span without a model is
+  // not "unpriced".
+  const bool model_call = span.type == span::SpanType::kGeneration || span.type == span::SpanType::kEmbedding;
+  if (span.model.empty()) {
+    if (model_call) CountUnpriced("");
+    return;
+  }
+  if (!span.has_usage) {
+    CountUnpriced(span.model);
+    return;
+  }
+  std::shared_ptr<const cost::PriceBook> book = Current();
+  auto cost = book->Compute(span.usage, span.provider, span.model, span.start_ns);
+  if (!cost || !cost->has_value()) {
+    CountUnpriced(span.model);
+    return;
+  }
+  cost::AppendCostJson(**cost, cost_json);
+  priced_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Pricing::CountUnpriced(std::string_view model) {
+  unpriced_total_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  auto it = unpriced_.find(model);
+  if (it != unpriced_.end()) {
+    ++it->second;
+  } else if (unpriced_.size() < kMaxUnpricedNames) {
+    unpriced_.emplace(std::string(model), 1);
+  } else {
+    ++unpriced_["(other)"];
+  }
+}
+
+Status Pricing::Reload() {
+  auto book = cost::LoadPriceBook(sources_);
+  std::lock_guard lock(mu_);
+  ++reloads_;
+  if (!book) {
+    last_error_ = book.error().message;
+    LOG_ERROR("price tables not reloaded; the previous ones stay in force", {{"error", last_error_}});
+    return Fail(book.error());
+  }
+  size_t models = 0;
+  for (const auto& t : (*book)->tables()) models += t->model_count();
+  book_ = std::move(*book);
+  last_error_.clear();
+  generation_.fetch_add(1, std::memory_order_release);
+  LOG_INFO("price tables reloaded", {{"tables", sources_.size() + 1}, {"models", models}});
+  return {};
+}
+
+std::vector<std::pair<std::string, uint64_t>> Pricing::Unpriced() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  {
+    std::lock_guard lock(mu_);
+    out.assign(unpriced_.begin(), unpriced_.end());
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+std::string Pricing::StatusJson() const {
+  nlohmann::json j;
+  std::lock_guard lock(mu_);
+  nlohmann::json tables = nlohmann::json::array();
+  size_t models = 0;
+  for (const auto& t : book_->tables()) {
+    tables.push_back({{"source", t->source()}, {"models", t->model_count()}, {"skipped", t->skipped()}});
+    models += t->model_count();
+  }
+  j["tables"] = std::move(tables);
+  j["models"] = models;
+  j["priced_spans"] = priced_.load();
+  j["unpriced_spans"] = unpriced_total_.load();
+  j["reloads"] = reloads_;
+  if (!last_error_.empty()) j["last_reload_error"] = last_error_;
+  return j.dump();
+}
+
+}  // namespace spanvault::daemon
