@@ -1,5 +1,7 @@
 #include "cost/decimal.h"
 
+#include <cstdint>
+
 #include <algorithm>
 
 namespace spanvault::cost {
@@ -75,22 +77,32 @@ void AppendDecimal(Int128 units, int scale, std::string& out) {
   bool negative = units < 0;
   // Work on the magnitude as unsigned so the minimum value cannot overflow.
   UInt128 mag = negative ? static_cast<UInt128>(-(units + 1)) + 1 : static_cast<UInt128>(units);
-  char buf[64];
+  char digits[64];  // least significant first
   int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + static_cast<int>(mag % 10));
+  // 128-bit division is a library call; every cost on the hot path fits in
+  // 64 bits, so finish in 64-bit arithmetic as soon as the value allows.
+  while (mag > static_cast<UInt128>(UINT64_MAX)) {
+    digits[n++] = static_cast<char>('0' + static_cast<int>(mag % 10));
     mag /= 10;
-  } while (mag != 0);
-  while (n <= scale) buf[n++] = '0';
-  // buf holds the digits least significant first; the point sits after `scale`.
-  int first_kept = 0;
-  while (first_kept < scale && buf[first_kept] == '0') ++first_kept;
-  if (negative) out.push_back('-');
-  for (int k = n - 1; k >= scale; --k) out.push_back(buf[k]);
-  if (first_kept < scale) {
-    out.push_back('.');
-    for (int k = scale - 1; k >= first_kept; --k) out.push_back(buf[k]);
   }
+  uint64_t small = static_cast<uint64_t>(mag);
+  do {
+    digits[n++] = static_cast<char>('0' + small % 10);
+    small /= 10;
+  } while (small != 0);
+  while (n <= scale) digits[n++] = '0';
+  // The point sits after `scale` digits; trailing fraction zeros are dropped.
+  int first_kept = 0;
+  while (first_kept < scale && digits[first_kept] == '0') ++first_kept;
+  char text[72];
+  int len = 0;
+  if (negative) text[len++] = '-';
+  for (int k = n - 1; k >= scale; --k) text[len++] = digits[k];
+  if (first_kept < scale) {
+    text[len++] = '.';
+    for (int k = scale - 1; k >= first_kept; --k) text[len++] = digits[k];
+  }
+  out.append(text, static_cast<size_t>(len));
 }
 
 std::string FormatDecimal(Int128 units, int scale) {

@@ -78,38 +78,37 @@ std::string Match::PriceId() const {
   return id;
 }
 
-std::optional<Match> PriceBook::Lookup(std::string_view provider, std::string_view model, int64_t start_ns,
-                                       uint64_t input_tokens) const {
-  const ModelPrice* found = nullptr;
-  const PriceTable* table = nullptr;
+PriceBook::Found PriceBook::FindModel(std::string_view provider, std::string_view model) const {
   bool any_known = false;
   if (!provider.empty()) {
     for (const auto& t : tables_) {
       bool known = false;
-      found = t->Find(provider, model, &known);
+      if (const ModelPrice* found = t->Find(provider, model, &known)) return {t.get(), found};
       any_known |= known;
-      if (found) {
-        table = t.get();
-        break;
-      }
     }
   }
-  if (!found && !any_known) {
+  if (!any_known) {
     for (const auto& t : tables_) {
-      found = t->FindAnyProvider(model);
-      if (found) {
-        table = t.get();
-        break;
-      }
+      if (const ModelPrice* found = t->FindAnyProvider(model)) return {t.get(), found};
     }
   }
-  if (!found) return std::nullopt;
+  return {};
+}
+
+Match PriceBook::At(const Found& found, int64_t start_ns, uint64_t input_tokens) {
   Match m;
-  m.table = table;
-  m.model = found;
-  const PriceLevel& level = found->LevelAt(start_ns, &m.version, &m.window);
+  m.table = found.table;
+  m.model = found.model;
+  const PriceLevel& level = found.model->LevelAt(start_ns, &m.version, &m.window);
   m.prices = Resolve(level, input_tokens);
   return m;
+}
+
+std::optional<Match> PriceBook::Lookup(std::string_view provider, std::string_view model, int64_t start_ns,
+                                       uint64_t input_tokens) const {
+  Found found = FindModel(provider, model);
+  if (found.model == nullptr) return std::nullopt;
+  return At(found, start_ns, input_tokens);
 }
 
 Result<Cost> PriceBook::Compute(const Match& match, const span::Usage& usage) {

@@ -75,6 +75,16 @@ class PriceBook {
   std::optional<Match> Lookup(std::string_view provider, std::string_view model, int64_t start_ns,
                               uint64_t input_tokens) const;
 
+  // Lookup in two steps, for callers that cache the first (it depends only
+  // on the names): which table and model price `model`, then the prices in
+  // force at `start_ns` for a request of `input_tokens`.
+  struct Found {
+    const PriceTable* table = nullptr;
+    const ModelPrice* model = nullptr;  // null: unpriced
+  };
+  Found FindModel(std::string_view provider, std::string_view model) const;
+  static Match At(const Found& found, int64_t start_ns, uint64_t input_tokens);
+
   // The cost of `usage` at the matched prices. Errors (kInvalidArgument): the
   // cache counts exceed the input, reasoning exceeds the output, or the cost
   // overflows 64-bit picodollars (~9.2 million USD).

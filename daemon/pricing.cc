@@ -1,6 +1,7 @@
 #include "daemon/pricing.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -10,6 +11,8 @@ namespace {
 // Distinct unpriced model names remembered; further names count as "(other)"
 // so that a client sending random model names cannot grow memory.
 constexpr size_t kMaxUnpricedNames = 10000;
+// Provider/model pairs whose lookup each I/O thread remembers.
+constexpr size_t kMaxCachedNames = 4096;
 }  // namespace
 
 Result<std::unique_ptr<Pricing>> Pricing::Create(std::vector<std::string> sources) {
@@ -21,7 +24,7 @@ Result<std::unique_ptr<Pricing>> Pricing::Create(std::vector<std::string> source
 Pricing::Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book)
     : sources_(std::move(sources)), book_(std::move(book)) {}
 
-std::shared_ptr<const cost::PriceBook> Pricing::Current() {
+const cost::PriceBook* Pricing::Current() {
   struct Cached {
     const Pricing* owner = nullptr;
     uint64_t generation = 0;
@@ -35,7 +38,9 @@ std::shared_ptr<const cost::PriceBook> Pricing::Current() {
     cached.generation = generation_.load(std::memory_order_relaxed);
     cached.book = book_;
   }
-  return cached.book;
+  // The thread's own reference keeps the book alive: no shared count traffic
+  // between threads per span.
+  return cached.book.get();
 }
 
 void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
@@ -50,13 +55,38 @@ void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
     CountUnpriced(span.model);
     return;
   }
-  std::shared_ptr<const cost::PriceBook> book = Current();
-  auto cost = book->Compute(span.usage, span.provider, span.model, span.start_ns);
-  if (!cost || !cost->has_value()) {
+  const cost::PriceBook* book = Current();
+  // Name resolution (lowercasing, exact maps, patterns, dated names) depends
+  // only on provider and model: cache it per thread for the current book.
+  struct NameCache {
+    const cost::PriceBook* book = nullptr;
+    std::unordered_map<std::string, cost::PriceBook::Found> found;
+    std::string key;
+  };
+  thread_local NameCache names;
+  if (names.book != book) {
+    names.found.clear();
+    names.book = book;
+  }
+  names.key.assign(span.provider);
+  names.key.push_back('\0');
+  names.key.append(span.model);
+  auto it = names.found.find(names.key);
+  if (it == names.found.end()) {
+    if (names.found.size() >= kMaxCachedNames) names.found.clear();
+    it = names.found.emplace(names.key, book->FindModel(span.provider, span.model)).first;
+  }
+  if (it->second.model == nullptr) {
     CountUnpriced(span.model);
     return;
   }
-  cost::AppendCostJson(**cost, cost_json);
+  cost::Match match = cost::PriceBook::At(it->second, span.start_ns, span.usage.input_tokens.value_or(0));
+  auto cost = cost::PriceBook::Compute(match, span.usage);
+  if (!cost) {
+    CountUnpriced(span.model);
+    return;
+  }
+  cost::AppendCostJson(*cost, cost_json);
   priced_.fetch_add(1, std::memory_order_relaxed);
 }
 

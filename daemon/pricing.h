@@ -43,7 +43,8 @@ class Pricing : public span::Enricher {
 
  private:
   explicit Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book);
-  std::shared_ptr<const cost::PriceBook> Current();
+  // This thread's reference to the current book (valid until its next call).
+  const cost::PriceBook* Current();
   void CountUnpriced(std::string_view model);
 
   const std::vector<std::string> sources_;
