@@ -181,7 +181,7 @@ const std::vector<KeyDef>& Keys() {
                         [](Config& c) -> auto& { return c.buffer.quarantine_max_entries; }));
     k.push_back(SizeKey("buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
                         [](Config& c) -> auto& { return c.buffer.quarantine_max_bytes; }));
-    k.push_back({"prices.tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
+    k.push_back({"price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
                  [](Config& c, std::string_view v) -> std::string {
                    c.price_tables.clear();
                    size_t start = 0;

@@ -50,9 +50,9 @@ struct Config {
   uint32_t io_threads = 0;
   IngestConfig ingest;
   buffer::Options buffer;  // buffer.dir is derived: state_dir/buffer
-  // Default: none. User price tables, before the built-in one: paths to
-  // spanvault price files (.json/.toml) or "litellm:/path.json". Reloaded on
-  // SIGHUP.
+  // Default: none. `price_tables`: user price tables, before the built-in
+  // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
+  // Reloaded on SIGHUP.
   std::vector<std::string> price_tables;
 
   // Every problem, one message each; empty when valid.

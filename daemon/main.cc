@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     if (problems.empty()) {
       // Price tables are part of the configuration: load them the same way.
       if (auto book = cost::LoadPriceBook(config.price_tables); !book) {
-        problems.push_back("prices.tables: " + book.error().message);
+        problems.push_back("price_tables: " + book.error().message);
       }
     }
     for (const auto& p : problems) std::fprintf(stderr, "error: %s\n", p.c_str());

@@ -103,6 +103,18 @@ TEST(ConfigTest, RemoteUdpAllowedExplicitly) {
   EXPECT_TRUE(p.empty());
 }
 
+TEST(ConfigTest, PriceTablesFromTomlArrayAndCommaList) {
+  std::vector<std::string> p;
+  Config c = Load("price_tables = [\"/etc/a.json\", \"litellm:/etc/b.json\"]\n", {}, &p);
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(c.price_tables, (std::vector<std::string>{"/etc/a.json", "litellm:/etc/b.json"}));
+  Config d = Load("", {"price_tables=/x.toml, litellm:/y.json"}, &p);
+  EXPECT_EQ(d.price_tables, (std::vector<std::string>{"/x.toml", "litellm:/y.json"}));
+  Load("price_tables = [1, 2]\n", {}, &p);
+  ASSERT_FALSE(p.empty());
+  EXPECT_NE(p[0].find("expected an array of strings"), std::string::npos);
+}
+
 TEST(ConfigTest, TomlSyntaxErrorNamesLine) {
   std::vector<std::string> p;
   Load("state_dir = \n", {}, &p);

@@ -294,7 +294,7 @@ TEST(ProcessTest, SighupReloadsPriceTables) {
   };
   write("1");
   DaemonProcess d(dir);
-  d.Start({"--set", "prices.tables=" + table});
+  d.Start({"--set", "price_tables=" + table});
   auto send = [&](const std::string& id) {
     auto c = cli::StreamClient::Connect(d.Socket());
     ASSERT_TRUE(c.has_value());

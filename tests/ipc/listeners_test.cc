@@ -375,7 +375,7 @@ class PricingTest : public DaemonFixture {
   std::vector<std::string> Settings() override {
     table_ = dir_.str() + "/prices.json";
     WriteTable("1.5");
-    return {"prices.tables=" + table_};
+    return {"price_tables=" + table_};
   }
   void WriteTable(const std::string& input_price) {
     std::ofstream(table_) << R"({"models":[{"id":"house-model","provider":"acme","match":{"equals":"house-model"},)"
