@@ -62,11 +62,11 @@ using nlohmann::json;
 constexpr size_t kStreamWriteBytes = 256u << 10;  // one write(2) of whole lines
 constexpr size_t kDatagramBatch = 64;             // datagrams per sendmmsg(2)
 constexpr size_t kMaxPoolSpans = 4096;
-constexpr size_t kMaxPoolBytes = 16u << 20;      // per sender (each has its own copy)
+constexpr size_t kMaxPoolBytes = 16u << 20;  // per sender (each has its own copy)
 constexpr size_t kMinSpanBytes = 256;
-constexpr size_t kMaxSpanBytes = 1u << 20;        // the daemon's default line limit
-constexpr size_t kMaxUdpSpanBytes = 65507;        // largest UDP payload over IPv4
-constexpr size_t kMaxDgramSpanBytes = 256u << 10; // the daemon's default datagram limit
+constexpr size_t kMaxSpanBytes = 1u << 20;         // the daemon's default line limit
+constexpr size_t kMaxUdpSpanBytes = 65507;         // largest UDP payload over IPv4
+constexpr size_t kMaxDgramSpanBytes = 256u << 10;  // the daemon's default datagram limit
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -169,15 +169,15 @@ std::string DefaultRuntimeDir() {
 // Span generation
 
 constexpr const char* kWords[] = {
-    "the",      "customer", "order",    "refund",    "invoice",  "shipping", "account",   "password", "reset",
-    "please",   "summarize", "following", "document", "answer",  "question", "context",   "policy",   "within",
-    "days",     "support",  "ticket",   "priority",  "escalate", "billing",  "subscription", "renewal", "plan",
-    "upgrade",  "error",    "timeout",  "database",  "query",    "latency",  "region",    "deploy",   "release",
-    "feature",  "request",  "user",     "reported",  "issue",    "after",    "update",    "version",  "mobile",
-    "app",      "crash",    "login",    "screen",    "payment",  "declined", "card",      "address",  "change",
-    "delivery", "tracking", "number",   "warehouse", "stock",    "available", "product",  "review",   "rating",
-    "and",      "of",       "to",       "in",        "for",      "with",     "on",        "is",       "was",
-    "a",        "we",       "you",      "they",      "can",      "will",     "should",    "not",      "has",
+    "the",      "customer",  "order",     "refund",    "invoice",  "shipping",  "account",      "password", "reset",
+    "please",   "summarize", "following", "document",  "answer",   "question",  "context",      "policy",   "within",
+    "days",     "support",   "ticket",    "priority",  "escalate", "billing",   "subscription", "renewal",  "plan",
+    "upgrade",  "error",     "timeout",   "database",  "query",    "latency",   "region",       "deploy",   "release",
+    "feature",  "request",   "user",      "reported",  "issue",    "after",     "update",       "version",  "mobile",
+    "app",      "crash",     "login",     "screen",    "payment",  "declined",  "card",         "address",  "change",
+    "delivery", "tracking",  "number",    "warehouse", "stock",    "available", "product",      "review",   "rating",
+    "and",      "of",        "to",        "in",        "for",      "with",      "on",           "is",       "was",
+    "a",        "we",        "you",       "they",      "can",      "will",      "should",       "not",      "has",
 };
 constexpr size_t kWordCount = sizeof kWords / sizeof kWords[0];
 
@@ -189,8 +189,8 @@ constexpr const char* kSystemPrompts[] = {
     "Extract the order number, the customer name and the requested action as JSON.",
 };
 
-constexpr const char* kNames[] = {"chat.completions", "support.answer", "ticket.classify", "rag.generate",
-                                  "summarize.document", "extract.entities"};
+constexpr const char* kNames[] = {"chat.completions", "support.answer",     "ticket.classify",
+                                  "rag.generate",     "summarize.document", "extract.entities"};
 
 struct ModelInfo {
   const char* model;
@@ -319,9 +319,9 @@ SpanTemplate MakeSpan(std::mt19937_64& rng, size_t target) {
 // run of consecutive spans is one contiguous write. Each sender has its own
 // copy: it patches span_id fields in place.
 struct Pool {
-  std::string data;                // span i is data[begin[i], begin[i+1]) including its '\n'
-  std::vector<size_t> begin;       // size() == count + 1
-  std::vector<size_t> id_offset;   // absolute offset of span i's span_id digits
+  std::string data;               // span i is data[begin[i], begin[i+1]) including its '\n'
+  std::vector<size_t> begin;      // size() == count + 1
+  std::vector<size_t> id_offset;  // absolute offset of span i's span_id digits
   size_t count() const { return id_offset.size(); }
   size_t line_bytes(size_t i) const { return begin[i + 1] - begin[i]; }
 };
@@ -644,7 +644,7 @@ struct Result {
   bool peak_rss_reset = false;
   double bench_cpu_pct = 0;
 
-  std::vector<std::string> errors;    // rejections reported by the daemon
+  std::vector<std::string> errors;  // rejections reported by the daemon
   std::vector<std::string> warnings;
 
   double spans_per_s() const { return wall_seconds > 0 ? static_cast<double>(accepted) / wall_seconds : 0; }
@@ -692,16 +692,16 @@ struct Meter {
 // Senders
 
 struct SenderPlan {
-  uint64_t count = 0;       // spans to send
-  uint64_t first_seq = 0;   // span_id = id_base + seq
-  size_t first_span = 0;    // where in the pool to start
+  uint64_t count = 0;      // spans to send
+  uint64_t first_seq = 0;  // span_id = id_base + seq
+  size_t first_span = 0;   // where in the pool to start
 };
 
 struct SenderResult {
   uint64_t sent = 0;
   uint64_t bytes = 0;
-  int64_t t_sent = 0;     // when the last byte was handed to the kernel
-  int64_t t_answer = 0;   // stream: when the barrier answer arrived
+  int64_t t_sent = 0;    // when the last byte was handed to the kernel
+  int64_t t_answer = 0;  // stream: when the barrier answer arrived
   bool answered = false;
   uint64_t accepted = 0;
   uint64_t rejected = 0;
@@ -770,8 +770,8 @@ void StreamSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, const O
   }
 }
 
-void DatagramSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, double rate, const Options& opt,
-                    bool udp, SenderResult& res) {
+void DatagramSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, double rate, const Options& opt, bool udp,
+                    SenderResult& res) {
   try {
     const size_t n = pool.count();
     std::vector<mmsghdr> msgs(kDatagramBatch);
@@ -859,8 +859,7 @@ struct Context {
 // Runs one sender thread per fd. Every sender first makes its own copy of the
 // pool (it patches span_ids in place), then all start together at meter.t0.
 template <typename Fn>
-std::vector<SenderResult> RunSenders(size_t senders, const Pool& shared_pool, Meter& meter, int daemon_pid,
-                                     Fn sender) {
+std::vector<SenderResult> RunSenders(size_t senders, const Pool& shared_pool, Meter& meter, int daemon_pid, Fn sender) {
   std::latch ready(static_cast<std::ptrdiff_t>(senders));
   std::atomic<bool> go{false};
   std::vector<SenderResult> results(senders);
@@ -957,8 +956,9 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
     }
   }
   if (!base) {
-    r.warnings.push_back("the daemon's counters ($status over the stream socket) are unavailable: only send rates "
-                         "are reported");
+    r.warnings.push_back(
+        "the daemon's counters ($status over the stream socket) are unavailable: only send rates "
+        "are reported");
   }
 
   std::vector<int> fds;
@@ -1098,10 +1098,10 @@ std::string MarkdownRow(const Result& r) {
     if (r.kernel_drops && *r.kernel_drops > 0) loss += ", kernel drops " + Commas(*r.kernel_drops);
     if (r.rejected > 0) loss += ", rejected " + Commas(r.rejected);
   }
-  std::string row = "| " + t + " | " + (r.durability.empty() ? "?" : r.durability) + " | " + Commas(r.sent) +
-                    " | " + std::to_string(r.connections) + " | " +
-                    (r.accepted_known ? Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) : "n/a") +
-                    " | " + (r.accepted_known ? Fixed(r.mib_per_s(), 1) : "n/a") + " | " +
+  std::string row = "| " + t + " | " + (r.durability.empty() ? "?" : r.durability) + " | " + Commas(r.sent) + " | " +
+                    std::to_string(r.connections) + " | " +
+                    (r.accepted_known ? Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) : "n/a") + " | " +
+                    (r.accepted_known ? Fixed(r.mib_per_s(), 1) : "n/a") + " | " +
                     (r.daemon_cpu_pct ? Fixed(*r.daemon_cpu_pct, 0) : "n/a") + " | " +
                     (r.daemon_peak_rss ? Fixed(static_cast<double>(*r.daemon_peak_rss) / 1048576.0, 0) : "n/a") +
                     " | " + loss + " |";
@@ -1154,12 +1154,14 @@ int Run(int argc, char** argv) {
   app.add_option("--socket", opt.socket_path, "the NDJSON stream socket (also used for $status)");
   app.add_option("--dgram", opt.dgram_path, "the Unix datagram socket");
   app.add_option("--udp", opt.udp, "UDP target HOST:PORT")->capture_default_str();
-  app.add_option("-n,--spans", opt.spans, "spans to send in total")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+  app.add_option("-n,--spans", opt.spans, "spans to send in total")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
       ->capture_default_str();
   app.add_option("-c,--connections", opt.connections,
                  "parallel senders (connections / sockets); default 2 for stream, 1 for dgram and udp")
       ->check(CLI::Range(1, 256));
-  app.add_option("--rate", opt.rate, "target spans/s for udp and dgram, paced in small bursts (0 = as fast as possible)")
+  app.add_option("--rate", opt.rate,
+                 "target spans/s for udp and dgram, paced in small bursts (0 = as fast as possible)")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   app.add_option("--span-bytes", opt.span_bytes, "approximate size of each span in bytes")
@@ -1168,9 +1170,10 @@ int Run(int argc, char** argv) {
   app.add_option("--pid", opt.pid, "the daemon's pid: sample its CPU% and peak RSS over the run")
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", opt.json, "print one JSON object instead of the summary line");
-  app.add_flag("--markdown-row", opt.markdown_row,
-               "print one Markdown table row (transport | durability | spans | conns | spans/s | MiB/s | daemon CPU % | "
-               "peak RSS MiB | loss)");
+  app.add_flag(
+      "--markdown-row", opt.markdown_row,
+      "print one Markdown table row (transport | durability | spans | conns | spans/s | MiB/s | daemon CPU % | "
+      "peak RSS MiB | loss)");
   app.add_option("--timeout", opt.timeout_s, "seconds without progress before giving up on a write or an answer")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
@@ -1178,7 +1181,8 @@ int Run(int argc, char** argv) {
                  "dgram/udp: longest wait, after sending, for the daemon to accept everything")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  app.add_option("--settle", opt.settle_s, "dgram/udp: stop waiting once the accepted count has not grown for this long")
+  app.add_option("--settle", opt.settle_s,
+                 "dgram/udp: stop waiting once the accepted count has not grown for this long")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed for the span contents (0 = random)");
@@ -1217,7 +1221,8 @@ int Run(int argc, char** argv) {
   ctx.dgram_path = !opt.dgram_path.empty() ? opt.dgram_path : runtime + "/spans.dgram";
 
   std::random_device rd;
-  uint64_t seed = opt.seed != 0 ? opt.seed : (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(MonoNs());
+  uint64_t seed =
+      opt.seed != 0 ? opt.seed : (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(MonoNs());
   {
     // Ids are random per run (so reruns against the same daemon do not repeat
     // span_ids), whatever the content seed.
@@ -1270,8 +1275,7 @@ int Run(int argc, char** argv) {
   bool mismatch = false;
   if (r.accepted_known && opt.transport != "udp" && (r.accepted != r.sent || r.rejected > 0)) {
     mismatch = true;
-    std::fprintf(stderr,
-                 "\n*** WARNING: %s: the daemon accepted %s of %s spans sent (%s missing, %s rejected) ***\n",
+    std::fprintf(stderr, "\n*** WARNING: %s: the daemon accepted %s of %s spans sent (%s missing, %s rejected) ***\n",
                  opt.transport.c_str(), Commas(r.accepted).c_str(), Commas(r.sent).c_str(),
                  Commas(r.sent > r.accepted ? r.sent - r.accepted : 0).c_str(), Commas(r.rejected).c_str());
     for (const auto& e : r.errors) std::fprintf(stderr, "***   %s\n", e.c_str());

@@ -20,14 +20,13 @@
 // Acks are written without fsync: losing one only means redelivery.
 #include "buffer/span_queue.h"
 
+#include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
-
-#include <rocksdb/write_batch.h>
 
 #include "buffer/span_queue_impl.h"
 #include "buffer/store_format.h"

@@ -77,11 +77,11 @@ struct Options {
 };
 
 struct AppendResult {
-  bool ok = true;            // false: the write failed (error says why); nothing of the batch is stored
+  bool ok = true;  // false: the write failed (error says why); nothing of the batch is stored
   std::string error;
-  uint64_t first_seq = 0;    // seq of the first stored span of this batch
-  uint32_t stored = 0;       // spans stored
-  uint32_t refused_full = 0; // spans refused because the buffer is full and on_full = reject
+  uint64_t first_seq = 0;     // seq of the first stored span of this batch
+  uint32_t stored = 0;        // spans stored
+  uint32_t refused_full = 0;  // spans refused because the buffer is full and on_full = reject
 };
 
 struct Record {

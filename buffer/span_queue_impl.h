@@ -21,6 +21,8 @@
 // Append completed.
 #pragma once
 
+#include <rocksdb/db.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -36,8 +38,6 @@
 #include <thread>
 #include <vector>
 
-#include <rocksdb/db.h>
-
 #include "buffer/span_index.h"
 #include "buffer/span_queue.h"
 
@@ -48,8 +48,8 @@ class SpanQueue::Impl {
   Impl(Options options, bool read_only);
   ~Impl();  // Close()
 
-  Status OpenPrimary();                            // Open(): create/recover, move a corrupt store aside
-  Status OpenSecondary();                          // OpenReadOnly()
+  Status OpenPrimary();    // Open(): create/recover, move a corrupt store aside
+  Status OpenSecondary();  // OpenReadOnly()
   Status StartWriter();
 
   void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);

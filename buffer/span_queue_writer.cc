@@ -13,11 +13,10 @@
 // max_pending_bytes, except on the writer thread (a callback that appends
 // must not wait for the thread it runs on) and once Close() has started.
 #include <pthread.h>
+#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <exception>
-
-#include <rocksdb/write_batch.h>
 
 #include "buffer/span_queue_impl.h"
 #include "buffer/store_format.h"
@@ -91,9 +90,8 @@ void SpanQueue::Impl::Append(span::Batch batch, bool fsync, std::function<void(c
   const uint64_t bytes = PendingBytes(batch);
   std::unique_lock lk(queue_mu_);
   if (std::this_thread::get_id() != writer_id_) {
-    space_cv_.wait(lk, [&] {
-      return closing_ || pending_bytes_ == 0 || pending_bytes_ + bytes <= options_.max_pending_bytes;
-    });
+    space_cv_.wait(
+        lk, [&] { return closing_ || pending_bytes_ == 0 || pending_bytes_ + bytes <= options_.max_pending_bytes; });
   }
   if (closing_) {
     lk.unlock();
@@ -214,8 +212,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     }
     first_q_id = next_quarantine_id_;
     q_front = quarantine_.front_id().value_or(first_q_id);
-    q_plan = quarantine_.PlanAdd(first_q_id, q_bytes, options_.quarantine_max_entries,
-                                 options_.quarantine_max_bytes);
+    q_plan = quarantine_.PlanAdd(first_q_id, q_bytes, options_.quarantine_max_entries, options_.quarantine_max_bytes);
   }
 
   rocksdb::WriteBatch wb;
@@ -307,8 +304,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
 
 void SpanQueue::Impl::CheckAge() {
   if (store_failed_ || !db_) return;  // nothing to drop on a store being repaired
-  const int64_t cutoff =
-      NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
+  const int64_t cutoff = NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
   std::lock_guard write_lock(write_mu_);
   SpanIndex::AgePlan plan;
   uint64_t head;

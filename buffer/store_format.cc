@@ -5,13 +5,13 @@
 // pin old WAL files.
 #include "buffer/store_format.h"
 
-#include <algorithm>
-#include <exception>
-#include <nlohmann/json.hpp>
-
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
+
+#include <algorithm>
+#include <exception>
+#include <nlohmann/json.hpp>
 
 #include "common/util.h"
 
@@ -126,8 +126,7 @@ rocksdb::DBOptions MakeDbOptions() {
   return o;
 }
 
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options,
-                                                         const std::string& dir) {
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> d = {
       {rocksdb::kDefaultColumnFamilyName, SmallCfOptions()},
       {kSpansCf, SpansCfOptions()},

@@ -18,16 +18,16 @@
 // count) is key + value.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "span/batch.h"
 
@@ -41,7 +41,7 @@ inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of 
 inline constexpr char kHeadKey[] = "head";
 inline constexpr char kQuarantineHeadKey[] = "quarantine_head";
 inline constexpr uint8_t kSpanVersion = 1;
-inline constexpr size_t kSpanValueHeader = 9;              // version + received_ns
+inline constexpr size_t kSpanValueHeader = 9;                    // version + received_ns
 inline constexpr uint64_t kSpanOverhead = 8 + kSpanValueHeader;  // key + header: bytes beyond the JSON
 
 std::string SeqKey(uint64_t v);
@@ -79,7 +79,6 @@ rocksdb::DBOptions MakeDbOptions();
 // Descriptors for default, spans, quarantine and meta (in that order, so the
 // handles come back at indexes 0..3), plus any other column family the store
 // at `dir` has (RocksDB refuses to open a store without naming all of them).
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options,
-                                                         const std::string& dir);
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir);
 
 }  // namespace spanvault::buffer::internal

@@ -107,10 +107,10 @@ int CmdStatus(const Globals& g, bool as_json) {
     std::printf("%s\n", s.dump(2).c_str());
     return 0;
   }
-  std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(),
-              s.value("pid", 0ll), s.value("uptime_seconds", 0ll));
-  std::printf("\n%-12s %12s %14s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rejected",
-              "drops", "rejected by reason");
+  std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(), s.value("pid", 0ll),
+              s.value("uptime_seconds", 0ll));
+  std::printf("\n%-12s %12s %14s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rejected", "drops",
+              "rejected by reason");
   for (auto& [name, t] : s["transports"].items()) {
     std::string reasons;
     for (auto& [k, v] : t["rejected_by_reason"].items()) reasons += k + "=" + v.dump() + " ";
@@ -362,7 +362,8 @@ int main(int argc, char** argv) {
   if (reload->parsed()) {
     auto a = Control(g, R"({"$prices":"reload"})");
     if (!a) return Die(a.error().message);
-    if (!a->value("ok", false)) return Die("reload failed; the previous tables stay: " + a->value("error", std::string()), 1);
+    if (!a->value("ok", false))
+      return Die("reload failed; the previous tables stay: " + a->value("error", std::string()), 1);
     std::printf("price tables reloaded\n");
     return 0;
   }

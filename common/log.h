@@ -21,8 +21,8 @@ void Write(Level level, std::string_view msg, const nlohmann::json& fields = nul
 
 }  // namespace spanvault::log
 
-#define SV_LOG(level, ...)                                                     \
-  do {                                                                         \
+#define SV_LOG(level, ...)                                                             \
+  do {                                                                                 \
     if (::spanvault::log::Enabled(level)) ::spanvault::log::Write(level, __VA_ARGS__); \
   } while (0)
 #define LOG_DEBUG(...) SV_LOG(::spanvault::log::Level::kDebug, __VA_ARGS__)

@@ -21,8 +21,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 }  // namespace
 
 int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -84,8 +83,8 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
   using namespace std::chrono;
   int y, mo, d, h, mi, se;
   if (!Digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) ||
-      s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se)) {
+      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se)) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60) return std::nullopt;
@@ -109,8 +108,8 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59) {
+    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !Digits(s, pos + 4, 2, &om) ||
+        oh > 23 || om > 59) {
       return std::nullopt;
     }
     offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
@@ -172,10 +171,18 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
     std::string_view name;
     double mult;
   };
-  static constexpr U kUnits[] = {{"", 1},          {"B", 1},         {"KiB", 1024.0},
-                                 {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
-                                 {"KB", 1e3},        {"MB", 1e6},       {"GB", 1e9},
-                                 {"TB", 1e12},       {"K", 1024.0},     {"M", 1048576.0},
+  static constexpr U kUnits[] = {{"", 1},
+                                 {"B", 1},
+                                 {"KiB", 1024.0},
+                                 {"MiB", 1048576.0},
+                                 {"GiB", 1073741824.0},
+                                 {"TiB", 1099511627776.0},
+                                 {"KB", 1e3},
+                                 {"MB", 1e6},
+                                 {"GB", 1e9},
+                                 {"TB", 1e12},
+                                 {"K", 1024.0},
+                                 {"M", 1048576.0},
                                  {"G", 1073741824.0}};
   for (const U& u : kUnits) {
     if (unit == u.name) {
@@ -188,8 +195,7 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
 }
 
 std::string RandomHexId(size_t bytes) {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   static_cast<uint64_t>(NowNanos())};
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<uint64_t>(NowNanos())};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(bytes * 2, '0');
   bool nonzero = false;

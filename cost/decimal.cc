@@ -1,8 +1,7 @@
 #include "cost/decimal.h"
 
-#include <cstdint>
-
 #include <algorithm>
+#include <cstdint>
 
 namespace spanvault::cost {
 namespace {

@@ -1,8 +1,9 @@
 #include "cost/exact_json.h"
 
+#include <toml++/toml.h>
+
 #include <cstdio>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 // nlohmann's SAX interface passes the source text of every float, which is
@@ -101,8 +102,8 @@ Result<json> ConvertFloat(const toml::node& node, std::string_view text) {
   std::string token;
   while (pos < text.size()) {
     char c = text[pos];
-    if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E' || c == '_' ||
-        c == 'i' || c == 'n' || c == 'f' || c == 'a') {
+    if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E' || c == '_' || c == 'i' ||
+        c == 'n' || c == 'f' || c == 'a') {
       if (c != '_') token.push_back(c);
       ++pos;
     } else {
@@ -159,8 +160,8 @@ Result<json> Convert(const toml::node& node, std::string_view text) {
       return json(std::string(buf));
     }
     default:
-      return Fail(Error::Invalid("line " + std::to_string(node.source().begin.line) +
-                                 ": date-times are not supported here"));
+      return Fail(
+          Error::Invalid("line " + std::to_string(node.source().begin.line) + ": date-times are not supported here"));
   }
 }
 

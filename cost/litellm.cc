@@ -23,8 +23,10 @@ using nlohmann::json;
 constexpr int kPerTokenScale = 18;
 
 // Modes whose prices are not per token (or not per token only).
-constexpr std::string_view kSkippedModes[] = {"image_generation", "audio_transcription", "audio_speech",
-                                              "video_generation", "image_edit", "search", "rerank", "ocr"};
+constexpr std::string_view kSkippedModes[] = {"image_generation", "audio_transcription",
+                                              "audio_speech",     "video_generation",
+                                              "image_edit",       "search",
+                                              "rerank",           "ocr"};
 
 std::string ProviderFromLiteLlm(std::string_view p) {
   std::string lower = AsciiLower(p);

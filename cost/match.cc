@@ -18,7 +18,8 @@ std::string LiteralPrefix(std::string_view re) {
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' || c == ':' || c == '@' ||
         c == ' ' || c == ',' || c == '=') {
       lit = c;
-    } else if (c == '\\' && i + 1 < re.size() && std::string_view(".-/_[]()+*?{}").find(re[i + 1]) != std::string_view::npos) {
+    } else if (c == '\\' && i + 1 < re.size() &&
+               std::string_view(".-/_[]()+*?{}").find(re[i + 1]) != std::string_view::npos) {
       lit = re[i + 1];
       next = i + 2;
     } else {

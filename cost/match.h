@@ -43,10 +43,10 @@ class MatchRule {
 
  private:
   Kind kind_ = Kind::kEquals;
-  std::string value_;                         // lowercased (kept as written for regex)
-  std::shared_ptr<const std::regex> regex_;   // kRegex
-  std::string regex_prefix_;                  // kRegex: literal every match starts with
-  std::vector<MatchRule> children_;           // kOr, kAnd
+  std::string value_;                        // lowercased (kept as written for regex)
+  std::shared_ptr<const std::regex> regex_;  // kRegex
+  std::string regex_prefix_;                 // kRegex: literal every match starts with
+  std::vector<MatchRule> children_;          // kOr, kAnd
 };
 
 }  // namespace spanvault::cost

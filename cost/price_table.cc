@@ -59,15 +59,24 @@ constexpr int64_t kSecondsPerDay = 86'400;
 Status ParseSetInto(const json& obj, PriceSet& set, bool is_tier, std::string_view where) {
   for (const auto& [key, value] : obj.items()) {
     std::optional<PriceUnits>* slot = nullptr;
-    if (key == "input") slot = &set.input;
-    else if (key == "output") slot = &set.output;
-    else if (key == "cache_read") slot = &set.cache_read;
-    else if (key == "cache_write") slot = &set.cache_write;
-    else if (key == "reasoning") slot = &set.reasoning;
-    else if (key == "per_request") slot = &set.per_request;
-    else if (key == "tiers" && !is_tier) continue;
-    else if (key == "above_input_tokens" && is_tier) continue;
-    else return Fail(Error::Invalid(std::string(where) + ": unknown price key \"" + key + "\""));
+    if (key == "input")
+      slot = &set.input;
+    else if (key == "output")
+      slot = &set.output;
+    else if (key == "cache_read")
+      slot = &set.cache_read;
+    else if (key == "cache_write")
+      slot = &set.cache_write;
+    else if (key == "reasoning")
+      slot = &set.reasoning;
+    else if (key == "per_request")
+      slot = &set.per_request;
+    else if (key == "tiers" && !is_tier)
+      continue;
+    else if (key == "above_input_tokens" && is_tier)
+      continue;
+    else
+      return Fail(Error::Invalid(std::string(where) + ": unknown price key \"" + key + "\""));
     auto p = internal::ParsePrice(value, kPriceScale, std::string(where) + "." + key);
     if (!p) return Fail(p.error());
     *slot = *p;
@@ -198,8 +207,8 @@ const PriceLevel& ModelPrice::LevelAt(int64_t start_ns, const PriceVersion** ver
     if (start_ns % kNsPerSecond < 0) --secs;
     int64_t sod = ((secs % kSecondsPerDay) + kSecondsPerDay) % kSecondsPerDay;
     for (auto it = windows.rbegin(); it != windows.rend(); ++it) {
-      bool active = it->start_s < it->end_s ? (sod >= it->start_s && sod < it->end_s)
-                                            : (sod >= it->start_s || sod < it->end_s);
+      bool active =
+          it->start_s < it->end_s ? (sod >= it->start_s && sod < it->end_s) : (sod >= it->start_s || sod < it->end_s);
       if (active) {
         *window = &*it;
         return it->prices;
@@ -337,7 +346,8 @@ Result<PriceTable> PriceTable::FromToml(std::string_view text) {
 
 std::shared_ptr<const PriceTable> PriceTable::BuiltIn() {
   static const std::shared_ptr<const PriceTable> table = [] {
-    auto t = FromJson(std::string_view(reinterpret_cast<const char*>(kSpanvaultBuiltinPrices), kSpanvaultBuiltinPricesSize));
+    auto t =
+        FromJson(std::string_view(reinterpret_cast<const char*>(kSpanvaultBuiltinPrices), kSpanvaultBuiltinPricesSize));
     // The file is generated and tested at build time; failing here is a build
     // defect, and an empty table keeps the daemon running unpriced.
     return t ? std::make_shared<const PriceTable>(std::move(*t)) : std::make_shared<const PriceTable>();

@@ -66,7 +66,7 @@ struct ResolvedPrices {
 };
 
 struct PriceVersion {
-  std::string valid_from;  // "YYYY-MM-DD"
+  std::string valid_from;     // "YYYY-MM-DD"
   int64_t valid_from_ns = 0;  // midnight UTC
   PriceLevel prices;
 };
@@ -83,9 +83,9 @@ struct ModelPrice {
   std::string provider;  // canonical provider id
   std::string id;
   MatchRule match;
-  PriceLevel prices;                  // before the first version
-  std::vector<PriceVersion> versions; // ascending by valid_from
-  std::vector<PriceWindow> windows;   // later entries win
+  PriceLevel prices;                   // before the first version
+  std::vector<PriceVersion> versions;  // ascending by valid_from
+  std::vector<PriceWindow> windows;    // later entries win
 
   // The level in force at `start_ns` (windows, then the latest version that
   // started, then the base), and which version/window it came from.
@@ -163,7 +163,8 @@ class PriceTable {
   void Index();
   const Provider* ResolveProvider(std::string_view lower_name) const;
   const ModelPrice* FindIn(const Provider& p, std::string_view lower, std::string_view original, int depth) const;
-  const ModelPrice* FindExact(const NameMap& map, std::string_view lower, std::optional<std::string_view> undated) const;
+  const ModelPrice* FindExact(const NameMap& map, std::string_view lower,
+                              std::optional<std::string_view> undated) const;
   const ModelPrice* FindPattern(const std::vector<uint32_t>& idx, std::string_view lower, std::string_view original,
                                 std::optional<std::string_view> undated_lower,
                                 std::optional<std::string_view> undated_original) const;

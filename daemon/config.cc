@@ -1,12 +1,12 @@
 #include "daemon/config.h"
 
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -103,13 +103,18 @@ const std::vector<KeyDef>& Keys() {
     std::vector<KeyDef> k;
     k.push_back(PathKey("state_dir", "where the buffer lives", &Config::state_dir));
     k.push_back(PathKey("runtime_dir", "where the Unix sockets are created", &Config::runtime_dir));
-    k.push_back(StringKey("log_level", "debug | info | warn | error", [](Config& c) -> auto& { return c.log_level; }));
-    k.push_back(UintKey("io_threads", "I/O threads (0 = 2)", [](Config& c) -> auto& { return c.io_threads; }));
-    k.push_back(StringKey("ingest.unix_stream", "NDJSON stream socket, relative to runtime_dir, or off",
-                          [](Config& c) -> auto& { return c.ingest.unix_stream; }));
-    k.push_back(StringKey("ingest.unix_dgram", "datagram socket, relative to runtime_dir, or off",
-                          [](Config& c) -> auto& { return c.ingest.unix_dgram; }));
-    k.push_back(StringKey("ingest.udp", "UDP ADDR:PORT, or off", [](Config& c) -> auto& { return c.ingest.udp; }));
+    k.push_back(StringKey(
+        "log_level", "debug | info | warn | error", [](Config & c) -> auto& { return c.log_level; }));
+    k.push_back(UintKey(
+        "io_threads", "I/O threads (0 = 2)", [](Config & c) -> auto& { return c.io_threads; }));
+    k.push_back(StringKey(
+        "ingest.unix_stream", "NDJSON stream socket, relative to runtime_dir, or off",
+        [](Config & c) -> auto& { return c.ingest.unix_stream; }));
+    k.push_back(StringKey(
+        "ingest.unix_dgram", "datagram socket, relative to runtime_dir, or off",
+        [](Config & c) -> auto& { return c.ingest.unix_dgram; }));
+    k.push_back(StringKey(
+        "ingest.udp", "UDP ADDR:PORT, or off", [](Config & c) -> auto& { return c.ingest.udp; }));
     k.push_back({"ingest.allow_remote", "allow non-loopback network addresses",
                  [](Config& c, std::string_view v) -> std::string {
                    auto b = ParseBool(v);
@@ -118,17 +123,23 @@ const std::vector<KeyDef>& Keys() {
                    return {};
                  },
                  [](const Config& c) { return std::string(c.ingest.allow_remote ? "true" : "false"); }});
-    k.push_back(SizeKey("ingest.max_span_bytes", "largest stream line / HTTP span payload",
-                        [](Config& c) -> auto& { return c.ingest.max_span_bytes; }));
-    k.push_back(SizeKey("ingest.max_udp_datagram_bytes", "largest UDP datagram",
-                        [](Config& c) -> auto& { return c.ingest.max_udp_datagram_bytes; }));
-    k.push_back(SizeKey("ingest.max_unix_datagram_bytes", "largest Unix datagram",
-                        [](Config& c) -> auto& { return c.ingest.max_unix_datagram_bytes; }));
-    k.push_back(UintKey("ingest.max_depth", "deepest JSON nesting", [](Config& c) -> auto& { return c.ingest.max_depth; }));
-    k.push_back(SizeKey("ingest.receive_buffer_bytes", "kernel receive buffer asked for datagram sockets",
-                        [](Config& c) -> auto& { return c.ingest.receive_buffer_bytes; }));
-    k.push_back(UintKey("ingest.max_connections", "concurrent stream connections",
-                        [](Config& c) -> auto& { return c.ingest.max_connections; }));
+    k.push_back(SizeKey(
+        "ingest.max_span_bytes", "largest stream line / HTTP span payload",
+        [](Config & c) -> auto& { return c.ingest.max_span_bytes; }));
+    k.push_back(SizeKey(
+        "ingest.max_udp_datagram_bytes", "largest UDP datagram",
+        [](Config & c) -> auto& { return c.ingest.max_udp_datagram_bytes; }));
+    k.push_back(SizeKey(
+        "ingest.max_unix_datagram_bytes", "largest Unix datagram",
+        [](Config & c) -> auto& { return c.ingest.max_unix_datagram_bytes; }));
+    k.push_back(UintKey(
+        "ingest.max_depth", "deepest JSON nesting", [](Config & c) -> auto& { return c.ingest.max_depth; }));
+    k.push_back(SizeKey(
+        "ingest.receive_buffer_bytes", "kernel receive buffer asked for datagram sockets",
+        [](Config & c) -> auto& { return c.ingest.receive_buffer_bytes; }));
+    k.push_back(UintKey(
+        "ingest.max_connections", "concurrent stream connections",
+        [](Config & c) -> auto& { return c.ingest.max_connections; }));
     k.push_back({"ingest.socket_mode", "file mode of the Unix sockets (octal)",
                  [](Config& c, std::string_view v) -> std::string {
                    unsigned m = 0;
@@ -158,11 +169,14 @@ const std::vector<KeyDef>& Keys() {
                  [](const Config& c) {
                    return std::string(c.buffer.durability == buffer::Durability::kMachine ? "machine" : "process");
                  }});
-    k.push_back(DurationKey("buffer.fsync_interval", "WAL fsync period in process mode",
-                            [](Config& c) -> auto& { return c.buffer.fsync_interval; }));
-    k.push_back(SizeKey("buffer.max_disk_bytes", "bound on buffered span bytes",
-                        [](Config& c) -> auto& { return c.buffer.max_disk_bytes; }));
-    k.push_back(DurationKey("buffer.max_age", "older spans are dropped", [](Config& c) -> auto& { return c.buffer.max_age; }));
+    k.push_back(DurationKey(
+        "buffer.fsync_interval", "WAL fsync period in process mode",
+        [](Config & c) -> auto& { return c.buffer.fsync_interval; }));
+    k.push_back(SizeKey(
+        "buffer.max_disk_bytes", "bound on buffered span bytes",
+        [](Config & c) -> auto& { return c.buffer.max_disk_bytes; }));
+    k.push_back(DurationKey(
+        "buffer.max_age", "older spans are dropped", [](Config & c) -> auto& { return c.buffer.max_age; }));
     k.push_back({"buffer.on_full", "drop_oldest | reject",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v == "drop_oldest" || v == "drop") {
@@ -177,10 +191,12 @@ const std::vector<KeyDef>& Keys() {
                  [](const Config& c) {
                    return std::string(c.buffer.on_full == buffer::OnFull::kReject ? "reject" : "drop_oldest");
                  }});
-    k.push_back(UintKey("buffer.quarantine_max_entries", "rejected payloads kept",
-                        [](Config& c) -> auto& { return c.buffer.quarantine_max_entries; }));
-    k.push_back(SizeKey("buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
-                        [](Config& c) -> auto& { return c.buffer.quarantine_max_bytes; }));
+    k.push_back(UintKey(
+        "buffer.quarantine_max_entries", "rejected payloads kept",
+        [](Config & c) -> auto& { return c.buffer.quarantine_max_entries; }));
+    k.push_back(SizeKey(
+        "buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
+        [](Config & c) -> auto& { return c.buffer.quarantine_max_bytes; }));
     k.push_back({"price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
                  [](Config& c, std::string_view v) -> std::string {
                    c.price_tables.clear();
@@ -319,7 +335,8 @@ std::vector<std::string> Config::Validate() const {
     if (!hp) {
       p.push_back("ingest.udp: " + hp.error().message);
     } else if (!ingest.allow_remote && !ipc::IsLoopback(hp->host)) {
-      p.push_back("ingest.udp: " + ingest.udp + " is not a loopback address; set ingest.allow_remote = true to allow it");
+      p.push_back("ingest.udp: " + ingest.udp +
+                  " is not a loopback address; set ingest.allow_remote = true to allow it");
     }
   }
   if (ingest.max_span_bytes < 256 || ingest.max_span_bytes > (64u << 20)) {

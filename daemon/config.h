@@ -69,9 +69,9 @@ std::filesystem::path DefaultStateDir();
 std::filesystem::path DefaultRuntimeDir();
 
 struct LoadOptions {
-  std::string config_file;                 // "" = none
-  std::vector<std::string> sets;           // "section.key=value" from --set and flags
-  bool use_environment = true;             // apply SPANVAULT_* variables
+  std::string config_file;        // "" = none
+  std::vector<std::string> sets;  // "section.key=value" from --set and flags
+  bool use_environment = true;    // apply SPANVAULT_* variables
 };
 
 // Defaults, then the file, then the environment, then `sets`. Returns the

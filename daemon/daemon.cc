@@ -3,8 +3,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <system_error>
 #include <thread>
 
@@ -81,8 +81,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   };
   span::Limits limits;
   limits.max_depth = config.ingest.max_depth;
-  limits.max_payload_bytes = std::max({config.ingest.max_span_bytes, config.ingest.max_udp_datagram_bytes,
-                                       config.ingest.max_unix_datagram_bytes});
+  limits.max_payload_bytes = std::max(
+      {config.ingest.max_span_bytes, config.ingest.max_udp_datagram_bytes, config.ingest.max_unix_datagram_bytes});
   const bool machine = config.buffer.durability == buffer::Durability::kMachine;
 
   if (std::string path = config.SocketPath(config.ingest.unix_stream); !path.empty()) {
@@ -132,7 +132,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     int granted = 0;
     socklen_t len = sizeof granted;
     getsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &granted, &len);
-    LOG_INFO("listening", {{"transport", "udp"}, {"address", hp->host + ":" + std::to_string(d.udp_port)},
+    LOG_INFO("listening", {{"transport", "udp"},
+                           {"address", hp->host + ":" + std::to_string(d.udp_port)},
                            {"receive_buffer_bytes", granted}});
   }
   auto daemon = std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
@@ -157,10 +158,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     });
   }
   auto stats = started.queue->GetStats();
-  LOG_INFO("spanvaultd started",
-           {{"version", SPANVAULT_VERSION}, {"state_dir", config.state_dir.string()},
-            {"buffered_spans", stats.spans}, {"io_threads", n},
-            {"durability", machine ? "machine" : "process"}});
+  LOG_INFO("spanvaultd started", {{"version", SPANVAULT_VERSION},
+                                  {"state_dir", config.state_dir.string()},
+                                  {"buffered_spans", stats.spans},
+                                  {"io_threads", n},
+                                  {"durability", machine ? "machine" : "process"}});
   return daemon;
 }
 
@@ -196,8 +198,8 @@ void Daemon::Stop() {
 }
 
 std::string Daemon::StatusJson() const {
-  nlohmann::json j = nlohmann::json::parse(
-      BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
+  nlohmann::json j =
+      nlohmann::json::parse(BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
   return j.dump();
 }

@@ -1,8 +1,8 @@
 #include "daemon/pricing.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "common/log.h"
 

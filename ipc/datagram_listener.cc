@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
@@ -22,8 +22,7 @@ constexpr int kMaxRoundsPerWake = 16;
 
 class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListener::Impl> {
  public:
-  Impl(asio::io_context& ioc, int fd, DatagramOptions options, span::Limits limits, SubmitFn submit,
-       Counters& counters)
+  Impl(asio::io_context& ioc, int fd, DatagramOptions options, span::Limits limits, SubmitFn submit, Counters& counters)
       : desc_(asio::make_strand(ioc), fd),
         options_(options),
         limits_(limits),
@@ -94,8 +93,8 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
     int got = recvmmsg(desc_.native_handle(), msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
     if (got < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        LOG_WARN("datagram receive failed", {{"transport", span::TransportName(options_.transport)},
-                                             {"error", std::strerror(errno)}});
+        LOG_WARN("datagram receive failed",
+                 {{"transport", span::TransportName(options_.transport)}, {"error", std::strerror(errno)}});
       }
       return 0;
     }
@@ -129,8 +128,8 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
       if ((h.msg_flags & MSG_TRUNC) != 0 || len > options_.max_datagram_bytes) {
         span::Batch::Quarantined q;
         q.rejection.kind = span::RejectKind::kTooLarge;
-        q.rejection.reason = "datagram is larger than the limit of " + std::to_string(options_.max_datagram_bytes) +
-                             " bytes";
+        q.rejection.reason =
+            "datagram is larger than the limit of " + std::to_string(options_.max_datagram_bytes) + " bytes";
         q.rejection.excerpt = std::string(payload.substr(0, 4096));
         q.source = source;
         q.received_ns = now;

@@ -40,8 +40,8 @@ class DatagramListener {
  public:
   // Takes ownership of `fd`, a bound datagram socket (SO_PASSCRED set for Unix
   // sockets, SO_RXQ_OVFL for UDP).
-  DatagramListener(boost::asio::io_context& ioc, int fd, DatagramOptions options, span::Limits limits,
-                   SubmitFn submit, Counters& counters);
+  DatagramListener(boost::asio::io_context& ioc, int fd, DatagramOptions options, span::Limits limits, SubmitFn submit,
+                   Counters& counters);
   ~DatagramListener();
   void Start();
   void Stop();

@@ -16,8 +16,7 @@ span::Decoder& ThreadDecoder(const span::Limits& limits, span::Enricher* enriche
 
 void CountRejections(const span::Batch& batch, size_t first_quarantine, TransportCounters& c) {
   for (size_t i = first_quarantine; i < batch.quarantine.size(); ++i) {
-    c.rejected_by_kind[static_cast<size_t>(batch.quarantine[i].rejection.kind)].fetch_add(
-        1, std::memory_order_relaxed);
+    c.rejected_by_kind[static_cast<size_t>(batch.quarantine[i].rejection.kind)].fetch_add(1, std::memory_order_relaxed);
   }
 }
 

@@ -16,10 +16,10 @@
 namespace spanvault::ipc {
 
 struct SubmitResult {
-  bool ok = true;            // false: the store failed; nothing of the batch is durable
+  bool ok = true;  // false: the store failed; nothing of the batch is durable
   std::string error;
-  uint32_t stored = 0;       // spans now durable
-  uint32_t refused_full = 0; // spans refused because the buffer is full (on_full = reject)
+  uint32_t stored = 0;        // spans now durable
+  uint32_t refused_full = 0;  // spans refused because the buffer is full (on_full = reject)
 };
 using SubmitDone = std::function<void(const SubmitResult&)>;
 // Must be thread-safe. `done` may run on any thread, exactly once, and in
@@ -34,8 +34,8 @@ struct TransportCounters {
   std::atomic<uint64_t> spans_accepted{0};  // spans made durable
   std::atomic<uint64_t> payloads_rejected{0};
   std::array<std::atomic<uint64_t>, span::kRejectKindCount> rejected_by_kind{};
-  std::atomic<uint64_t> kernel_drops{0};    // SO_RXQ_OVFL (UDP)
-  std::atomic<uint64_t> connections{0};     // open connections (stream)
+  std::atomic<uint64_t> kernel_drops{0};  // SO_RXQ_OVFL (UDP)
+  std::atomic<uint64_t> connections{0};   // open connections (stream)
   std::atomic<uint64_t> connections_total{0};
 };
 

@@ -52,8 +52,8 @@ class Session;
 
 class StreamListener::Impl : public std::enable_shared_from_this<StreamListener::Impl> {
  public:
-  Impl(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit,
-       Counters& counters, ControlFn control)
+  Impl(asio::io_context& ioc, int fd, StreamOptions options, span::Limits limits, SubmitFn submit, Counters& counters,
+       ControlFn control)
       : ioc_(ioc),
         acceptor_(asio::make_strand(ioc)),
         options_(options),
@@ -76,7 +76,7 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
   ControlFn control_;
   std::mutex mu_;
   std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_; pruned of expired entries
-  bool stopped_ = false;  // guarded by mu_
+  bool stopped_ = false;                          // guarded by mu_
 
  private:
   void DoAccept();
@@ -124,10 +124,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     size_t room = std::min(opts_.read_chunk_bytes, Capacity() - end_);
     reading_ = true;
-    socket_.async_read_some(asio::buffer(buf_.data() + end_, room),
-                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                              self->OnRead(ec, n);
-                            });
+    socket_.async_read_some(
+        asio::buffer(buf_.data() + end_, room),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) { self->OnRead(ec, n); });
   }
 
   void OnRead(boost::system::error_code ec, size_t n) {
@@ -245,8 +244,8 @@ class Session : public std::enable_shared_from_this<Session> {
       nlohmann::json id = j["$sync"];
       inflight_barriers_++;
       owner_->submit_(span::Batch{}, opts_.fsync_barriers,
-                      [self = shared_from_this(), snapshot = std::move(snapshot), id = std::move(id)](
-                          const SubmitResult& r) mutable {
+                      [self = shared_from_this(), snapshot = std::move(snapshot),
+                       id = std::move(id)](const SubmitResult& r) mutable {
                         asio::post(self->executor(), [self, snapshot = std::move(snapshot), id = std::move(id),
                                                       r]() mutable { self->OnBarrier(std::move(snapshot), id, r); });
                       });
@@ -375,8 +374,8 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t received_ns_ = 0;
   span::Batch batch_;
   std::vector<uint64_t> span_lines_;  // lines of batch_ that produced spans
-  Window window_;        // decode-side rejections since the last barrier
-  Window store_window_;  // store-side refusals since the last barrier
+  Window window_;                     // decode-side rejections since the last barrier
+  Window store_window_;               // store-side refusals since the last barrier
   uint64_t accepted_ = 0;
   size_t inflight_bytes_ = 0;
   size_t inflight_batches_ = 0;

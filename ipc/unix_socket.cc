@@ -58,8 +58,7 @@ Result<int> BindUnixSocket(const std::string& path, UnixKind kind, unsigned mode
       return Fail(Error::Io(path + " is in use by a running process (another spanvaultd?)"));
     }
   }
-  int fd = socket(AF_UNIX, (kind == UnixKind::kStream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                  0);
+  int fd = socket(AF_UNIX, (kind == UnixKind::kStream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Fail(Error::Io(Errno("socket")));
   unlink(tmp.c_str());
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {

@@ -41,9 +41,9 @@ std::string_view RejectKindName(RejectKind k);
 // One refused payload or array element, kept in the quarantine.
 struct Rejection {
   RejectKind kind = RejectKind::kSchema;
-  int64_t index = -1;      // element of an array payload, -1 for the whole payload
-  std::string reason;      // precise, e.g. "usage.cache_read_tokens (120) exceeds usage.input_tokens (100)"
-  std::string excerpt;     // the first 4 KiB of the offending bytes
+  int64_t index = -1;   // element of an array payload, -1 for the whole payload
+  std::string reason;   // precise, e.g. "usage.cache_read_tokens (120) exceeds usage.input_tokens (100)"
+  std::string excerpt;  // the first 4 KiB of the offending bytes
 };
 
 // Encoded spans: spans[i] is data.substr(offset, length), each one canonical

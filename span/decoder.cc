@@ -137,9 +137,36 @@ class SpanReader {
 
  private:
   enum class Key {
-    kUnknown, kName, kTraceId, kSpanId, kParentSpanId, kSpanParents, kType, kStartTime, kEndTime, kDurationMs,
-    kInput, kOutput, kExpected, kAttributes, kMetadata, kTags, kStatus, kError, kModel, kProvider,
-    kModelParameters, kUsage, kCost, kScores, kMetrics, kSessionId, kUserId, kEnvironment, kRelease, kService
+    kUnknown,
+    kName,
+    kTraceId,
+    kSpanId,
+    kParentSpanId,
+    kSpanParents,
+    kType,
+    kStartTime,
+    kEndTime,
+    kDurationMs,
+    kInput,
+    kOutput,
+    kExpected,
+    kAttributes,
+    kMetadata,
+    kTags,
+    kStatus,
+    kError,
+    kModel,
+    kProvider,
+    kModelParameters,
+    kUsage,
+    kCost,
+    kScores,
+    kMetrics,
+    kSessionId,
+    kUserId,
+    kEnvironment,
+    kRelease,
+    kService
   };
 
   // One length switch and at most five comparisons per key (this runs for
@@ -168,14 +195,17 @@ class SpanReader {
         break;
       case 7:
         if ((r = is("span_id", Key::kSpanId)) != Key::kUnknown || (r = is("user_id", Key::kUserId)) != Key::kUnknown ||
-            (r = is("metrics", Key::kMetrics)) != Key::kUnknown || (r = is("release", Key::kRelease)) != Key::kUnknown ||
+            (r = is("metrics", Key::kMetrics)) != Key::kUnknown ||
+            (r = is("release", Key::kRelease)) != Key::kUnknown ||
             (r = is("service", Key::kService)) != Key::kUnknown) {
           return r;
         }
         break;
       case 8:
-        if ((r = is("trace_id", Key::kTraceId)) != Key::kUnknown || (r = is("end_time", Key::kEndTime)) != Key::kUnknown ||
-            (r = is("provider", Key::kProvider)) != Key::kUnknown || (r = is("expected", Key::kExpected)) != Key::kUnknown ||
+        if ((r = is("trace_id", Key::kTraceId)) != Key::kUnknown ||
+            (r = is("end_time", Key::kEndTime)) != Key::kUnknown ||
+            (r = is("provider", Key::kProvider)) != Key::kUnknown ||
+            (r = is("expected", Key::kExpected)) != Key::kUnknown ||
             (r = is("metadata", Key::kMetadata)) != Key::kUnknown) {
           return r;
         }
@@ -312,7 +342,8 @@ class SpanReader {
 
   std::string SpanParents(element v) {
     if (IsNull(v)) return {};
-    if (v.type() != element_type::ARRAY) return "span_parents must be an array of strings, got " + std::string(TypeOf(v));
+    if (v.type() != element_type::ARRAY)
+      return "span_parents must be an array of strings, got " + std::string(TypeOf(v));
     size_t i = 0;
     for (element p : simdjson::dom::array(v)) {
       if (p.type() != element_type::STRING) {
@@ -359,7 +390,7 @@ class SpanReader {
           return std::string(k) + " " + Show(v) + " is out of range (expected Unix seconds)";
         }
         int64_t secs = v.type() == element_type::INT64 ? v.get_int64().value_unsafe()
-                                                        : static_cast<int64_t>(v.get_uint64().value_unsafe());
+                                                       : static_cast<int64_t>(v.get_uint64().value_unsafe());
         *out = secs * 1'000'000'000;
         return {};
       }
@@ -434,8 +465,7 @@ class SpanReader {
       if (unit_range) {
         double d = AsDouble(field.value);
         if (d < 0 || d > 1) {
-          return std::string(k) + "." + std::string(field.key) + " (" + Show(field.value) +
-                 ") must be between 0 and 1";
+          return std::string(k) + "." + std::string(field.key) + " (" + Show(field.value) + ") must be between 0 and 1";
         }
       }
     }
@@ -478,8 +508,8 @@ class SpanReader {
       if (!err.empty() || !value) return err;
     }
     if (slot->value && *slot->value != *value) {
-      return "usage." + std::string(key) + " (" + NumStr(*value) + ") conflicts with usage." +
-             std::string(slot->key) + " (" + NumStr(*slot->value) + ")";
+      return "usage." + std::string(key) + " (" + NumStr(*value) + ") conflicts with usage." + std::string(slot->key) +
+             " (" + NumStr(*slot->value) + ")";
     }
     slot->value = value;
     slot->key = key;
@@ -540,8 +570,7 @@ class SpanReader {
     return {};
   }
 
-  std::string SubCount(const Count& sub, std::string_view sub_name, const Count& parent,
-                       std::string_view parent_name) {
+  std::string SubCount(const Count& sub, std::string_view sub_name, const Count& parent, std::string_view parent_name) {
     if (!sub.value) return {};
     if (!parent.value) {
       return "usage." + std::string(sub_name) + " (" + NumStr(*sub.value) + ") given without usage." +
@@ -559,8 +588,7 @@ class SpanReader {
     if (!f.name) return "name is required";
     if (f.error) f.status_error = true;
     if (f.start_ns && f.end_ns && *f.end_ns < *f.start_ns) {
-      return "end_time (" + FormatRfc3339(*f.end_ns) + ") is before start_time (" + FormatRfc3339(*f.start_ns) +
-             ")";
+      return "end_time (" + FormatRfc3339(*f.end_ns) + ") is before start_time (" + FormatRfc3339(*f.start_ns) + ")";
     }
     if (f.has_usage) {
       // Anthropic reports input_tokens without the cached tokens; the
@@ -831,8 +859,7 @@ std::optional<SpanType> ParseSpanType(std::string_view s) {
 Decoder::Decoder(Limits limits) : limits_(limits), parser_(limits.max_payload_bytes) {
   // Depth: the array around spans counts as one level of the payload.
   // A failed allocation shows up again, as an error code, at the first parse.
-  if (parser_.allocate(std::min<size_t>(limits.max_payload_bytes, 64 * 1024), limits.max_depth) !=
-      simdjson::SUCCESS) {
+  if (parser_.allocate(std::min<size_t>(limits.max_payload_bytes, 64 * 1024), limits.max_depth) != simdjson::SUCCESS) {
     return;
   }
 }
@@ -926,7 +953,7 @@ DecodeResult Decoder::Decode(std::string_view payload, const Source& source, int
     }
     view.has_usage = fields.has_usage;
     view.usage = {fields.input_tokens.value, fields.output_tokens.value, fields.cache_read.value,
-                  fields.cache_write.value, fields.reasoning.value, fields.total.value};
+                  fields.cache_write.value,  fields.reasoning.value,     fields.total.value};
     view.client_cost = fields.cost.has_value();
     cost.clear();
     if (enricher_ != nullptr && !view.client_cost) enricher_->Enrich(view, cost);

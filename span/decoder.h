@@ -35,7 +35,16 @@ struct Limits {
 };
 
 enum class SpanType : uint8_t {
-  kSpan, kGeneration, kEmbedding, kRetrieval, kTool, kAgent, kChain, kGuardrail, kEvaluator, kEvent
+  kSpan,
+  kGeneration,
+  kEmbedding,
+  kRetrieval,
+  kTool,
+  kAgent,
+  kChain,
+  kGuardrail,
+  kEvaluator,
+  kEvent
 };
 std::string_view SpanTypeName(SpanType t);
 // Case-insensitive; nullopt for an unknown name.

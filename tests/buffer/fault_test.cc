@@ -1,12 +1,12 @@
 // I/O faults for real: RocksDB runs on a file system whose WAL appends fail
 // on demand. No mocks: the queue, RocksDB and the disk are real.
 #include <gtest/gtest.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include <atomic>
 #include <future>
 #include <thread>
-#include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
 
 #include "buffer/span_queue.h"
 #include "common/util.h"

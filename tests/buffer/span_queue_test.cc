@@ -5,6 +5,7 @@
 #include "buffer/span_queue.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "buffer/span_index.h"
 #include "common/util.h"
@@ -307,8 +306,7 @@ TEST(SpanQueueTest, GroupCommitsConcurrentAppendsInOrder) {
     threads.emplace_back([&, t] {
       const std::string tag = std::string(1, static_cast<char>('a' + t)) + "-";
       for (int i = 0; i < kPerThread; ++i) {
-        q->Append(MakeBatch(1, NowNanos(), tag), false,
-                  [&, t, i](const AppendResult& r) { record(t, i, r); });
+        q->Append(MakeBatch(1, NowNanos(), tag), false, [&, t, i](const AppendResult& r) { record(t, i, r); });
       }
     });
   }
@@ -563,7 +561,7 @@ TEST(SpanQueueTest, SpansAreDeletedOnlyWhenEveryConsumerAcked) {
   EXPECT_EQ(q->ConsumerPosition("b").value_or(0), 5u);
   ASSERT_TRUE(q->Ack("b", 11));
   EXPECT_EQ(q->GetStats().head_seq, 8u);  // min(a=8, b=11)
-  ASSERT_TRUE(q->Ack("a", 6));           // backwards
+  ASSERT_TRUE(q->Ack("a", 6));            // backwards
   EXPECT_EQ(q->ConsumerPosition("a").value_or(0), 8u);
 
   auto beyond = q->Ack("a", 100);

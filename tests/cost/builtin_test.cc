@@ -53,7 +53,8 @@ TEST(BuiltInTest, CoversEveryTokenPricedModelOfTheSource) {
       ++want[CanonicalProvider(provider["id"].get<std::string>())];
       // The base price of each model survives the conversion exactly.
       const json& base = entries[0]["prices"];
-      for (const auto& [key, slot] : {std::pair{"input_mtok", &PriceSet::input}, {"output_mtok", &PriceSet::output},
+      for (const auto& [key, slot] : {std::pair{"input_mtok", &PriceSet::input},
+                                      {"output_mtok", &PriceSet::output},
                                       {"cache_read_mtok", &PriceSet::cache_read}}) {
         if (!base.contains(key) || base[key].is_object()) continue;
         const std::string pid = CanonicalProvider(provider["id"].get<std::string>());

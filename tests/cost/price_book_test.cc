@@ -71,16 +71,15 @@ TEST(CostTest, FormulaWithEveryTokenKind) {
   auto book = BookOf(kAcme);
   // 1000 input incl. 200 cache reads + 100 cache writes; 500 output incl. 100 reasoning.
   Cost c = MustCost(*book, MakeUsage(1000, 500, 200, 100, 100), "acme", "full");
-  EXPECT_EQ(c.input, 1'750'000'000);        // 700 × 2.5 / 1M USD
-  EXPECT_EQ(c.cache_read, 250'000'000);     // 200 × 1.25
-  EXPECT_EQ(c.cache_write, 375'000'000);    // 100 × 3.75
-  EXPECT_EQ(c.output, 4'000'000'000);       // 400 × 10
-  EXPECT_EQ(c.reasoning, 1'200'000'000);    // 100 × 12
-  EXPECT_EQ(c.request, 5'000'000'000);      // 5 USD per 1,000 requests
+  EXPECT_EQ(c.input, 1'750'000'000);      // 700 × 2.5 / 1M USD
+  EXPECT_EQ(c.cache_read, 250'000'000);   // 200 × 1.25
+  EXPECT_EQ(c.cache_write, 375'000'000);  // 100 × 3.75
+  EXPECT_EQ(c.output, 4'000'000'000);     // 400 × 10
+  EXPECT_EQ(c.reasoning, 1'200'000'000);  // 100 × 12
+  EXPECT_EQ(c.request, 5'000'000'000);    // 5 USD per 1,000 requests
   EXPECT_EQ(c.total, 12'575'000'000);
-  EXPECT_EQ(Json(c),
-            R"({"total":0.012575,"input":0.00175,"output":0.004,"cache_read":0.00025,"cache_write":0.000375,)"
-            R"("reasoning":0.0012,"request":0.005,"currency":"USD","price_id":"acme/full","source":"table"})");
+  EXPECT_EQ(Json(c), R"({"total":0.012575,"input":0.00175,"output":0.004,"cache_read":0.00025,"cache_write":0.000375,)"
+                     R"("reasoning":0.0012,"request":0.005,"currency":"USD","price_id":"acme/full","source":"table"})");
 }
 
 TEST(CostTest, FallbacksForMissingPrices) {
@@ -88,11 +87,11 @@ TEST(CostTest, FallbacksForMissingPrices) {
   // No cache or reasoning prices: cache tokens at the input price, reasoning
   // at the output price.
   Cost c = MustCost(*book, MakeUsage(1000, 500, 200, 100, 100), "acme", "bare");
-  EXPECT_EQ(c.input, 1'400'000'000);       // 700 × 2
-  EXPECT_EQ(c.cache_read, 400'000'000);    // 200 × 2
-  EXPECT_EQ(c.cache_write, 200'000'000);   // 100 × 2
-  EXPECT_EQ(c.output, 3'200'000'000);      // 400 × 8
-  EXPECT_EQ(c.reasoning, 800'000'000);     // 100 × 8
+  EXPECT_EQ(c.input, 1'400'000'000);      // 700 × 2
+  EXPECT_EQ(c.cache_read, 400'000'000);   // 200 × 2
+  EXPECT_EQ(c.cache_write, 200'000'000);  // 100 × 2
+  EXPECT_EQ(c.output, 3'200'000'000);     // 400 × 8
+  EXPECT_EQ(c.reasoning, 800'000'000);    // 100 × 8
   EXPECT_EQ(c.request, 0);
   EXPECT_EQ(c.total, 6'000'000'000);
   // Missing counts are zero.
@@ -108,12 +107,12 @@ TEST(CostTest, ExactDecimalsInJson) {
     const char* model;
     const char* total;
   } cases[] = {
-      {1'000'000, 0, "exact", "0.43"},               // never 0.43000000000000005
+      {1'000'000, 0, "exact", "0.43"},  // never 0.43000000000000005
       {1'000'000, 1'000'000, "exact", "0.53"},
       {3, 7, "exact", "0.00000199"},
       {1, 0, "exact", "0.00000043"},
-      {5, 0, "tiny", "0.000000000001"},              // 0.5 pico rounds up
-      {4, 0, "tiny", "0"},                           // 0.4 pico rounds down
+      {5, 0, "tiny", "0.000000000001"},  // 0.5 pico rounds up
+      {4, 0, "tiny", "0"},               // 0.4 pico rounds down
       {123'456'789, 0, "exact", "53.08641927"},
   };
   for (const auto& c : cases) {
@@ -132,10 +131,10 @@ TEST(CostTest, TierByInputTokensStrictlyAbove) {
     int64_t input_pico;   // for input tokens
     int64_t output_pico;  // for 1M output tokens
   } cases[] = {
-      {200'000, 200'000'000'000, 2'000'000'000'000},       // exactly at the start: base
-      {200'001, 400'002'000'000, 2'000'000'000'000},       // above: tier 1 (output unchanged)
-      {1'000'000, 2'000'000'000'000, 2'000'000'000'000},   // at tier 2's start: tier 1
-      {1'000'001, 3'000'003'000'000, 4'000'000'000'000},   // tier 2
+      {200'000, 200'000'000'000, 2'000'000'000'000},      // exactly at the start: base
+      {200'001, 400'002'000'000, 2'000'000'000'000},      // above: tier 1 (output unchanged)
+      {1'000'000, 2'000'000'000'000, 2'000'000'000'000},  // at tier 2's start: tier 1
+      {1'000'001, 3'000'003'000'000, 4'000'000'000'000},  // tier 2
   };
   for (const auto& c : cases) {
     Cost cost = MustCost(*book, MakeUsage(c.input, 1'000'000), "acme", "tiered");
@@ -177,11 +176,11 @@ TEST(CostTest, TimeOfDayWindows) {
     int64_t start_ns;
     int64_t input_pico;
   } cases[] = {
-      {"offpeak", at(0, 29, 59), 1'000'000'000'000}, {"offpeak", at(0, 30, 0), 2'000'000'000'000},
+      {"offpeak", at(0, 29, 59), 1'000'000'000'000},  {"offpeak", at(0, 30, 0), 2'000'000'000'000},
       {"offpeak", at(16, 29, 59), 2'000'000'000'000}, {"offpeak", at(16, 30, 0), 1'000'000'000'000},
-      {"night", at(21, 59, 59), 1'000'000'000'000},  {"night", at(23, 0, 0), 5'000'000'000'000},
-      {"night", at(1, 59, 59), 5'000'000'000'000},   {"night", at(2, 0, 0), 1'000'000'000'000},
-      {"night", -kSecond, 5'000'000'000'000},        // 1969-12-31T23:59:59Z
+      {"night", at(21, 59, 59), 1'000'000'000'000},   {"night", at(23, 0, 0), 5'000'000'000'000},
+      {"night", at(1, 59, 59), 5'000'000'000'000},    {"night", at(2, 0, 0), 1'000'000'000'000},
+      {"night", -kSecond, 5'000'000'000'000},  // 1969-12-31T23:59:59Z
   };
   for (const auto& c : cases) {
     Cost cost = MustCost(*book, MakeUsage(1'000'000, 0), "acme", c.model, c.start_ns);

@@ -101,11 +101,21 @@ TEST(NamesTest, CanonicalProviders) {
     const char* in;
     const char* want;
   } cases[] = {
-      {"gcp.vertex_ai", "gcp.vertex_ai"}, {"google", "gcp.vertex_ai"},   {"Gemini", "gcp.vertex_ai"},
-      {"gcp.gemini", "gcp.vertex_ai"},    {"aws.bedrock", "aws.bedrock"}, {"aws", "aws.bedrock"},
-      {"bedrock", "aws.bedrock"},         {"azure.ai.openai", "azure.ai.openai"}, {"azure", "azure.ai.openai"},
-      {"x_ai", "x_ai"},                   {"x-ai", "x_ai"},               {"xai", "x_ai"},
-      {"mistral", "mistral_ai"},          {"OpenAI", "openai"},           {"acme", "acme"},
+      {"gcp.vertex_ai", "gcp.vertex_ai"},
+      {"google", "gcp.vertex_ai"},
+      {"Gemini", "gcp.vertex_ai"},
+      {"gcp.gemini", "gcp.vertex_ai"},
+      {"aws.bedrock", "aws.bedrock"},
+      {"aws", "aws.bedrock"},
+      {"bedrock", "aws.bedrock"},
+      {"azure.ai.openai", "azure.ai.openai"},
+      {"azure", "azure.ai.openai"},
+      {"x_ai", "x_ai"},
+      {"x-ai", "x_ai"},
+      {"xai", "x_ai"},
+      {"mistral", "mistral_ai"},
+      {"OpenAI", "openai"},
+      {"acme", "acme"},
   };
   for (const auto& c : cases) EXPECT_EQ(CanonicalProvider(c.in), c.want) << c.in;
 }
@@ -141,20 +151,20 @@ TEST(PriceTableTest, ExactBeforePatternAndDatedNames) {
       {"openai", "GPT-4o", 2'500'000'000'000},             // case-insensitive
       {"openai", "gpt-4o-2024-08-06", 2'500'000'000'000},  // dated -> base exact
       {"openai", "gpt-4o-mini-2024-07-18", 150'000'000'000},
-      {"openai", "4o-mini", 150'000'000'000},              // or-of-equals indexed
-      {"openai", "gpt-4o-audio", 9'000'000'000'000},       // pattern
+      {"openai", "4o-mini", 150'000'000'000},         // or-of-equals indexed
+      {"openai", "gpt-4o-audio", 9'000'000'000'000},  // pattern
       {"openai", "gpt-5", -2},
-      {"x-ai", "grok-4", 3'000'000'000'000},               // provider aliases
+      {"x-ai", "grok-4", 3'000'000'000'000},  // provider aliases
       {"xai", "grok-4", 3'000'000'000'000},
       {"x_ai", "grok-4-20250709", 3'000'000'000'000},
       {"gemini", "gemini-2.5-pro", 1'250'000'000'000},
       {"gcp.vertex_ai", "gemini-2.5-pro", 1'250'000'000'000},
-      {"azure", "gpt-4o", 2'500'000'000'000},              // fallback provider
+      {"azure", "gpt-4o", 2'500'000'000'000},  // fallback provider
       {"azure.ai.openai", "gpt-4o-2024-11-20", 2'500'000'000'000},
-      {"my-acme-gateway", "shared", 7'000'000'000'000},    // provider_match
+      {"my-acme-gateway", "shared", 7'000'000'000'000},  // provider_match
       {"acme", "big-model", 4'000'000'000'000},
       {"other", "shared", 8'000'000'000'000},
-      {"openai", "shared", -2},                            // known provider: no crossing over
+      {"openai", "shared", -2},  // known provider: no crossing over
   };
   for (const auto& c : cases) {
     const ModelPrice* m = t->Find(c.provider, c.model);

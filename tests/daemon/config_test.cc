@@ -66,7 +66,7 @@ on_full = "reject"
   EXPECT_EQ(c.buffer.fsync_interval, std::chrono::milliseconds(250));
   EXPECT_EQ(c.buffer.on_full, buffer::OnFull::kReject);
   EXPECT_EQ(c.buffer.max_age, std::chrono::hours(48));  // env beats file
-  EXPECT_EQ(c.ingest.udp, "off");                        // flag beats env
+  EXPECT_EQ(c.ingest.udp, "off");                       // flag beats env
 }
 
 TEST(ConfigTest, EveryProblemReportedAtOnce) {

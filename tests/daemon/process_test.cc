@@ -1,13 +1,13 @@
 // Tests that run the real binaries: spanvaultd killed with SIGKILL and
 // restarted, SIGTERM, and the spanvault CLI.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>

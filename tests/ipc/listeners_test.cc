@@ -28,8 +28,9 @@ class StreamTest : public DaemonFixture {};
 
 TEST_F(StreamTest, SyncCountsSpansAndLinesSinceLastBarrier) {
   auto c = Connect();
-  json a = SendSync(c, {Span("s1"), "[" + Span("s2") + "," + Span("s3") + "," + Span("s4") + "]",
-                        R"({"name":"x","usage":{"input_tokens":100,"cache_read_tokens":120}})", "", Span("s5")},
+  json a = SendSync(c,
+                    {Span("s1"), "[" + Span("s2") + "," + Span("s3") + "," + Span("s4") + "]",
+                     R"({"name":"x","usage":{"input_tokens":100,"cache_read_tokens":120}})", "", Span("s5")},
                     7);
   EXPECT_EQ(a["$sync"], 7);
   EXPECT_EQ(a["accepted"], 5);  // a line with an array of 3 counts 3
@@ -76,12 +77,12 @@ TEST_F(StreamTest, LastLineWithoutNewlineIsStoredAtEof) {
 TEST_F(StreamTest, MixOfGoodAndBadLines) {
   std::vector<std::string> lines;
   std::vector<std::string> bad = {
-      "\xff\xfe{garbage",                                  // invalid UTF-8
-      std::string(200, '[') + std::string(200, ']'),       // deep nesting
-      std::string("\x00\x01\x02binary\x7f", 10),           // binary garbage
-      R"({"name": "unterminated)",                         // syntax
-      R"({"type":"generation"})",                          // no name
-      "12",                                                // not an object
+      "\xff\xfe{garbage",                             // invalid UTF-8
+      std::string(200, '[') + std::string(200, ']'),  // deep nesting
+      std::string("\x00\x01\x02binary\x7f", 10),      // binary garbage
+      R"({"name": "unterminated)",                    // syntax
+      R"({"type":"generation"})",                     // no name
+      "12",                                           // not an object
   };
   int good = 0;
   for (int i = 0; i < 60; ++i) {
@@ -255,7 +256,10 @@ TEST_F(DatagramTest, UnixDatagramsStoredWithCredentials) {
   EXPECT_EQ(spans[0]["source"]["uid"], getuid());
   auto q = Quarantine();
   ASSERT_EQ(q.size(), 2u);
-  EXPECT_EQ(q[0]["reason"], "datagram is larger than the limit of 2048 bytes");
+  // Two reader lanes: datagrams carry no order, so neither does the quarantine.
+  std::set<std::string> reasons = {q[0]["reason"].get<std::string>(), q[1]["reason"].get<std::string>()};
+  EXPECT_EQ(reasons.count("datagram is larger than the limit of 2048 bytes"), 1u);
+  EXPECT_EQ(reasons.size(), 2u);
 }
 
 TEST_F(DatagramTest, UdpDatagramsStored) {
@@ -386,13 +390,14 @@ class PricingTest : public DaemonFixture {
 
 TEST_F(PricingTest, SpansArePricedFromUserAndBuiltInTables) {
   auto c = Connect();
-  json a = SendSync(c, {
-      R"({"name":"a","span_id":"builtin","type":"generation","model":"gpt-4o-2024-08-06","provider":"openai","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":200}}})",
-      R"({"name":"b","span_id":"user","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000,"output_tokens":1000000}})",
-      R"({"name":"c","span_id":"client","type":"generation","model":"gpt-4o","usage":{"input_tokens":10},"cost":0.5})",
-      R"({"name":"d","span_id":"unknown","type":"generation","model":"mystery-1","usage":{"input_tokens":10}})",
-      R"({"name":"e","span_id":"nousage","type":"generation","model":"gpt-4o"})",
-      R"({"name":"f","span_id":"tool","type":"tool"})"});
+  json a = SendSync(
+      c,
+      {R"({"name":"a","span_id":"builtin","type":"generation","model":"gpt-4o-2024-08-06","provider":"openai","usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":200}}})",
+       R"({"name":"b","span_id":"user","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000,"output_tokens":1000000}})",
+       R"({"name":"c","span_id":"client","type":"generation","model":"gpt-4o","usage":{"input_tokens":10},"cost":0.5})",
+       R"({"name":"d","span_id":"unknown","type":"generation","model":"mystery-1","usage":{"input_tokens":10}})",
+       R"({"name":"e","span_id":"nousage","type":"generation","model":"gpt-4o"})",
+       R"({"name":"f","span_id":"tool","type":"tool"})"});
   EXPECT_EQ(a["accepted"], 6);
   // Unpriced models are counted by name; a tool span is not a model call.
   auto u = c.Write("{\"$prices\":\"unpriced\"}\n");
@@ -417,7 +422,8 @@ TEST_F(PricingTest, SpansArePricedFromUserAndBuiltInTables) {
 
 TEST_F(PricingTest, ReloadSwapsTablesAndKeepsThemOnError) {
   auto c = Connect();
-  std::string span = R"({"name":"b","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000}})";
+  std::string span =
+      R"({"name":"b","type":"generation","model":"house-model","provider":"acme","usage":{"input_tokens":1000000}})";
   SendSync(c, {span});
   WriteTable("4");
   ASSERT_TRUE(c.Write("{\"$prices\":\"reload\"}\n").has_value());
@@ -464,7 +470,7 @@ TEST_F(DropOldestTest, OldestSpansDroppedAndCounted) {
   StopDaemon();
   auto spans = StoredSpans();
   ASSERT_FALSE(spans.empty());
-  EXPECT_EQ(spans.back()["span_id"], "r5-499");  // the newest is kept
+  EXPECT_EQ(spans.back()["span_id"], "r5-499");           // the newest is kept
   for (auto& s : spans) EXPECT_NE(s["span_id"], "r0-0");  // the oldest went first
 }
 

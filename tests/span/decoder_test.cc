@@ -85,11 +85,11 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{R"({"name":"a","end_time":true})", RejectKind::kSchema,
                    "end_time must be an RFC 3339 string or Unix seconds, got boolean"},
         RejectCase{R"({"name":"a","start_time":"2024-05-01T12:00:01Z","end_time":"2024-05-01T12:00:00Z"})",
-                   RejectKind::kSchema,
-                   "end_time (2024-05-01T12:00:00Z) is before start_time (2024-05-01T12:00:01Z)"},
+                   RejectKind::kSchema, "end_time (2024-05-01T12:00:00Z) is before start_time (2024-05-01T12:00:01Z)"},
         RejectCase{R"({"name":"a","status":"failed"})", RejectKind::kSchema,
                    "status must be \"ok\" or \"error\", got \"failed\""},
-        RejectCase{R"({"name":"a","error":42})", RejectKind::kSchema, "error must be a string or an object, got number"},
+        RejectCase{R"({"name":"a","error":42})", RejectKind::kSchema,
+                   "error must be a string or an object, got number"},
         RejectCase{R"({"name":"a","attributes":[1]})", RejectKind::kSchema, "attributes must be an object, got array"},
         RejectCase{R"({"name":"a","metadata":"x"})", RejectKind::kSchema, "metadata must be an object, got string"},
         RejectCase{R"({"name":"a","tags":["ok",3]})", RejectKind::kSchema, "tags[1] must be a string, got number"},
@@ -114,8 +114,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "usage.cache_read_tokens + usage.cache_write_tokens (110) exceed usage.input_tokens (100)"},
         RejectCase{R"({"name":"a","usage":{"output_tokens":10,"reasoning_tokens":11}})", RejectKind::kSchema,
                    "usage.reasoning_tokens (11) exceeds usage.output_tokens (10)"},
-        RejectCase{R"({"name":"a","usage":{"completion_tokens":10,"completion_tokens_details":{"reasoning_tokens":11}}})",
-                   RejectKind::kSchema, "usage.reasoning_tokens (11) exceeds usage.output_tokens (10)"},
+        RejectCase{
+            R"({"name":"a","usage":{"completion_tokens":10,"completion_tokens_details":{"reasoning_tokens":11}}})",
+            RejectKind::kSchema, "usage.reasoning_tokens (11) exceeds usage.output_tokens (10)"},
         RejectCase{R"({"name":"a","usage":{"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":11}}})",
                    RejectKind::kSchema, "usage.cache_read_tokens (11) exceeds usage.input_tokens (10)"},
         RejectCase{R"({"name":"a","usage":{"cache_read_tokens":5}})", RejectKind::kSchema,
@@ -127,14 +128,19 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{R"({"name":"a","usage":{"prompt_tokens_details":3}})", RejectKind::kSchema,
                    "usage.prompt_tokens_details must be an object, got number"},
         RejectCase{R"({"name":"a","cost":-1})", RejectKind::kSchema, "cost must not be negative, got -1"},
-        RejectCase{R"({"name":"a","cost":"1$"})", RejectKind::kSchema, "cost must be a number or an object, got string"},
-        RejectCase{R"({"name":"a","scores":{"acc":1.5}})", RejectKind::kSchema, "scores.acc (1.5) must be between 0 and 1"},
-        RejectCase{R"({"name":"a","scores":{"acc":"high"}})", RejectKind::kSchema, "scores.acc must be a number, got string"},
-        RejectCase{R"({"name":"a","metrics":{"ttft":null}})", RejectKind::kSchema, "metrics.ttft must be a number, got null"},
+        RejectCase{R"({"name":"a","cost":"1$"})", RejectKind::kSchema,
+                   "cost must be a number or an object, got string"},
+        RejectCase{R"({"name":"a","scores":{"acc":1.5}})", RejectKind::kSchema,
+                   "scores.acc (1.5) must be between 0 and 1"},
+        RejectCase{R"({"name":"a","scores":{"acc":"high"}})", RejectKind::kSchema,
+                   "scores.acc must be a number, got string"},
+        RejectCase{R"({"name":"a","metrics":{"ttft":null}})", RejectKind::kSchema,
+                   "metrics.ttft must be a number, got null"},
         RejectCase{R"({"name":"a","session_id":1})", RejectKind::kSchema, "session_id must be a string, got number"},
         RejectCase{R"({"name":"a","duration_ms":-5})", RejectKind::kSchema,
                    "duration_ms must be a non-negative number, got -5"},
-        RejectCase{R"(42)", RejectKind::kSchema, "payload must be a span object or an array of span objects, got number"},
+        RejectCase{R"(42)", RejectKind::kSchema,
+                   "payload must be a span object or an array of span objects, got number"},
         RejectCase{R"("span")", RejectKind::kSchema,
                    "payload must be a span object or an array of span objects, got string"}));
 
@@ -275,7 +281,8 @@ TEST(DecoderTest, TimesInBothFormats) {
 }
 
 TEST(DecoderTest, NanosecondPrecisionIsKept) {
-  json s = Accept(R"({"name":"a","start_time":"2024-05-01T10:00:00.123456789Z","end_time":"2024-05-01T10:00:00.123456790Z"})");
+  json s = Accept(
+      R"({"name":"a","start_time":"2024-05-01T10:00:00.123456789Z","end_time":"2024-05-01T10:00:00.123456790Z"})");
   EXPECT_EQ(s["start_time"], "2024-05-01T10:00:00.123456789Z");
   EXPECT_EQ(s["end_time"], "2024-05-01T10:00:00.12345679Z");
   EXPECT_DOUBLE_EQ(s["duration_ms"].get<double>(), 0.000001);
@@ -289,8 +296,8 @@ TEST(DecoderTest, DurationGivesEndWhenEndIsAbsent) {
 
 TEST(DecoderTest, TypeIsCaseInsensitive) {
   EXPECT_EQ(Accept(R"({"name":"a","type":"Generation"})")["type"], "generation");
-  for (const char* t : {"span", "generation", "embedding", "retrieval", "tool", "agent", "chain", "guardrail",
-                        "evaluator", "event"}) {
+  for (const char* t :
+       {"span", "generation", "embedding", "retrieval", "tool", "agent", "chain", "guardrail", "evaluator", "event"}) {
     EXPECT_EQ(Accept(std::string(R"({"name":"a","type":")") + t + "\"}")["type"], t);
   }
 }
@@ -308,8 +315,13 @@ TEST(DecoderTest, StatusAndError) {
 }
 
 TEST(DecoderTest, UsageCanonicalAndTotalDerived) {
-  json u = Accept(R"({"name":"a","usage":{"input_tokens":100,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":10,"reasoning_tokens":5}})")["usage"];
-  EXPECT_EQ(u, json::parse(R"({"input_tokens":100,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":10,"reasoning_tokens":5,"total_tokens":120})"));
+  json u = Accept(
+      R"({"name":"a","usage":{"input_tokens":100,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":10,"reasoning_tokens":5}})")
+      ["usage"];
+  EXPECT_EQ(
+      u,
+      json::parse(
+          R"({"input_tokens":100,"output_tokens":20,"cache_read_tokens":30,"cache_write_tokens":10,"reasoning_tokens":5,"total_tokens":120})"));
 }
 
 TEST(DecoderTest, UsageOpenAIAliases) {
@@ -336,7 +348,8 @@ TEST(DecoderTest, UsageAnthropicAliasesAddCacheToInput) {
   EXPECT_EQ(u["output_tokens"], 5);
   EXPECT_EQ(u["total_tokens"], 135);
   // Canonical key names mean the canonical (inclusive) convention.
-  json c = Accept(R"({"name":"a","provider":"anthropic","usage":{"input_tokens":130,"cache_read_tokens":100}})")["usage"];
+  json c =
+      Accept(R"({"name":"a","provider":"anthropic","usage":{"input_tokens":130,"cache_read_tokens":100}})")["usage"];
   EXPECT_EQ(c["input_tokens"], 130);
 }
 
@@ -351,14 +364,16 @@ TEST(DecoderTest, UsageUnknownKeysKept) {
 }
 
 TEST(DecoderTest, UnknownFieldsGoToAttributes) {
-  json s = Accept(R"({"name":"a","attributes":{"k":1,"dup":"explicit"},"metadata":{"m":true},"dup":"top","custom":{"x":[1,2]}})");
+  json s = Accept(
+      R"({"name":"a","attributes":{"k":1,"dup":"explicit"},"metadata":{"m":true},"dup":"top","custom":{"x":[1,2]}})");
   EXPECT_EQ(s["attributes"], json::parse(R"({"k":1,"dup":"explicit","m":true,"custom":{"x":[1,2]}})"));
   EXPECT_FALSE(s.contains("custom"));
   EXPECT_FALSE(s.contains("metadata"));
 }
 
 TEST(DecoderTest, AnyJsonKeptAsIs) {
-  json s = Accept(R"({"name":"a","input":[{"role":"user","content":"hi \"there\"\n\u00e9\u2028"}],"output":"ok","expected":{"n":1.25e-7,"big":18446744073709551615,"neg":-9223372036854775808}})");
+  json s = Accept(
+      R"({"name":"a","input":[{"role":"user","content":"hi \"there\"\n\u00e9\u2028"}],"output":"ok","expected":{"n":1.25e-7,"big":18446744073709551615,"neg":-9223372036854775808}})");
   EXPECT_EQ(s["input"][0]["content"], "hi \"there\"\n\u00e9\u2028");
   EXPECT_EQ(s["output"], "ok");
   EXPECT_DOUBLE_EQ(s["expected"]["n"].get<double>(), 1.25e-7);
@@ -374,7 +389,8 @@ TEST(DecoderTest, ClientCostIsKeptAndMarked) {
 }
 
 TEST(DecoderTest, StringFieldsKept) {
-  json s = Accept(R"({"name":"a","model":"gpt-4o","provider":"openai","session_id":"s","user_id":"u","environment":"prod","release":"1.2","service":"api","tags":["t1"],"scores":{"f":0.5},"metrics":{"ttft_ms":120},"model_parameters":{"temperature":0.2}})");
+  json s = Accept(
+      R"({"name":"a","model":"gpt-4o","provider":"openai","session_id":"s","user_id":"u","environment":"prod","release":"1.2","service":"api","tags":["t1"],"scores":{"f":0.5},"metrics":{"ttft_ms":120},"model_parameters":{"temperature":0.2}})");
   EXPECT_EQ(s["model"], "gpt-4o");
   EXPECT_EQ(s["provider"], "openai");
   EXPECT_EQ(s["session_id"], "s");
