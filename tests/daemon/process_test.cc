@@ -93,8 +93,8 @@ class DaemonProcess {
       execv(args[0], args.data());
       _exit(127);
     }
-    // Ready once the socket answers.
-    for (int i = 0; i < 500; ++i) {
+    // Ready once the socket answers (at most 20 s: sanitizer builds start slowly).
+    for (int i = 0; i < 2000; ++i) {
       if (cli::StreamClient::Connect(Socket()).has_value()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -308,7 +308,7 @@ TEST(ProcessTest, SighupReloadsPriceTables) {
   write("7");
   d.Signal(SIGHUP);
   // The reload is logged once done.
-  for (int i = 0; i < 200 && d.Log().find("price tables reloaded") == std::string::npos; ++i) {
+  for (int i = 0; i < 1500 && d.Log().find("price tables reloaded") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   send("after");
