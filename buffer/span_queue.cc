@@ -31,6 +31,7 @@
 #include "buffer/span_queue_impl.h"
 #include "buffer/store_format.h"
 #include "common/log.h"
+#include "common/util.h"
 
 namespace spanvault::buffer {
 namespace {
@@ -39,6 +40,7 @@ namespace fs = std::filesystem;
 using internal::CursorKey;
 using internal::DecodeSeq;
 using internal::DecodeSpanValue;
+using internal::FromRocks;
 using internal::kCursorEnd;
 using internal::kCursorPrefix;
 using internal::kHeadKey;
@@ -70,11 +72,6 @@ auto NoThrow(std::string_view what, F&& f) -> decltype(f()) {
   }
 }
 
-Error FromRocks(std::string what, const rocksdb::Status& s) {
-  std::string m = "span store: " + what + ": " + s.ToString();
-  return s.IsCorruption() ? Error::Corruption(std::move(m)) : Error::Io(std::move(m));
-}
-
 }  // namespace
 
 // Extents hold at most 1/32 of max_disk_bytes, so dropping whole extents at
@@ -93,6 +90,16 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
   if (options_.env != nullptr) dbo.env = options_.env;
   const std::string dir = options_.dir.string();
   auto descriptors = internal::Descriptors(dbo, dir);
+  if (read_only_) {
+    // A read-only view cannot create column families: leave out the ones an
+    // older store does not have yet.
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(dbo, dir, &existing).ok()) {
+      std::erase_if(descriptors, [&](const auto& d) {
+        return std::find(existing.begin(), existing.end(), d.name) == existing.end();
+      });
+    }
+  }
   rocksdb::DB* raw = nullptr;
   handles_.clear();
   rocksdb::Status s;
@@ -107,9 +114,17 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
     CloseDb();
     return s;
   }
-  spans_cf_ = handles_[1];
-  quarantine_cf_ = handles_[2];
-  meta_cf_ = handles_[3];
+  for (size_t i = 0; i < handles_.size() && i < descriptors.size(); ++i) {
+    const std::string& name = descriptors[i].name;
+    if (name == internal::kSpansCf) spans_cf_ = handles_[i];
+    if (name == internal::kQuarantineCf) quarantine_cf_ = handles_[i];
+    if (name == internal::kMetaCf) meta_cf_ = handles_[i];
+    if (name == internal::kDeadLetterCf) dead_letter_cf_ = handles_[i];
+  }
+  if (spans_cf_ == nullptr || quarantine_cf_ == nullptr || meta_cf_ == nullptr) {
+    CloseDb();
+    return rocksdb::Status::Corruption("the store lacks the spans, quarantine or meta column family");
+  }
   return s;
 }
 
@@ -120,7 +135,7 @@ void SpanQueue::Impl::CloseDb() {
     db_.reset();
   }
   handles_.clear();
-  spans_cf_ = quarantine_cf_ = meta_cf_ = nullptr;
+  spans_cf_ = quarantine_cf_ = meta_cf_ = dead_letter_cf_ = nullptr;
 }
 
 Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
@@ -149,6 +164,17 @@ Status SpanQueue::Impl::Recover() {
   };
   const uint64_t span_floor = std::max<uint64_t>(get_u64(kHeadKey).value_or(1), 1);
   const uint64_t quarantine_floor = std::max<uint64_t>(get_u64(kQuarantineHeadKey).value_or(1), 1);
+  {
+    std::string id;
+    if (db_->Get(rocksdb::ReadOptions(), meta_cf_, internal::kStoreIdKey, &id).ok() && id.size() == 16) {
+      store_id_ = id;
+    } else if (!read_only_) {
+      id = RandomHexId(8);
+      rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), meta_cf_, internal::kStoreIdKey, id);
+      if (!s.ok()) return Fail(FromRocks("writing the store id", s));
+      store_id_ = id;
+    }
+  }
 
   std::lock_guard lk(state_mu_);
   cursors_.clear();
@@ -192,7 +218,7 @@ Status SpanQueue::Impl::Recover() {
     }
     if (!it->status().ok()) return Fail(FromRocks("scanning quarantine", it->status()));
   }
-  return {};
+  return RecoverDeadLetters(std::max<uint64_t>(get_u64(internal::kDeadLetterHeadKey).value_or(1), 1));
 }
 
 Status SpanQueue::Impl::OpenPrimary() {
@@ -429,6 +455,11 @@ Result<std::vector<QuarantineEntry>> SpanQueue::Impl::ListQuarantine(size_t limi
   return out;
 }
 
+uint64_t SpanQueue::Impl::next_seq() const {
+  std::lock_guard lk(state_mu_);
+  return index_.next_seq();
+}
+
 Stats SpanQueue::Impl::GetStats() const {
   std::lock_guard lk(state_mu_);
   Stats s = counters_;
@@ -438,6 +469,7 @@ Stats SpanQueue::Impl::GetStats() const {
   s.head_seq = index_.head_seq();
   s.next_seq = index_.next_seq();
   s.quarantined = quarantine_.entries();
+  s.dead_letters = dead_letters_.size();
   return s;
 }
 
@@ -501,9 +533,27 @@ Status SpanQueue::Ack(std::string_view name, uint64_t until) {
 }
 
 Stats SpanQueue::GetStats() const { return impl_->GetStats(); }
+uint64_t SpanQueue::next_seq() const { return impl_->next_seq(); }
+std::string SpanQueue::store_id() const { return impl_->store_id(); }
 
 Result<std::vector<QuarantineEntry>> SpanQueue::ListQuarantine(size_t limit) const {
   return NoThrow("listing quarantine", [&] { return impl_->ListQuarantine(limit); });
+}
+
+Status SpanQueue::AddDeadLetters(std::vector<DeadLetter> letters) {
+  return NoThrow("adding dead letters", [&] { return impl_->AddDeadLetters(std::move(letters)); });
+}
+
+Result<std::vector<DeadLetter>> SpanQueue::ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const {
+  return NoThrow("listing dead letters", [&] { return impl_->ListDeadLetters(filter, limit); });
+}
+
+Result<size_t> SpanQueue::ReplayDeadLetters(const DeadLetterFilter& filter) {
+  return NoThrow("replaying dead letters", [&] { return impl_->ReplayDeadLetters(filter); });
+}
+
+Result<size_t> SpanQueue::PurgeDeadLetters(const DeadLetterFilter& filter) {
+  return NoThrow("purging dead letters", [&] { return impl_->PurgeDeadLetters(filter); });
 }
 
 void SpanQueue::Close() { impl_->Close(); }

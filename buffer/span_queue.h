@@ -14,6 +14,7 @@
 //   spans       key: seq u64 BE      value: u8 version (1) | i64 received_ns LE | canonical span JSON
 //   quarantine  key: id u64 BE       value: JSON object {time, transport, pid, uid, gid, kind, index, reason, excerpt}
 //   meta        key: "cursor/<name>" value: u64 BE, the next seq the consumer reads (its last Ack's `until`)
+//   dead_letters key: id u64 BE      value: metadata JSON | '\n' | canonical span JSON (see store_format.h)
 //
 // Head and tail live in memory (recovered at Open with one Seek at each end),
 // and every iterator is bounded with iterate_lower_bound/iterate_upper_bound,
@@ -69,8 +70,16 @@ struct Options {
   // Default: 10000 entries / 64 MiB; the oldest entries are dropped beyond.
   uint64_t quarantine_max_entries = 10000;
   uint64_t quarantine_max_bytes = 64ull << 20;
+  // Default: 100000 entries / 256 MiB of dead letters; the oldest are dropped
+  // beyond (counted, logged).
+  uint64_t dead_letter_max_entries = 100000;
+  uint64_t dead_letter_max_bytes = 256ull << 20;
   // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
   uint64_t max_pending_bytes = 64ull << 20;
+  // Default: none. Called on the writer thread after every group commit that
+  // stored spans (before the Append callbacks run); must be quick (the
+  // forwarders use it to wake up).
+  std::function<void()> on_commit;
   // Default: nullptr (the default Env). Tests pass an Env whose file system
   // injects I/O errors; not owned, must outlive the queue.
   rocksdb::Env* env = nullptr;
@@ -95,6 +104,27 @@ struct QuarantineEntry {
   std::string json;  // the stored JSON object (see the format above)
 };
 
+// A span an upstream refused for good (design §4): kept with the answer.
+struct DeadLetter {
+  uint64_t id = 0;  // assigned by AddDeadLetters
+  std::string upstream;
+  int64_t time_ns = 0;   // when it was refused
+  uint64_t seq = 0;      // its seq in the span queue
+  int status = 0;        // the HTTP status of the refusal
+  std::string reason;    // e.g. "HTTP 400 for a batch of one span"
+  std::string response;  // the first 4 KiB of the answer's body
+  std::string span_json;
+  // {"id":..,"time":..,"upstream":..,"seq":..,"status":..,"reason":..,"response":..,"span":{..}}
+  std::string ToJson() const;
+};
+
+// Which dead letters a list/replay/purge applies to: all of them when both
+// are empty; else those with one of `ids` and/or from `upstream`.
+struct DeadLetterFilter {
+  std::vector<uint64_t> ids;
+  std::string upstream;
+};
+
 struct Stats {
   uint64_t spans = 0;              // buffered spans
   uint64_t bytes = 0;              // their logical bytes
@@ -106,6 +136,9 @@ struct Stats {
   uint64_t refused_full = 0;       // spans refused by on_full = reject since Open
   uint64_t quarantined = 0;        // entries in the quarantine now
   uint64_t quarantined_total = 0;  // entries written since Open
+  uint64_t dead_letters = 0;          // entries in the dead-letter store now
+  uint64_t dead_letters_total = 0;    // added since Open
+  uint64_t dead_letters_dropped = 0;  // dropped by the dead-letter bounds since Open
   uint64_t write_batches = 0;      // RocksDB writes (group commits) since Open
   uint64_t fsyncs = 0;
   uint64_t write_errors = 0;
@@ -154,9 +187,27 @@ class SpanQueue {
   Status Ack(std::string_view name, uint64_t until);
 
   Stats GetStats() const;
+  // The seq the next span will get: everything below it may be read. Cheap.
+  uint64_t next_seq() const;
+  // A random id made when the store was created (16 hex digits), stable for
+  // its life: with a seq range it names a batch uniquely across daemons.
+  std::string store_id() const;
 
   // Newest first, at most `limit` entries.
   Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
+
+  // Stores `letters` (ids assigned in order) durably — in the WAL, fsynced
+  // when durability is machine — before it returns, so the caller may then
+  // Ack their seqs. Beyond the dead-letter bounds the oldest entries go.
+  Status AddDeadLetters(std::vector<DeadLetter> letters);
+  // Newest first, at most `limit`.
+  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const;
+  // Appends the selected spans to the queue again (new seqs: every upstream
+  // gets them again; backends deduplicate by span id), and once that is
+  // durable deletes them from the dead-letter store. Returns how many.
+  Result<size_t> ReplayDeadLetters(const DeadLetterFilter& filter);
+  // Deletes the selected entries. Returns how many.
+  Result<size_t> PurgeDeadLetters(const DeadLetterFilter& filter);
 
   // Commits everything queued, fsyncs the WAL, stops the writer and closes the
   // store. Idempotent.

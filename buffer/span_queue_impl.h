@@ -60,8 +60,17 @@ class SpanQueue::Impl {
   Result<uint64_t> ConsumerPosition(std::string_view name) const;
   Status Ack(std::string_view name, uint64_t until);
   Stats GetStats() const;
+  uint64_t next_seq() const;
+  std::string store_id() const { return store_id_; }
   Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
   void Close();
+
+  // dead_letters.cc
+  Status AddDeadLetters(std::vector<DeadLetter> letters);
+  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const;
+  Result<size_t> ReplayDeadLetters(const DeadLetterFilter& filter);
+  Result<size_t> PurgeDeadLetters(const DeadLetterFilter& filter);
+  Status RecoverDeadLetters(uint64_t floor);  // at Open, holding state_mu_
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -105,6 +114,7 @@ class SpanQueue::Impl {
   rocksdb::ColumnFamilyHandle* spans_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dead_letter_cf_ = nullptr;  // null in a read-only view of an older store
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // the writer waits for requests
@@ -122,6 +132,10 @@ class SpanQueue::Impl {
   internal::QuarantineIndex quarantine_;
   uint64_t next_quarantine_id_ = 1;
   std::map<std::string, uint64_t, std::less<>> cursors_;
+  std::string store_id_;  // set at Open, constant after
+  std::map<uint64_t, uint64_t> dead_letters_;  // id -> logical bytes
+  uint64_t dead_letter_bytes_ = 0;
+  uint64_t next_dead_letter_id_ = 1;
   Stats counters_;  // the counters only; GetStats() derives the rest
 
   std::atomic<bool> wal_dirty_{false};  // written since the last WAL sync

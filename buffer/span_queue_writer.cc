@@ -147,6 +147,9 @@ void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
     LOG_ERROR("span queue: group commit failed", {{"error", e.what()}});
     for (auto& r : results) r = Failed(std::string("span queue: ") + e.what());
   }
+  uint64_t stored = 0;
+  for (const auto& r : results) stored += r.ok ? r.stored : 0;
+  if (stored > 0 && options_.on_commit) options_.on_commit();
   for (size_t i = 0; i < group.size(); ++i) RunDone(group[i].done, results[i]);
 }
 

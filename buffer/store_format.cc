@@ -112,6 +112,11 @@ std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_rece
   }
 }
 
+Error FromRocks(std::string what, const rocksdb::Status& s) {
+  std::string m = "span store: " + what + ": " + s.ToString();
+  return s.IsCorruption() ? Error::Corruption(std::move(m)) : Error::Io(std::move(m));
+}
+
 rocksdb::DBOptions MakeDbOptions() {
   rocksdb::DBOptions o;
   o.create_if_missing = true;
@@ -132,6 +137,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOption
       {kSpansCf, SpansCfOptions()},
       {kQuarantineCf, SmallCfOptions()},
       {kMetaCf, SmallCfOptions()},
+      {kDeadLetterCf, SmallCfOptions()},
   };
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {

@@ -11,6 +11,11 @@
 //                                    below it is acknowledged by that consumer
 //               "head"            -> u64: every span seq below it was deleted
 //               "quarantine_head" -> u64: every quarantine id below it was deleted
+//               "dead_letter_head" -> u64: every dead-letter id below it was deleted
+//               "store_id"        -> 16 hex digits, random, written when the store is created
+//   dead_letters id u64           -> metadata JSON {time, upstream, seq, status, reason, response}
+//                                    | '\n' | the canonical span JSON (neither holds a raw
+//                                    newline, so the first one splits them)
 // Seqs and ids start at 1. "head" and "quarantine_head" are written in the same
 // WriteBatch as the DeleteRange they describe, so seqs and ids never restart
 // after the store empties and recovery scans start past the range tombstones.
@@ -29,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.h"
 #include "span/batch.h"
 
 namespace spanvault::buffer::internal {
@@ -36,6 +42,9 @@ namespace spanvault::buffer::internal {
 inline constexpr char kSpansCf[] = "spans";
 inline constexpr char kQuarantineCf[] = "quarantine";
 inline constexpr char kMetaCf[] = "meta";
+inline constexpr char kDeadLetterCf[] = "dead_letters";
+inline constexpr char kDeadLetterHeadKey[] = "dead_letter_head";
+inline constexpr char kStoreIdKey[] = "store_id";
 inline constexpr char kCursorPrefix[] = "cursor/";
 inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of the prefix
 inline constexpr char kHeadKey[] = "head";
@@ -76,8 +85,11 @@ bool DecodeSpanValue(const rocksdb::Slice& v, int64_t* received_ns, std::string_
 std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_received_ns);
 
 rocksdb::DBOptions MakeDbOptions();
-// Descriptors for default, spans, quarantine and meta (in that order, so the
-// handles come back at indexes 0..3), plus any other column family the store
+
+// "span store: <what>: <RocksDB's message>", kCorruption or kIo.
+Error FromRocks(std::string what, const rocksdb::Status& s);
+// Descriptors for default, spans, quarantine, meta and dead_letters (in that
+// order, so the handles come back at indexes 0..4), plus any other column family the store
 // at `dir` has (RocksDB refuses to open a store without naming all of them).
 std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir);
 

@@ -1,4 +1,5 @@
-// spanvault — the command-line client: send, status, buffer dump, rejected.
+// spanvault — the command-line client: send, status, buffer dump, rejected,
+// dead-letter, prices.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -130,8 +131,28 @@ int CmdStatus(const Globals& g, bool as_json) {
               b.value("quarantined_total", 0ull));
   std::printf("  write batches      %llu, fsyncs %llu, write errors %llu\n", b.value("write_batches", 0ull),
               b.value("fsyncs", 0ull), b.value("write_errors", 0ull));
+  std::printf("  dead letters       %llu now, %llu since start\n", b.value("dead_letters", 0ull),
+              b.value("dead_letters_total", 0ull));
   if (b.contains("store_recovered_from")) {
     std::printf("  damaged store moved aside: %s\n", b["store_recovered_from"].get<std::string>().c_str());
+  }
+  const json& ups = s["upstreams"];
+  if (ups.is_array() && !ups.empty()) {
+    std::printf("\n%-16s %-9s %10s %10s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",
+                "delivered", "in_flight", "retries", "dead", "last error");
+    for (const json& u : ups) {
+      std::string health = u.value("paused", false) ? "PAUSED" : (u.value("healthy", true) ? "ok" : "FAILING");
+      std::string err = u.value("last_error", std::string());
+      if (!err.empty() && u["last_error_age_seconds"].is_number()) {
+        err += " (" + std::to_string(static_cast<long long>(u["last_error_age_seconds"].get<double>())) + "s ago)";
+      }
+      std::printf("%-16s %-9s %10llu %9.1fs %12llu %9llu %8llu %6llu  %s\n", u.value("name", std::string()).c_str(),
+                  health.c_str(), u.value("pending_spans", 0ull), u.value("oldest_pending_age_seconds", 0.0),
+                  u.value("delivered_spans", 0ull), u.value("in_flight_batches", 0ull), u.value("retries", 0ull),
+                  u.value("dead_lettered", 0ull), err.c_str());
+    }
+  } else {
+    std::printf("\nno upstreams configured: spans stay in the buffer (bounded by max_disk_bytes / max_age)\n");
   }
   return 0;
 }
@@ -201,6 +222,69 @@ Result<json> Control(const Globals& g, const std::string& line) {
   json j = json::parse(*answer, nullptr, false);
   if (!j.is_object()) return Fail(Error::Invalid("unexpected answer: " + *answer));
   return j;
+}
+
+struct DeadLetterArgs {
+  bool as_json = false;
+  size_t limit = 100;
+  std::string upstream;
+  std::vector<uint64_t> ids;
+};
+
+int CmdDeadLetterList(const Globals& g, const DeadLetterArgs& a) {
+  auto q = OpenStore(g);
+  if (!q) return Die(q.error().message);
+  buffer::DeadLetterFilter f{a.ids, a.upstream};
+  auto entries = (*q)->ListDeadLetters(f, a.limit);
+  if (!entries) return Die(entries.error().message);
+  for (const auto& e : *entries) {
+    if (a.as_json) {
+      std::printf("%s\n", e.ToJson().c_str());
+      continue;
+    }
+    json span = json::parse(e.span_json, nullptr, false);
+    std::string span_id = span.is_object() ? span.value("span_id", std::string()) : std::string();
+    std::string name = span.is_object() ? span.value("name", std::string()) : std::string();
+    std::printf("%6llu  %s  %s  span %s (%s): %s\n", static_cast<unsigned long long>(e.id),
+                FormatRfc3339(e.time_ns).c_str(), e.upstream.c_str(), span_id.c_str(), name.c_str(),
+                e.reason.c_str());
+    std::string body = e.response.size() > 200 ? e.response.substr(0, 200) + "..." : e.response;
+    for (char& c : body) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    if (!body.empty()) std::printf("        answer: %s\n", body.c_str());
+  }
+  return 0;
+}
+
+// Replay or purge: through the running daemon, or on the store directly when
+// no daemon runs (it holds the store's lock while it does).
+int CmdDeadLetterChange(const Globals& g, const std::string& verb, const DeadLetterArgs& a) {
+  json line = {{"$dead_letter", verb}};
+  if (!a.upstream.empty()) line["upstream"] = a.upstream;
+  if (!a.ids.empty()) line["ids"] = a.ids;
+  const char* counted = verb == "replay" ? "replayed" : "purged";
+  auto answer = Control(g, line.dump());
+  if (answer) {
+    if (!answer->value("ok", false)) return Die(verb + " failed: " + answer->value("error", std::string()), 1);
+    std::printf("%s %llu\n", counted, answer->value(counted, 0ull));
+    return 0;
+  }
+  daemon::Config c = ResolveConfig(g);
+  std::filesystem::path dir = c.state_dir / "buffer";
+  if (!std::filesystem::exists(dir / "CURRENT")) {
+    return Die("no daemon answers (" + answer.error().message + ") and no buffer in " + dir.string());
+  }
+  buffer::Options o = c.buffer;
+  o.dir = dir;
+  auto q = buffer::SpanQueue::Open(o);
+  if (!q) return Die("no daemon answers (" + answer.error().message + ") and the store cannot be opened: " +
+                     q.error().message);
+  buffer::DeadLetterFilter f{a.ids, a.upstream};
+  auto n = verb == "replay" ? (*q)->ReplayDeadLetters(f) : (*q)->PurgeDeadLetters(f);
+  if (!n) return Die(verb + " failed: " + n.error().message, 1);
+  std::printf("%s %zu\n", counted, *n);
+  return 0;
 }
 
 struct QuoteArgs {
@@ -320,6 +404,21 @@ int main(int argc, char** argv) {
   rejected->add_flag("--json", as_json, "one JSON object per line");
   rejected->add_option("-n,--limit", limit, "at most this many (default 100)");
 
+  DeadLetterArgs dl;
+  auto* dead = app.add_subcommand("dead-letter", "spans an upstream refused for good");
+  dead->require_subcommand(1);
+  auto* dl_list = dead->add_subcommand("list", "list them, newest first (works with the daemon stopped)");
+  dl_list->add_flag("--json", dl.as_json, "one JSON object per line, with the span");
+  dl_list->add_option("-n,--limit", dl.limit, "at most this many (default 100)");
+  dl_list->add_option("--upstream", dl.upstream, "only those refused by this upstream");
+  auto* dl_replay = dead->add_subcommand(
+      "replay", "queue them again (all upstreams get them again; backends deduplicate by span id)");
+  dl_replay->add_option("--upstream", dl.upstream, "only those refused by this upstream");
+  dl_replay->add_option("ids", dl.ids, "only these ids (default: all)");
+  auto* dl_purge = dead->add_subcommand("purge", "delete them");
+  dl_purge->add_option("--upstream", dl.upstream, "only those refused by this upstream");
+  dl_purge->add_option("ids", dl.ids, "only these ids (default: all)");
+
   auto* prices = app.add_subcommand("prices", "model prices and costs");
   prices->require_subcommand(1);
   QuoteArgs q;
@@ -371,5 +470,8 @@ int main(int argc, char** argv) {
   if (status->parsed()) return CmdStatus(g, as_json);
   if (dump->parsed()) return CmdDump(g);
   if (rejected->parsed()) return CmdRejected(g, as_json, limit);
+  if (dl_list->parsed()) return CmdDeadLetterList(g, dl);
+  if (dl_replay->parsed()) return CmdDeadLetterChange(g, "replay", dl);
+  if (dl_purge->parsed()) return CmdDeadLetterChange(g, "purge", dl);
   return 2;
 }

@@ -197,6 +197,18 @@ const std::vector<KeyDef>& Keys() {
     k.push_back(SizeKey(
         "buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
         [](Config & c) -> auto& { return c.buffer.quarantine_max_bytes; }));
+    k.push_back(UintKey(
+        "buffer.dead_letter_max_entries", "spans refused for good by an upstream, kept",
+        [](Config & c) -> auto& { return c.buffer.dead_letter_max_entries; }));
+    k.push_back(SizeKey(
+        "buffer.dead_letter_max_bytes", "bytes of dead letters kept",
+        [](Config & c) -> auto& { return c.buffer.dead_letter_max_bytes; }));
+    k.push_back(DurationKey(
+        "shutdown_grace", "on SIGTERM, how long requests to upstreams in flight may finish",
+        [](Config & c) -> auto& { return c.shutdown_grace; }));
+    k.push_back(UintKey(
+        "upstream_threads", "threads that encode, compress and send batches",
+        [](Config & c) -> auto& { return c.upstream_threads; }));
     k.push_back({"price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
                  [](Config& c, std::string_view v) -> std::string {
                    c.price_tables.clear();
@@ -258,6 +270,25 @@ std::string NodeText(const toml::node& n) {
   return {};
 }
 
+// One [[upstream]] table: sub-tables (headers, retry) become dotted keys.
+void ApplyUpstreamTable(upstream::UpstreamConfig& u, const toml::table& t, const std::string& prefix,
+                        const std::string& where, const std::string& file, std::vector<std::string>* problems) {
+  for (auto&& [k, node] : t) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    std::string origin = file + ":" + std::to_string(node.source().begin.line) + ": " + where + "." + key;
+    if (const toml::table* sub = node.as_table()) {
+      ApplyUpstreamTable(u, *sub, key, where, file, problems);
+      continue;
+    }
+    if (node.is_array()) {
+      problems->push_back(origin + ": an array is not expected here");
+      continue;
+    }
+    std::string err = upstream::SetUpstreamKey(u, key, NodeText(node));
+    if (!err.empty()) problems->push_back(origin + ": " + err);
+  }
+}
+
 void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, const std::string& file,
                 std::vector<std::string>* problems) {
   for (auto&& [k, node] : t) {
@@ -281,6 +312,15 @@ void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, cons
         continue;
       }
       Apply(c, key, joined, origin, problems);
+      continue;
+    }
+    if (node.is_array_of_tables() && key == "upstream") {
+      for (const toml::node& item : *node.as_array()) {
+        upstream::UpstreamConfig u;
+        std::string where = "upstream[" + std::to_string(c.upstreams.size()) + "]";
+        ApplyUpstreamTable(u, *item.as_table(), "", where, file, problems);
+        c.upstreams.push_back(std::move(u));
+      }
       continue;
     }
     if (node.is_array_of_tables()) {
@@ -355,6 +395,16 @@ std::vector<std::string> Config::Validate() const {
   if (buffer.max_disk_bytes < (1u << 20)) p.push_back("buffer.max_disk_bytes must be at least 1 MiB");
   if (buffer.max_age.count() < 1000) p.push_back("buffer.max_age must be at least 1s");
   if (buffer.quarantine_max_entries < 1) p.push_back("buffer.quarantine_max_entries must be at least 1");
+  if (buffer.dead_letter_max_entries < 1) p.push_back("buffer.dead_letter_max_entries must be at least 1");
+  if (upstream_threads < 1 || upstream_threads > 64) p.push_back("upstream_threads must be between 1 and 64");
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    for (std::string& problem : upstreams[i].Validate()) p.push_back(std::move(problem));
+    for (size_t j = 0; j < i; ++j) {
+      if (!upstreams[i].name.empty() && upstreams[i].name == upstreams[j].name) {
+        p.push_back("upstream " + upstreams[i].name + ": the name is used twice");
+      }
+    }
+  }
   return p;
 }
 
@@ -401,6 +451,8 @@ std::string DescribeKeys() {
   for (const KeyDef& k : Keys()) {
     out += "  " + k.name + " = " + k.get(defaults) + "   # " + k.help + " (env " + EnvName(k.name) + ")\n";
   }
+  out += "  [[upstream]] (repeatable; from the config file only):\n";
+  out += upstream::DescribeUpstreamKeys();
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "buffer/span_queue.h"
 #include "common/error.h"
+#include "upstream/upstream_config.h"
 
 namespace spanvault::daemon {
 
@@ -54,6 +55,12 @@ struct Config {
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
   // Reloaded on SIGHUP.
   std::vector<std::string> price_tables;
+  // Default: none. `[[upstream]]` tables (design §5); only from the file.
+  std::vector<upstream::UpstreamConfig> upstreams;
+  // Default: 5s. On SIGTERM, how long requests in flight may still finish.
+  std::chrono::milliseconds shutdown_grace{5000};
+  // Default: 2. Threads that encode, compress and send to the upstreams.
+  uint32_t upstream_threads = 2;
 
   // Every problem, one message each; empty when valid.
   std::vector<std::string> Validate() const;

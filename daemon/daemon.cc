@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <shared_mutex>
 #include <system_error>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "ipc/datagram_listener.h"
 #include "ipc/stream_listener.h"
 #include "ipc/unix_socket.h"
+#include "upstream/forwarder.h"
 
 namespace spanvault::daemon {
 namespace asio = boost::asio;
@@ -27,6 +29,13 @@ struct Daemon::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::unique_ptr<buffer::SpanQueue> queue;
+  // Upstreams: their own io_context, so that compressing batches never
+  // competes with the listeners' handlers for a thread.
+  asio::io_context upstream_ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> upstream_work;
+  std::vector<std::thread> upstream_threads;
+  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
+  std::shared_mutex forwarders_mu;  // the writer thread's on_commit reads the list
   std::unique_ptr<Pricing> pricing;
   ipc::Counters counters;
   std::unique_ptr<ipc::StreamListener> stream;
@@ -41,12 +50,69 @@ struct Daemon::Impl {
     for (auto& t : threads) {
       if (t.joinable()) t.join();
     }
+    // After a failed Start (or without Stop): cancel what the forwarders
+    // have in flight while their threads still run, then end the threads.
+    forwarders.clear();
+    upstream_work.reset();
+    upstream_ioc.stop();
+    for (auto& t : upstream_threads) {
+      if (t.joinable()) t.join();
+    }
     // After a failed Start: leave no socket file of ours behind.
     if (!stopped) {
       for (const auto& f : socket_files) ::unlink(f.c_str());
     }
   }
 };
+
+namespace {
+
+// Consumers follow the config: an upstream new to this store starts at the
+// current head (it does not get the backlog); one no longer configured stops
+// holding spans back. Then one forwarder per upstream.
+Status StartForwarders(Daemon::Impl& d) {
+  std::vector<std::string> existing = d.queue->Consumers();
+  for (const std::string& name : existing) {
+    bool configured = std::any_of(d.config.upstreams.begin(), d.config.upstreams.end(),
+                                  [&](const auto& u) { return u.name == name; });
+    if (configured) continue;
+    if (auto st = d.queue->RemoveConsumer(name); !st) return st;
+    LOG_WARN("upstream no longer configured: its cursor is removed and it holds no spans back", {{"upstream", name}});
+  }
+  for (const auto& u : d.config.upstreams) {
+    if (std::find(existing.begin(), existing.end(), u.name) != existing.end()) continue;
+    if (auto st = d.queue->AddConsumer(u.name); !st) return st;
+    LOG_INFO("new upstream: it receives spans from the current head on", {{"upstream", u.name}});
+  }
+  upstream::ForwarderOptions fo;
+  fo.max_age = d.config.buffer.max_age;
+  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
+  for (const auto& u : d.config.upstreams) {
+    auto f = upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo);
+    if (!f) return Fail(f.error());
+    forwarders.push_back(std::move(*f));
+  }
+  d.upstream_work.emplace(d.upstream_ioc.get_executor());
+  for (uint32_t i = 0; i < d.config.upstream_threads && !forwarders.empty(); ++i) {
+    d.upstream_threads.emplace_back([&ioc = d.upstream_ioc] {
+      pthread_setname_np(pthread_self(), "sv-upstream");
+      for (;;) {
+        try {
+          ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          LOG_ERROR("upstream thread caught an exception; continuing", {{"error", e.what()}});
+        }
+      }
+    });
+  }
+  for (auto& f : forwarders) f->Start();
+  std::unique_lock lk(d.forwarders_mu);
+  d.forwarders = std::move(forwarders);
+  return {};
+}
+
+}  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { Stop(); }
@@ -69,9 +135,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   d.pricing = std::move(*pricing);
   buffer::Options bo = config.buffer;
   bo.dir = config.state_dir / "buffer";
+  bo.on_commit = [&d] {
+    std::shared_lock lk(d.forwarders_mu);
+    for (auto& f : d.forwarders) f->Notify();
+  };
   auto q = buffer::SpanQueue::Open(bo);
   if (!q) return Fail(q.error());
   d.queue = std::move(*q);
+  if (auto st = StartForwarders(d); !st) return Fail(st.error());
 
   buffer::SpanQueue* queue = d.queue.get();
   ipc::SubmitFn submit = [queue](span::Batch&& batch, bool fsync, ipc::SubmitDone done) {
@@ -166,6 +237,30 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   return daemon;
 }
 
+namespace {
+
+void StopForwarders(Daemon::Impl& d) {
+  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
+  {
+    std::unique_lock lk(d.forwarders_mu);
+    forwarders.swap(d.forwarders);
+  }
+  // Stop them side by side: the grace is a bound on the whole shutdown.
+  std::vector<std::thread> stoppers;
+  for (auto& f : forwarders) {
+    stoppers.emplace_back([&f, grace = d.config.shutdown_grace] { f->Stop(grace); });
+  }
+  for (auto& t : stoppers) t.join();
+  forwarders.clear();
+  d.upstream_work.reset();
+  d.upstream_ioc.stop();
+  for (auto& t : d.upstream_threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace
+
 void Daemon::Stop() {
   Impl& d = *impl_;
   if (d.stopped) return;
@@ -184,7 +279,10 @@ void Daemon::Stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  // 2. The store commits everything queued, fsyncs and closes; the last
+  // 2. Requests in flight get shutdown_grace; what they do not finish stays
+  // unacknowledged in the store and is sent again after the next start.
+  StopForwarders(d);
+  // 3. The store commits everything queued, fsyncs and closes; the last
   // answers are posted to the connections, which the I/O threads still write.
   d.queue->Close();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -201,13 +299,20 @@ std::string Daemon::StatusJson() const {
   nlohmann::json j =
       nlohmann::json::parse(BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
-  return j.dump();
+  nlohmann::json ups = nlohmann::json::array();
+  {
+    std::shared_lock lk(impl_->forwarders_mu);
+    for (const auto& f : impl_->forwarders) ups.push_back(ForwarderStatusJson(f->GetStats()));
+  }
+  j["upstreams"] = std::move(ups);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Status Daemon::ReloadPrices() { return impl_->pricing->Reload(); }
 
 std::optional<std::string> Daemon::Control(const std::string& key, const nlohmann::json& line) {
   if (key == "$status") return StatusJson();
+  if (key == "$dead_letter") return DeadLetterControl(*impl_->queue, line);
   if (key == "$prices") {
     const nlohmann::json& what = line["$prices"];
     nlohmann::json answer;

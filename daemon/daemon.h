@@ -43,8 +43,10 @@ class Daemon {
   int udp_port() const;
   const Config& config() const;
 
- private:
+ // Exposed for daemon.cc's helpers only.
   struct Impl;
+
+ private:
   explicit Daemon(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -54,12 +54,85 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   b["write_batches"] = s.write_batches;
   b["fsyncs"] = s.fsyncs;
   b["write_errors"] = s.write_errors;
+  b["dead_letters"] = s.dead_letters;
+  b["dead_letters_total"] = s.dead_letters_total;
+  b["dead_letters_dropped"] = s.dead_letters_dropped;
   b["durability"] = config.buffer.durability == buffer::Durability::kMachine ? "machine" : "process";
   b["max_disk_bytes"] = config.buffer.max_disk_bytes;
   b["state_dir"] = config.state_dir.string();
   if (!s.store_recovered_from.empty()) b["store_recovered_from"] = s.store_recovered_from;
   j["buffer"] = std::move(b);
   return j.dump();
+}
+
+nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s) {
+  int64_t now = NowNanos();
+  nlohmann::json u;
+  u["name"] = s.name;
+  u["endpoint"] = s.endpoint;
+  u["format"] = s.format;
+  u["healthy"] = s.healthy;
+  u["paused"] = s.paused;
+  u["pending_spans"] = s.pending_spans;
+  u["oldest_pending_age_seconds"] =
+      s.oldest_pending_ns == 0 ? 0.0 : static_cast<double>(now - s.oldest_pending_ns) / 1e9;
+  u["in_flight_batches"] = s.in_flight_batches;
+  u["delivered_spans"] = s.delivered_spans;
+  u["delivered_batches"] = s.delivered_batches;
+  u["sent_bytes"] = s.sent_bytes;
+  u["failed_attempts"] = s.failed_attempts;
+  u["retries"] = s.retries;
+  u["splits"] = s.splits;
+  u["dead_lettered"] = s.dead_lettered;
+  u["expired_spans"] = s.expired_spans;
+  u["acked_seq"] = s.acked_seq;
+  u["last_error"] = s.last_error;
+  u["last_error_age_seconds"] =
+      s.last_error_ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<double>(now - s.last_error_ns) / 1e9);
+  u["last_success_age_seconds"] = s.last_success_ns == 0
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json(static_cast<double>(now - s.last_success_ns) / 1e9);
+  return u;
+}
+
+std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlohmann::json& line) {
+  const nlohmann::json& verb = line["$dead_letter"];
+  if (!verb.is_string()) return std::nullopt;
+  buffer::DeadLetterFilter filter;
+  if (auto it = line.find("upstream"); it != line.end() && it->is_string()) filter.upstream = it->get<std::string>();
+  if (auto it = line.find("ids"); it != line.end() && it->is_array()) {
+    for (const auto& id : *it) {
+      if (id.is_number_unsigned()) filter.ids.push_back(id.get<uint64_t>());
+    }
+  }
+  nlohmann::json answer;
+  answer["$dead_letter"] = verb;
+  auto fail = [&](const Error& e) {
+    answer["ok"] = false;
+    answer["error"] = e.message;
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  if (verb == "list") {
+    size_t limit = 1000;
+    if (auto it = line.find("limit"); it != line.end() && it->is_number_unsigned()) limit = it->get<size_t>();
+    auto entries = queue.ListDeadLetters(filter, limit);
+    if (!entries) return fail(entries.error());
+    std::string out = R"({"$dead_letter":"list","ok":true,"entries":[)";
+    for (size_t i = 0; i < entries->size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += (*entries)[i].ToJson();
+    }
+    out += "]}";
+    return out;
+  }
+  if (verb == "replay" || verb == "purge") {
+    auto n = verb == "replay" ? queue.ReplayDeadLetters(filter) : queue.PurgeDeadLetters(filter);
+    if (!n) return fail(n.error());
+    answer["ok"] = true;
+    answer[verb == "replay" ? "replayed" : "purged"] = *n;
+    return answer.dump();
+  }
+  return std::nullopt;
 }
 
 }  // namespace spanvault::daemon

@@ -1,0 +1,103 @@
+// upstream/ — the forwarder: delivers the buffer's spans to one upstream.
+//
+// One Forwarder per configured upstream, each with its own consumer cursor in
+// the span queue. It reads batches from its read position, encodes them
+// (Encoder), sends up to `concurrency` at once (HttpClient) and acts on each
+// outcome as the retry policy decides (retry_policy.h). Completions may come
+// in any order; the cursor moves only over the contiguous prefix of finished
+// batches, so after a crash or restart every batch that was not acknowledged
+// is sent again (at least once; the Idempotency-Key and the span ids let the
+// backend deduplicate).
+//
+//   acked (cursor, persisted)       read_pos                    queue next_seq
+//      |  in flight: [b1 done][b2 sending][b3 retrying] |  not read yet  |
+//      v                                                v                v
+//   ---[....................................................................)
+//
+// A batch is [first_seq, end_seq): it also covers seqs the buffer dropped
+// (max_age, max_disk_bytes) between reads, so acks never stall on a gap.
+// A batch refused with a permanent 4xx is split in halves until the span to
+// blame is alone; that span goes to the dead-letter store (durably, before the
+// ack that covers it) and the rest is delivered.
+//
+// Threading: all state lives on one strand of the io_context given to
+// Create; encoding and gzip run on the io_context outside the strand, so
+// several threads can compress batches of one upstream at once. Notify(),
+// Stop() and GetStats() may be called from any thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "buffer/span_queue.h"
+#include "common/error.h"
+#include "upstream/upstream_config.h"
+
+namespace spanvault::upstream {
+
+struct ForwarderOptions {
+  // Default: 7 days. A batch whose newest span is older than this is dropped
+  // instead of retried again (the buffer's max_age; counted and logged).
+  std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000};
+  // Default: 1s. How often the queue is polled besides Notify().
+  std::chrono::milliseconds poll_interval{1000};
+};
+
+struct ForwarderStats {
+  std::string name;
+  std::string endpoint;
+  std::string format;
+  bool healthy = true;        // false after a failed attempt, until a success
+  bool paused = false;        // 401/403/redirect: waiting out retry.auth_pause
+  std::string last_error;     // e.g. "HTTP 503", "connect 127.0.0.1:9: Connection refused"
+  int64_t last_error_ns = 0;  // 0: none since start
+  int64_t last_success_ns = 0;
+  uint64_t acked_seq = 0;     // the persisted cursor
+  uint64_t read_seq = 0;      // next seq to read
+  uint64_t pending_spans = 0;      // buffered spans this upstream still needs
+  int64_t oldest_pending_ns = 0;   // receive time of the oldest of them (0: none)
+  uint64_t in_flight_batches = 0;
+  uint64_t delivered_spans = 0;    // since start
+  uint64_t delivered_batches = 0;
+  uint64_t sent_bytes = 0;         // request bodies as sent (after gzip)
+  uint64_t failed_attempts = 0;    // attempts that did not deliver (each retry counts)
+  uint64_t retries = 0;
+  uint64_t splits = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t expired_spans = 0;      // dropped after max_age while retrying
+};
+
+class Forwarder {
+ public:
+  // Registers nothing: the caller has added the consumer `config.name` to the
+  // queue. Errors: bad endpoint, unreadable CA file or header file, unknown
+  // format. The queue must outlive the forwarder.
+  static Result<std::unique_ptr<Forwarder>> Create(boost::asio::io_context& ioc, buffer::SpanQueue& queue,
+                                                   const UpstreamConfig& config, ForwarderOptions options = {});
+  ~Forwarder();  // Stop(0)
+
+  // Starts reading from the consumer's persisted position.
+  void Start();
+
+  // New spans are in the queue. Cheap; coalesces; any thread.
+  void Notify();
+
+  // Stops reading new batches, gives requests in flight up to `grace` to
+  // finish (batches waiting for a retry are not sent again), then cancels
+  // the rest and persists the cursor over what was acknowledged. Blocks;
+  // idempotent; must not be called from the io_context's threads.
+  void Stop(std::chrono::milliseconds grace);
+
+  ForwarderStats GetStats() const;
+  const std::string& name() const;
+
+ private:
+  struct Impl;
+  explicit Forwarder(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace spanvault::upstream

@@ -1,0 +1,277 @@
+#include "upstream/upstream_config.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "common/util.h"
+#include "upstream/encoder.h"
+#include "upstream/http_client.h"
+
+namespace spanvault::upstream {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct KeyDef {
+  std::string_view name;
+  std::string_view help;
+  std::function<std::string(UpstreamConfig&, std::string_view)> set;
+  std::function<std::string(const UpstreamConfig&)> get;
+};
+
+std::string Bad(std::string_view value, std::string_view expected) {
+  return "\"" + std::string(value) + "\" is not " + std::string(expected);
+}
+
+std::optional<uint64_t> ParseUint(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+KeyDef Duration(std::string_view name, std::string_view help, milliseconds UpstreamConfig::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            auto d = ParseDuration(v);
+            if (!d) return Bad(v, "a duration like 500ms, 10s, 5m");
+            c.*m = *d;
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return FormatDuration(c.*m); }};
+}
+
+KeyDef RetryDuration(std::string_view name, std::string_view help, milliseconds RetryOptions::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            auto d = ParseDuration(v);
+            if (!d) return Bad(v, "a duration like 500ms, 10s, 5m");
+            c.retry.*m = *d;
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return FormatDuration(c.retry.*m); }};
+}
+
+template <typename T>
+KeyDef Size(std::string_view name, std::string_view help, T UpstreamConfig::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            auto n = ParseSize(v);
+            if (!n) return Bad(v, "a size like 4MiB or a byte count");
+            c.*m = static_cast<T>(*n);
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }};
+}
+
+template <typename T>
+KeyDef Count(std::string_view name, std::string_view help, T UpstreamConfig::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            auto n = ParseUint(v);
+            if (!n || *n > 1000000000ull) return Bad(v, "a non-negative integer");
+            c.*m = static_cast<T>(*n);
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }};
+}
+
+KeyDef Bool(std::string_view name, std::string_view help, bool UpstreamConfig::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            if (v == "true" || v == "1" || v == "yes" || v == "on") {
+              c.*m = true;
+            } else if (v == "false" || v == "0" || v == "no" || v == "off") {
+              c.*m = false;
+            } else {
+              return Bad(v, "true or false");
+            }
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return std::string(c.*m ? "true" : "false"); }};
+}
+
+KeyDef String(std::string_view name, std::string_view help, std::string UpstreamConfig::*m) {
+  return {name, help,
+          [m](UpstreamConfig& c, std::string_view v) -> std::string {
+            c.*m = std::string(v);
+            return {};
+          },
+          [m](const UpstreamConfig& c) { return c.*m; }};
+}
+
+const std::vector<KeyDef>& Keys() {
+  static const std::vector<KeyDef> keys = {
+      String("name", "unique name (letters, digits, _ . -); names its cursor in the buffer", &UpstreamConfig::name),
+      String("endpoint", "http:// or https:// URL the batches are POSTed to", &UpstreamConfig::endpoint),
+      String("format", "json (canonical spans as {\"spans\": [...]})", &UpstreamConfig::format),
+      Count("batch_max_spans", "spans per request", &UpstreamConfig::batch_max_spans),
+      Size("batch_max_bytes", "span bytes per request (before compression)", &UpstreamConfig::batch_max_bytes),
+      Duration("linger", "how long a partial batch waits for more spans", &UpstreamConfig::linger),
+      Bool("gzip", "gzip request bodies", &UpstreamConfig::gzip),
+      Count("gzip_level", "zlib level 1 (fastest) .. 9 (smallest)", &UpstreamConfig::gzip_level),
+      Count("concurrency", "requests in flight", &UpstreamConfig::concurrency),
+      Duration("timeout", "deadline of one attempt (connect, TLS, send, answer)", &UpstreamConfig::timeout),
+      RetryDuration("retry.initial", "first backoff (full jitter)", &RetryOptions::initial),
+      RetryDuration("retry.max", "longest backoff", &RetryOptions::max),
+      {"retry.multiplier", "backoff growth per failed attempt",
+       [](UpstreamConfig& c, std::string_view v) -> std::string {
+         double d = 0;
+         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+         if (ec != std::errc() || p != v.data() + v.size() || d < 1.0 || d > 10.0) {
+           return Bad(v, "a number between 1 and 10");
+         }
+         c.retry.multiplier = d;
+         return {};
+       },
+       [](const UpstreamConfig& c) {
+         std::ostringstream o;
+         o << c.retry.multiplier;
+         return o.str();
+       }},
+      RetryDuration("retry.auth_pause", "pause after 401/403 (wrong credentials) or a redirect",
+                    &RetryOptions::auth_pause),
+      RetryDuration("retry.max_retry_after", "longest Retry-After honoured", &RetryOptions::max_retry_after),
+      String("tls_ca_file", "PEM file of trusted CAs (default: the system store)", &UpstreamConfig::tls_ca_file),
+      Bool("tls_insecure_skip_verify", "skip certificate verification (never in production)",
+           &UpstreamConfig::tls_insecure_skip_verify),
+      Size("max_response_bytes", "largest answer accepted", &UpstreamConfig::max_response_bytes),
+  };
+  return keys;
+}
+
+bool ValidName(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool ValidHeaderName(std::string_view n) {
+  if (n.empty()) return false;
+  for (char c : n) {
+    // RFC 9110 token characters.
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    if (!ok || c == '\0') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::string_view value) {
+  if (key.starts_with("headers.")) {
+    std::string_view header = key.substr(8);
+    if (!ValidHeaderName(header)) return "\"" + std::string(header) + "\" is not a valid header name";
+    for (auto& [name, v] : config.headers) {
+      if (name == header) {
+        v = std::string(value);
+        return {};
+      }
+    }
+    config.headers.emplace_back(std::string(header), std::string(value));
+    return {};
+  }
+  for (const KeyDef& k : Keys()) {
+    if (k.name == key) return k.set(config, value);
+  }
+  return "unknown key";
+}
+
+std::string DescribeUpstreamKeys() {
+  UpstreamConfig defaults;
+  std::string out;
+  for (const KeyDef& k : Keys()) {
+    out += "  " + std::string(k.name) + " = " + k.get(defaults) + "   # " + std::string(k.help) + "\n";
+  }
+  out += "  headers.NAME = VALUE   # extra request header; VALUE may hold ${ENV} or be @/path/to/file\n";
+  return out;
+}
+
+std::vector<std::string> UpstreamConfig::Validate() const {
+  std::vector<std::string> p;
+  std::string prefix = "upstream " + (name.empty() ? std::string("(unnamed)") : name) + ": ";
+  if (!ValidName(name)) p.push_back(prefix + "name must be 1-64 of A-Z a-z 0-9 _ . -");
+  if (endpoint.empty()) {
+    p.push_back(prefix + "endpoint is required");
+  } else if (auto e = ParseEndpoint(endpoint); !e) {
+    p.push_back(prefix + e.error().message);
+  }
+  if (!IsKnownFormat(format)) p.push_back(prefix + "format \"" + format + "\" is not one of " + KnownFormats());
+  if (batch_max_spans < 1 || batch_max_spans > 100000) p.push_back(prefix + "batch_max_spans must be 1..100000");
+  if (batch_max_bytes < 1024 || batch_max_bytes > (256ull << 20)) {
+    p.push_back(prefix + "batch_max_bytes must be between 1 KiB and 256 MiB");
+  }
+  if (gzip_level < 1 || gzip_level > 9) p.push_back(prefix + "gzip_level must be 1..9");
+  if (concurrency < 1 || concurrency > 256) p.push_back(prefix + "concurrency must be 1..256");
+  if (timeout.count() < 1) p.push_back(prefix + "timeout must be at least 1ms");
+  if (retry.initial.count() < 1) p.push_back(prefix + "retry.initial must be at least 1ms");
+  if (retry.max < retry.initial) p.push_back(prefix + "retry.max must be at least retry.initial");
+  if (retry.auth_pause.count() < 1) p.push_back(prefix + "retry.auth_pause must be at least 1ms");
+  if (max_response_bytes < 1024) p.push_back(prefix + "max_response_bytes must be at least 1 KiB");
+  for (const auto& [h, v] : headers) {
+    std::string lower;
+    for (char c : h) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (lower == "host" || lower == "content-length" || lower == "content-encoding" ||
+        lower == "transfer-encoding" || lower == "connection") {
+      p.push_back(prefix + "header " + h + " is set by spanvault and cannot be configured");
+    }
+  }
+  if (auto r = ResolveHeaders(headers); !r) p.push_back(prefix + r.error().message);
+  return p;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ResolveHeaders(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(headers.size());
+  for (const auto& [name, raw] : headers) {
+    std::string value;
+    if (raw.starts_with("@")) {
+      std::string path = raw.substr(1);
+      std::ifstream f(path, std::ios::binary);
+      if (!f) {
+        return Fail(Error::Invalid("header " + name + ": cannot read " + path + ": " + std::strerror(errno)));
+      }
+      std::ostringstream s;
+      s << f.rdbuf();
+      value = s.str();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    } else {
+      size_t i = 0;
+      while (i < raw.size()) {
+        if (raw.compare(i, 2, "${") == 0) {
+          size_t end = raw.find('}', i + 2);
+          if (end == std::string::npos) return Fail(Error::Invalid("header " + name + ": unterminated ${"));
+          std::string var = raw.substr(i + 2, end - i - 2);
+          const char* v = var.empty() ? nullptr : std::getenv(var.c_str());
+          if (v == nullptr) {
+            return Fail(Error::Invalid("header " + name + ": environment variable " + var + " is not set"));
+          }
+          value += v;
+          i = end + 1;
+        } else {
+          value.push_back(raw[i++]);
+        }
+      }
+    }
+    for (char c : value) {
+      if (c == '\r' || c == '\n' || c == '\0') {
+        return Fail(Error::Invalid("header " + name + ": the value holds a line break or NUL"));
+      }
+    }
+    out.emplace_back(name, std::move(value));
+  }
+  return out;
+}
+
+}  // namespace spanvault::upstream

@@ -1,0 +1,72 @@
+// upstream/ — the configuration of one upstream (a `[[upstream]]` table).
+//
+//   [[upstream]]
+//   name = "collector"
+//   endpoint = "https://otel.example.com/v1/traces"
+//   format = "json"
+//   headers = { Authorization = "Bearer ${COLLECTOR_TOKEN}", "X-Api-Key" = "@/etc/spanvault/key" }
+//
+// Every key parses from text (SetUpstreamKey) so the daemon's config loader
+// reports every problem of every upstream at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "upstream/retry_policy.h"
+
+namespace spanvault::upstream {
+
+struct UpstreamConfig {
+  std::string name;      // required, unique: [A-Za-z0-9_.-]{1,64}; names the cursor in the buffer
+  std::string endpoint;  // required: http:// or https:// URL
+  // Default: "json" ({"spans": [...]} of canonical spans).
+  std::string format = "json";
+  // Default: none. Values may hold ${ENV_VAR} (substituted) or be "@/path"
+  // (the file's content, trailing newline removed). Never logged.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Default: 512 spans per request.
+  size_t batch_max_spans = 512;
+  // Default: 4 MiB of span JSON per request (before compression).
+  uint64_t batch_max_bytes = 4u << 20;
+  // Default: 200ms. How long a partial batch waits for more spans.
+  std::chrono::milliseconds linger{200};
+  // Default: true. gzip request bodies.
+  bool gzip = true;
+  // Default: 1 (fastest). zlib level 1..9.
+  int gzip_level = 1;
+  // Default: 4 requests in flight.
+  size_t concurrency = 4;
+  // Default: 10s per attempt (connect + TLS + send + answer).
+  std::chrono::milliseconds timeout{10000};
+  // Defaults: initial 500ms, max 60s, multiplier 2, auth_pause 5m.
+  RetryOptions retry;
+  // Default: "" (the system CA store).
+  std::string tls_ca_file;
+  // Default: false. Logged loudly when true.
+  bool tls_insecure_skip_verify = false;
+  // Default: 1 MiB. Larger answers fail the attempt.
+  uint64_t max_response_bytes = 1u << 20;
+
+  // Every problem, prefixed with "upstream <name>: ".
+  std::vector<std::string> Validate() const;
+};
+
+// Sets `key` ("endpoint", "linger", "retry.initial", "headers.Authorization")
+// from its text form. Returns "" or what is wrong.
+std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::string_view value);
+
+// One line per key with its default, for --help and the README.
+std::string DescribeUpstreamKeys();
+
+// The header values with ${ENV} and @file resolved. Errors name the header and
+// the variable or file, never the value.
+Result<std::vector<std::pair<std::string, std::string>>> ResolveHeaders(
+    const std::vector<std::pair<std::string, std::string>>& headers);
+
+}  // namespace spanvault::upstream
