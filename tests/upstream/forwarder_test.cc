@@ -1,0 +1,462 @@
+// The forwarder against the fake backend: a real span queue (RocksDB in a
+// temp dir), real HTTP(S) on 127.0.0.1, outages, retries, splits, poison
+// spans, two upstreams, restarts.
+#include "upstream/forwarder.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <fstream>
+#include <future>
+#include <shared_mutex>
+#include <thread>
+
+#include "common/util.h"
+#include "tests/test_util.h"
+#include "tests/upstream/fake_backend.h"
+#include "tests/upstream/tls_cert.h"
+
+namespace spanvault::upstream {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using testing::FakeBackend;
+using testing::FakeBackendOptions;
+using testing::FakeStep;
+
+// A span queue, an io_context with two threads, and forwarders woken by the
+// queue's commits, as the daemon wires them.
+class Harness {
+ public:
+  explicit Harness(buffer::Options options = {}) {
+    options.dir = dir_.path() / "buffer";
+    options.on_commit = [this] {
+      std::shared_lock lk(mu_);
+      for (auto& f : forwarders_) f->Notify();
+    };
+    auto q = buffer::SpanQueue::Open(options);
+    if (!q) throw std::runtime_error(q.error().message);
+    queue_ = std::move(*q);
+    work_.emplace(ioc_.get_executor());
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+  ~Harness() {
+    StopAll(0ms);
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  buffer::SpanQueue& queue() { return *queue_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+  // Registers the consumer (if new) and starts a forwarder for `config`.
+  Forwarder& Add(const UpstreamConfig& config) {
+    auto consumers = queue_->Consumers();
+    if (std::find(consumers.begin(), consumers.end(), config.name) == consumers.end()) {
+      EXPECT_TRUE(queue_->AddConsumer(config.name));
+    }
+    auto f = Forwarder::Create(ioc_, *queue_, config);
+    if (!f) throw std::runtime_error(f.error().message);
+    Forwarder& ref = **f;
+    {
+      std::unique_lock lk(mu_);
+      forwarders_.push_back(std::move(*f));
+    }
+    ref.Start();
+    return ref;
+  }
+
+  void StopAll(std::chrono::milliseconds grace) {
+    std::vector<std::unique_ptr<Forwarder>> fs;
+    {
+      std::unique_lock lk(mu_);
+      fs.swap(forwarders_);
+    }
+    for (auto& f : fs) f->Stop(grace);
+  }
+
+  // Appends n spans with ids "<prefix>-<i>" and waits until they are durable.
+  std::vector<std::string> Append(size_t n, const std::string& prefix = "s", size_t pad = 200) {
+    span::Batch b;
+    b.received_ns = NowNanos();
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < n; ++i) {
+      std::string id = prefix + "-" + std::to_string(i);
+      std::string json =
+          R"({"span_id":")" + id + R"(","trace_id":"t","name":"llm.call","input":")" + std::string(pad, 'x') + R"("})";
+      b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(json.size())});
+      b.data += json;
+      ids.push_back(id);
+    }
+    std::promise<buffer::AppendResult> done;
+    queue_->Append(std::move(b), true, [&](const buffer::AppendResult& r) { done.set_value(r); });
+    auto r = done.get_future().get();
+    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.stored, n);
+    return ids;
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<buffer::SpanQueue> queue_;
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::shared_mutex mu_;
+  std::vector<std::unique_ptr<Forwarder>> forwarders_;
+};
+
+UpstreamConfig Config(const FakeBackend& backend, std::string name = "fake") {
+  UpstreamConfig c;
+  c.name = std::move(name);
+  c.endpoint = backend.url("/v1/spans");
+  c.linger = 20ms;
+  c.batch_max_spans = 100;
+  c.retry.initial = 20ms;
+  c.retry.max = 200ms;
+  c.timeout = 2s;
+  return c;
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+void ExpectAllReceived(const FakeBackend& backend, const std::vector<std::string>& ids) {
+  auto got = backend.received_span_ids();
+  size_t missing = 0;
+  for (const auto& id : ids) missing += got.count(id) == 0 ? 1 : 0;
+  EXPECT_EQ(missing, 0u) << "of " << ids.size();
+}
+
+TEST(ForwarderTest, DeliversBatchesGzippedWithIdempotencyKeysAndEmptiesTheBuffer) {
+  FakeBackend backend;
+  backend.Start();
+  Harness h;
+  Forwarder& f = h.Add(Config(backend));
+  auto ids = h.Append(1000);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(1000, 20s));
+  ExpectAllReceived(backend, ids);
+  std::set<std::string> keys;
+  for (const auto& r : backend.requests()) {
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.target, "/v1/spans");
+    EXPECT_EQ(r.Header("Content-Encoding"), "gzip");
+    EXPECT_EQ(r.Header("Content-Type"), "application/json");
+    EXPECT_LE(r.span_ids.size(), 100u);
+    EXPECT_FALSE(r.Header("Idempotency-Key").empty());
+    keys.insert(r.Header("Idempotency-Key"));
+  }
+  EXPECT_EQ(keys.size(), backend.requests().size()) << "every batch has its own key";
+  // Acknowledged by the only consumer: deleted.
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+  EXPECT_EQ(*h.queue().ConsumerPosition("fake"), h.queue().next_seq());
+  auto s = f.GetStats();
+  EXPECT_EQ(s.delivered_spans, 1000u);
+  EXPECT_TRUE(s.healthy);
+  EXPECT_EQ(s.pending_spans, 0u);
+}
+
+TEST(ForwarderTest, UncompressedWhenGzipIsOff) {
+  FakeBackend backend;
+  backend.Start();
+  Harness h;
+  auto c = Config(backend);
+  c.gzip = false;
+  h.Add(c);
+  auto ids = h.Append(10);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(10, 20s));
+  for (const auto& r : backend.requests()) {
+    EXPECT_EQ(r.Header("Content-Encoding"), "");
+    EXPECT_EQ(r.raw_body, r.body);
+  }
+}
+
+TEST(ForwarderTest, BackendDownForAWhileThenUpEverySpanArrives) {
+  FakeBackend backend;
+  backend.Start();
+  backend.SetDown(true);
+  Harness h;
+  Forwarder& f = h.Add(Config(backend));
+  auto ids = h.Append(500);
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().failed_attempts >= 5; }));
+  EXPECT_FALSE(f.GetStats().healthy);
+  EXPECT_NE(f.GetStats().last_error.find("onnect"), std::string::npos) << f.GetStats().last_error;
+  EXPECT_EQ(h.queue().GetStats().spans, 500u) << "nothing may leave while the backend is down";
+  EXPECT_EQ(f.GetStats().pending_spans, 500u);
+  auto more = h.Append(300, "later");
+  backend.SetDown(false);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(800, 30s));
+  ExpectAllReceived(backend, ids);
+  ExpectAllReceived(backend, more);
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().healthy && h.queue().GetStats().spans == 0; }));
+}
+
+TEST(ForwarderTest, RetryAfterIsRespected) {
+  FakeBackend backend;
+  backend.Start();
+  backend.Script({{.status = 503, .headers = {{"Retry-After", "1"}}}});
+  Harness h;
+  auto c = Config(backend);
+  c.concurrency = 1;
+  c.batch_max_spans = 1000;
+  h.Add(c);
+  auto ids = h.Append(50);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(50, 20s));
+  auto reqs = backend.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].answered_status, 503);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(reqs[1].arrived - reqs[0].arrived);
+  EXPECT_GE(waited.count(), 950) << "Retry-After: 1 must hold the retry back a second";
+  // The same batch, the same key, the same bytes.
+  EXPECT_EQ(reqs[0].Header("Idempotency-Key"), reqs[1].Header("Idempotency-Key"));
+  EXPECT_EQ(reqs[0].raw_body, reqs[1].raw_body);
+}
+
+TEST(ForwarderTest, SurvivesThrottlingResetsAndTimeouts) {
+  FakeBackend backend;
+  backend.Start();
+  backend.Script({{.status = 429},
+                  {.reset = true},
+                  {.status = 500},
+                  {.delay = 1500ms},  // beyond the 500 ms timeout
+                  {.close_without_answer = true},
+                  {.status = 502},
+                  {.status = 503, .headers = {{"Retry-After", "0"}}},
+                  {.status = 408}});
+  Harness h;
+  auto c = Config(backend);
+  c.timeout = 500ms;
+  Forwarder& f = h.Add(c);
+  auto ids = h.Append(600);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(600, 30s));
+  ExpectAllReceived(backend, ids);
+  auto s = f.GetStats();
+  EXPECT_GE(s.failed_attempts, 7u);
+  EXPECT_GE(s.retries, 7u);
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+}
+
+TEST(ForwarderTest, SplitsBatchesOn413UntilTheyFit) {
+  FakeBackendOptions o;
+  o.max_body_bytes = 6000;  // ~20 spans of ~280 bytes
+  FakeBackend backend(o);
+  backend.Start();
+  Harness h;
+  auto c = Config(backend);
+  Forwarder& f = h.Add(c);
+  auto ids = h.Append(400);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(400, 30s));
+  ExpectAllReceived(backend, ids);
+  size_t refused = 0;
+  for (const auto& r : backend.requests()) {
+    if (r.answered_status == 413) ++refused;
+    if (r.answered_status == 200) {
+      EXPECT_LE(r.body.size(), 6000u);
+    }
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(f.GetStats().splits, 0u);
+  EXPECT_EQ(f.GetStats().dead_lettered, 0u);
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+}
+
+TEST(ForwarderTest, PoisonSpanGoesToDeadLettersOthersArriveAndReplayWorks) {
+  FakeBackendOptions o;
+  o.poison_span_ids = {"s-137"};
+  FakeBackend backend(o);
+  backend.Start();
+  Harness h;
+  Forwarder& f = h.Add(Config(backend));
+  auto ids = h.Append(300);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(299, 30s));
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().dead_lettered == 1; }));
+  auto got = backend.received_span_ids();
+  EXPECT_EQ(got.count("s-137"), 0u);
+  for (const auto& id : ids) {
+    if (id != "s-137") {
+      EXPECT_EQ(got.count(id), 1u) << id;
+    }
+  }
+  auto dead = h.queue().ListDeadLetters({}, 10);
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 1u);
+  const buffer::DeadLetter& d = dead->front();
+  EXPECT_EQ(d.upstream, "fake");
+  EXPECT_EQ(d.status, 400);
+  EXPECT_NE(d.span_json.find("\"s-137\""), std::string::npos);
+  EXPECT_NE(d.response.find("poison"), std::string::npos) << "the answer's body is kept";
+  // The batch is acknowledged: the buffer empties although one span failed.
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+
+  // The backend accepts it now (a scripted 200 beats the poison rule).
+  backend.Script({{.status = 200}});
+  auto replayed = h.queue().ReplayDeadLetters({});
+  ASSERT_TRUE(replayed) << replayed.error().message;
+  EXPECT_EQ(*replayed, 1u);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(300, 20s));
+  EXPECT_EQ(h.queue().ListDeadLetters({}, 10)->size(), 0u);
+}
+
+TEST(ForwarderTest, TwoUpstreamsOneDownTheOtherKeepsReceivingAndTheBufferKeepsWhatTheDownOneNeeds) {
+  FakeBackend up, down;
+  up.Start();
+  down.Start();
+  down.SetDown(true);
+  Harness h;
+  Forwarder& fu = h.Add(Config(up, "up"));
+  Forwarder& fd = h.Add(Config(down, "down"));
+  auto ids = h.Append(700);
+  ASSERT_TRUE(up.WaitForUniqueSpans(700, 20s));
+  ASSERT_TRUE(WaitFor([&] { return fu.GetStats().pending_spans == 0; }));
+  EXPECT_EQ(h.queue().GetStats().spans, 700u) << "\"down\" has not acknowledged them";
+  EXPECT_EQ(fd.GetStats().pending_spans, 700u);
+  EXPECT_FALSE(fd.GetStats().healthy);
+  down.SetDown(false);
+  ASSERT_TRUE(down.WaitForUniqueSpans(700, 30s));
+  ExpectAllReceived(down, ids);
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+  EXPECT_EQ(up.received_span_ids().size(), 700u);
+}
+
+TEST(ForwarderTest, CredentialsRefusedPausesKeepsSpansAndMarksUnhealthy) {
+  FakeBackendOptions o;
+  o.required_authorization = "Bearer right";
+  FakeBackend backend(o);
+  backend.Start();
+  Harness h;
+  auto c = Config(backend);
+  c.headers = {{"Authorization", "Bearer wrong"}};
+  c.retry.auth_pause = 400ms;
+  Forwarder& f = h.Add(c);
+  auto ids = h.Append(50);
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().paused; }));
+  EXPECT_FALSE(f.GetStats().healthy);
+  EXPECT_EQ(f.GetStats().last_error, "HTTP 401");
+  EXPECT_EQ(h.queue().GetStats().spans, 50u);
+  EXPECT_EQ(f.GetStats().dead_lettered, 0u) << "401 is not the spans' fault";
+  // The pause is long: far fewer attempts than a retry loop would make.
+  std::this_thread::sleep_for(600ms);
+  EXPECT_LE(backend.requests().size(), 3u);
+  // Fixed credentials (a restart with the new config): everything arrives.
+  h.StopAll(0ms);
+  c.headers = {{"Authorization", "Bearer right"}};
+  Forwarder& fixed = h.Add(c);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(50, 20s));
+  ASSERT_TRUE(WaitFor([&] { return fixed.GetStats().healthy && h.queue().GetStats().spans == 0; }));
+}
+
+TEST(ForwarderTest, CursorMovesOnlyOverTheContiguousPrefixOfFinishedBatches) {
+  FakeBackend backend;
+  backend.Start();
+  backend.Script({{.delay = 1500ms}});  // the first batch is slow, the next ones are quick
+  Harness h;
+  auto c = Config(backend);
+  c.batch_max_spans = 10;
+  c.concurrency = 4;
+  c.timeout = 5s;
+  Forwarder& f = h.Add(c);
+  const uint64_t start = *h.queue().ConsumerPosition("fake");
+  auto ids = h.Append(10);  // batch 1, alone: it gets the slow answer
+  ASSERT_TRUE(backend.WaitForRequests(1, 10s));
+  auto more = h.Append(30, "more");  // batches 2..4
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().delivered_batches >= 3; }, 10s));
+  // Batches 2..4 are delivered, batch 1 is not: the cursor stays put.
+  EXPECT_EQ(*h.queue().ConsumerPosition("fake"), start);
+  EXPECT_EQ(h.queue().GetStats().spans, 40u);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(40, 10s));
+  ASSERT_TRUE(WaitFor([&] { return *h.queue().ConsumerPosition("fake") == h.queue().next_seq(); }));
+  EXPECT_EQ(h.queue().GetStats().spans, 0u);
+}
+
+TEST(ForwarderTest, InFlightBatchesAreSentAgainAfterARestart) {
+  FakeBackend backend;
+  backend.Start();
+  backend.SetDefault({.delay = 3000ms});  // nothing completes before the stop
+  auto h = std::make_unique<Harness>();
+  auto c = Config(backend);
+  c.timeout = 10s;
+  h->Add(c);
+  auto ids = h->Append(200);
+  ASSERT_TRUE(backend.WaitForRequests(1, 10s));
+  h->StopAll(100ms);  // grace runs out: the requests are cancelled
+  EXPECT_EQ(h->queue().GetStats().spans, 200u);
+  const uint64_t pos = *h->queue().ConsumerPosition("fake");
+  EXPECT_LT(pos, h->queue().next_seq());
+  // "Restart": a new forwarder on the same store resumes from the cursor.
+  backend.SetDefault({});
+  h->Add(c);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(200, 20s));
+  ExpectAllReceived(backend, ids);
+}
+
+TEST(ForwarderTest, ShutdownGraceLetsRequestsInFlightFinish) {
+  FakeBackend backend;
+  backend.Start();
+  backend.SetDefault({.delay = 300ms});
+  Harness h;
+  auto c = Config(backend);
+  c.batch_max_spans = 1000;
+  h.Add(c);
+  auto ids = h.Append(100);
+  ASSERT_TRUE(backend.WaitForRequests(1, 10s));
+  h.StopAll(5s);  // the answer comes within the grace: acknowledged
+  EXPECT_EQ(backend.unique_spans(), 100u);
+  EXPECT_EQ(*h.queue().ConsumerPosition("fake"), h.queue().next_seq());
+}
+
+TEST(ForwarderTest, HttpsWithASelfSignedCertificateRefusedByDefaultAcceptedWithTheCaFile) {
+  testing::TestCert cert = testing::MakeSelfSignedCert();
+  FakeBackendOptions o;
+  o.tls = true;
+  o.cert_pem = cert.cert_pem;
+  o.key_pem = cert.key_pem;
+  FakeBackend backend(o);
+  backend.Start();
+  Harness h;
+  auto c = Config(backend, "tls");
+  ASSERT_EQ(c.endpoint.rfind("https://", 0), 0u);
+  Forwarder& f = h.Add(c);
+  auto ids = h.Append(20);
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().failed_attempts >= 2; }));
+  EXPECT_EQ(backend.unique_spans(), 0u);
+  EXPECT_NE(f.GetStats().last_error.find("certificate"), std::string::npos) << f.GetStats().last_error;
+  h.StopAll(0ms);
+
+  std::string ca = (h.dir() / "ca.pem").string();
+  std::ofstream(ca) << cert.cert_pem;
+  c.tls_ca_file = ca;
+  Forwarder& trusted = h.Add(c);
+  ASSERT_TRUE(backend.WaitForUniqueSpans(20, 20s));
+  ExpectAllReceived(backend, ids);
+  ASSERT_TRUE(WaitFor([&] { return trusted.GetStats().healthy; }));
+}
+
+TEST(ForwarderTest, CreateRefusesBadSettings) {
+  FakeBackend backend;
+  backend.Start();
+  Harness h;
+  auto c = Config(backend);
+  c.tls_ca_file = "/nonexistent/ca.pem";
+  c.endpoint = "https://127.0.0.1:1/";
+  ASSERT_TRUE(h.queue().AddConsumer(c.name));
+  asio::io_context ioc;
+  auto f = Forwarder::Create(ioc, h.queue(), c);
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("ca.pem"), std::string::npos) << f.error().message;
+  c = Config(backend);
+  c.headers = {{"Authorization", "Bearer ${SV_FORWARDER_TEST_UNSET}"}};
+  auto g = Forwarder::Create(ioc, h.queue(), c);
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("SV_FORWARDER_TEST_UNSET"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spanvault::upstream
