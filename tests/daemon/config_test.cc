@@ -132,3 +132,75 @@ TEST(ConfigTest, SocketPathsRelativeToRuntimeDir) {
 
 }  // namespace
 }  // namespace spanvault::daemon
+
+namespace spanvault::daemon {
+namespace {
+
+TEST(ConfigTest, UpstreamTablesWithHeadersAndRetrySubTables) {
+  setenv("SV_CONFIG_TEST_TOKEN", "t0k", 1);
+  std::vector<std::string> p;
+  Config c = Load(R"(
+shutdown_grace = "2s"
+[[upstream]]
+name = "collector"
+endpoint = "https://otel.example.com:4318/v1/spans"
+batch_max_spans = 100
+linger = "50ms"
+gzip = false
+headers = { Authorization = "Bearer ${SV_CONFIG_TEST_TOKEN}", "X-Team" = "llm" }
+retry = { initial = "1s", max = "2m" }
+
+[[upstream]]
+name = "second"
+endpoint = "http://127.0.0.1:9000/"
+concurrency = 8
+[upstream.retry]
+multiplier = 3
+)",
+                  {}, &p);
+  unsetenv("SV_CONFIG_TEST_TOKEN");
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(c.shutdown_grace, std::chrono::seconds(2));
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  const auto& a = c.upstreams[0];
+  EXPECT_EQ(a.name, "collector");
+  EXPECT_EQ(a.batch_max_spans, 100u);
+  EXPECT_EQ(a.linger, std::chrono::milliseconds(50));
+  EXPECT_FALSE(a.gzip);
+  EXPECT_EQ(a.retry.initial, std::chrono::seconds(1));
+  EXPECT_EQ(a.retry.max, std::chrono::minutes(2));
+  ASSERT_EQ(a.headers.size(), 2u);
+  EXPECT_EQ(a.headers[0].second, "Bearer ${SV_CONFIG_TEST_TOKEN}") << "resolved when the forwarder starts";
+  const auto& b = c.upstreams[1];
+  EXPECT_EQ(b.concurrency, 8u);
+  EXPECT_EQ(b.retry.multiplier, 3.0);
+  EXPECT_EQ(b.batch_max_spans, 512u);
+}
+
+TEST(ConfigTest, UpstreamProblemsAreReportedWithTheirPlace) {
+  unsetenv("SV_CONFIG_TEST_MISSING");
+  std::vector<std::string> p;
+  Load(R"(
+[[upstream]]
+name = "a"
+endpoint = "http://127.0.0.1:1/"
+timeout = "forever"
+colour = "blue"
+
+[[upstream]]
+name = "a"
+endpoint = "gopher://x"
+headers = { Authorization = "${SV_CONFIG_TEST_MISSING}" }
+)",
+       {}, &p);
+  std::string all;
+  for (auto& x : p) all += x + "\n";
+  EXPECT_NE(all.find("upstream[0].timeout"), std::string::npos) << all;
+  EXPECT_NE(all.find("upstream[0].colour: unknown key"), std::string::npos) << all;
+  EXPECT_NE(all.find("used twice"), std::string::npos) << all;
+  EXPECT_NE(all.find("gopher"), std::string::npos) << all;
+  EXPECT_NE(all.find("SV_CONFIG_TEST_MISSING is not set"), std::string::npos) << all;
+}
+
+}  // namespace
+}  // namespace spanvault::daemon
