@@ -78,7 +78,9 @@ std::string Endpoint::HostHeader() const {
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view url) {
-  auto bad = [&](std::string why) { return Fail(Error::Invalid("endpoint: " + why + " in \"" + std::string(url) + "\"")); };
+  auto bad = [&](std::string why) {
+    return Fail(Error::Invalid("endpoint: " + why + " in \"" + std::string(url) + "\""));
+  };
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) return bad("missing scheme (want http:// or https://)");
   Endpoint e;
@@ -216,7 +218,7 @@ struct Pool {
   void Release(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<Connection>& conn, bool reuse);
   // Replaces the dead `conn` by a fresh connection on the same strand for a
   // transparent retry; nullptr after Shutdown.
-  std::shared_ptr<Connection> Replace(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<Connection>& conn);
+  std::shared_ptr<Connection> Replace(const std::shared_ptr<Connection>& conn);
   void Shutdown();
   void StartLocked(const std::shared_ptr<Exchange>& ex, std::shared_ptr<Connection> conn, bool reused);
 };
@@ -244,7 +246,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   const Strand& strand() const { return *strand_; }
   // Fails a request that never got a connection (Shutdown while queued).
   void FailQueued() {
-    net::post(pool_->ioc, [self = shared_from_this()] { self->Deliver(Failure(HttpErrorKind::kShutdown, "client shut down")); });
+    net::post(pool_->ioc,
+              [self = shared_from_this()] { self->Deliver(Failure(HttpErrorKind::kShutdown, "client shut down")); });
   }
 
   void Start() {
@@ -289,8 +292,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       return true;
     }
     if (timed_out_) {
-      Finish(Failure(HttpErrorKind::kTimeout, "timeout after " + std::to_string(pool_->options.timeout.count()) +
-                                                  " ms (" + phase_ + ")"),
+      Finish(Failure(HttpErrorKind::kTimeout,
+                     "timeout after " + std::to_string(pool_->options.timeout.count()) + " ms (" + phase_ + ")"),
              false);
       return true;
     }
@@ -375,7 +378,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     req_->erase(http::field::transfer_encoding);
     req_->set(http::field::host, e.HostHeader());
     req_->set(http::field::user_agent, pool_->options.user_agent.empty() ? std::string("spanvault/" SPANVAULT_VERSION)
-                                                                          : pool_->options.user_agent);
+                                                                         : pool_->options.user_agent);
     req_->keep_alive(true);
     req_->body() = http::span_body<const char>::value_type(request_->body.data(), request_->body.size());
     req_->content_length(request_->body.size());
@@ -391,6 +394,21 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (ec && MaybeRetry()) return;
     if (Failed(ec, HttpErrorKind::kNetwork, "write request to " + pool_->address)) return;
     phase_ = "reading response";
+    // The header first, on its own: Beast 1.74's eager parse overwrites the
+    // body_limit error of a too large Content-Length when the body arrived
+    // in the same read, so the limit is only reliable on a header-only read.
+    auto on_header = beast::bind_front_handler(&Exchange::OnReadHeader, shared_from_this());
+    if (conn_->tls) {
+      http::async_read_header(*conn_->tls, conn_->buffer, *parser_, std::move(on_header));
+    } else {
+      http::async_read_header(*conn_->plain, conn_->buffer, *parser_, std::move(on_header));
+    }
+  }
+
+  void OnReadHeader(boost::system::error_code ec, size_t) {
+    if (ec && MaybeRetry()) return;
+    if (ec || timed_out_ || aborted_) return FailRead(ec);
+    if (parser_->is_done()) return Complete();
     auto on_read = beast::bind_front_handler(&Exchange::OnRead, shared_from_this());
     if (conn_->tls) {
       http::async_read(*conn_->tls, conn_->buffer, *parser_, std::move(on_read));
@@ -400,31 +418,38 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void OnRead(boost::system::error_code ec, size_t) {
-    if (ec && MaybeRetry()) return;
-    if (!ec && parser_->is_done()) {
-      // Complete even if the deadline fired at the same moment; the socket
-      // may be closed then, so do not reuse it.
-      bool reuse = parser_->get().keep_alive() && !parser_->need_eof() && !timed_out_ && !aborted_;
-      auto res = parser_->release();
-      HttpOutcome out;
-      out.ok = true;
-      out.response.status = static_cast<int>(res.result_int());
-      out.response.retry_after = std::string(res[http::field::retry_after]);
-      out.response.body = std::move(res.body());
-      return Finish(std::move(out), reuse);
+    // A complete response counts even if the deadline fired at that moment.
+    if (!ec && parser_->is_done()) return Complete();
+    FailRead(ec ? ec : http::make_error_code(http::error::partial_message));
+  }
+
+  void Complete() {
+    // The socket may have been closed by the deadline or Shutdown right as
+    // the response completed: do not reuse it then.
+    bool reuse = parser_->get().keep_alive() && !parser_->need_eof() && !timed_out_ && !aborted_;
+    auto res = parser_->release();
+    if (res.body().size() > pool_->options.max_response_bytes) {
+      return FailRead(http::make_error_code(http::error::body_limit));
     }
+    HttpOutcome out;
+    out.ok = true;
+    out.response.status = static_cast<int>(res.result_int());
+    out.response.retry_after = std::string(res[http::field::retry_after]);
+    out.response.body = std::move(res.body());
+    Finish(std::move(out), reuse);
+  }
+
+  void FailRead(boost::system::error_code ec) {
     HttpErrorKind kind = HttpErrorKind::kNetwork;
+    std::string what = "read response from " + pool_->address;
     if (ec == http::error::body_limit) {
       kind = HttpErrorKind::kTooLarge;
+      what += " (limit " + std::to_string(pool_->options.max_response_bytes) + " bytes)";
     } else if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
                ec != http::error::end_of_stream && ec != http::error::partial_message) {
       kind = HttpErrorKind::kProtocol;
     }
-    std::string what = "read response from " + pool_->address;
-    if (kind == HttpErrorKind::kTooLarge) {
-      what += " (limit " + std::to_string(pool_->options.max_response_bytes) + " bytes)";
-    }
-    Failed(ec, kind, what);
+    if (!Failed(ec, kind, what)) Finish(Failure(kind, what + ": incomplete"), false);
   }
 
   // A reused keep-alive connection that failed before the first response
@@ -434,12 +459,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (parser_->got_some() || conn_->buffer.size() != 0) return false;
     retried_ = true;
     conn_->Close();
-    auto fresh = pool_->Replace(shared_from_this(), conn_);
+    auto fresh = pool_->Replace(conn_);
     if (!fresh) {
       aborted_ = true;
       return false;
     }
-    LOG_DEBUG("upstream: idle connection was closed by the server, retrying", {{"endpoint", pool_->address}});
     conn_ = std::move(fresh);
     reused_ = false;
     Start();
@@ -507,10 +531,8 @@ void Pool::Submit(const std::shared_ptr<Exchange>& ex) {
 
 void Pool::Release(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<Connection>& conn, bool reuse) {
   std::lock_guard lock(mu);
-  if (active.erase(ex) == 0) return;  // never started (failed while queued)
-  if (shutdown) {
+  if (active.erase(ex) == 0 || shutdown) {  // after Shutdown: the connection is dropped
     conn->Close();
-    --open;
     return;
   }
   if (reuse) {
@@ -533,7 +555,7 @@ void Pool::Release(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<Co
   --open;
 }
 
-std::shared_ptr<Connection> Pool::Replace(const std::shared_ptr<Exchange>&, const std::shared_ptr<Connection>& conn) {
+std::shared_ptr<Connection> Pool::Replace(const std::shared_ptr<Connection>& conn) {
   std::lock_guard lock(mu);
   if (shutdown) return nullptr;
   return NewConnection(conn->strand);
@@ -550,7 +572,10 @@ void Pool::Shutdown() {
     queued.swap(waiting);
     idle_conns.swap(idle);
     open -= idle_conns.size();
+    // Dropping them from `active` breaks the exchange <-> pool cycle even if
+    // the io_context is stopped before the aborts run.
     running.assign(active.begin(), active.end());
+    active.clear();
     // Posted under the lock so that each Abort runs after its Start.
     for (auto& ex : running) net::post(ex->strand(), [ex] { ex->Abort(); });
   }
@@ -567,7 +592,8 @@ struct HttpClient::Impl {
 Result<std::shared_ptr<HttpClient>> HttpClient::Create(boost::asio::io_context& ioc, HttpClientOptions options) {
   const Endpoint& e = options.endpoint;
   if (e.host.empty() || e.port.empty()) return Fail(Error::Invalid("endpoint: missing host or port"));
-  if (e.target.empty() || (e.target.front() != '/')) return Fail(Error::Invalid("endpoint: target must start with '/'"));
+  if (e.target.empty() || (e.target.front() != '/'))
+    return Fail(Error::Invalid("endpoint: target must start with '/'"));
   if (options.max_connections == 0) return Fail(Error::Invalid("upstream: max_connections must be at least 1"));
   if (options.timeout.count() <= 0) return Fail(Error::Invalid("upstream: timeout must be positive"));
   auto pool = std::make_shared<Pool>(ioc);
