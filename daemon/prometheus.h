@@ -1,0 +1,15 @@
+// daemon/ — the Prometheus text exposition (format 0.0.4) of the status
+// document (see daemon/status.h): every counter and gauge of design §7,
+// prefixed `spanvault_`, counters ending in `_total`, base units (seconds,
+// bytes), one `# HELP` and `# TYPE` per family. Labels are escaped.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace spanvault::daemon {
+
+// `status` is the document Daemon::StatusJson() returns (parsed).
+std::string RenderPrometheus(const nlohmann::json& status);
+
+}  // namespace spanvault::daemon
