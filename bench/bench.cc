@@ -15,13 +15,19 @@
 //   udp     one span per datagram over UDP, paced at --rate (or as fast as
 //           possible); polled like dgram; reports loss and kernel drops.
 //
+// With --drain live|backlog it measures forwarding instead: it runs a fast
+// HTTP sink (bench/sink.h) on the port the daemon's upstream points at, sends
+// over the stream and reads the upstream's counters from $status (see the
+// "Drain" section below). --sink runs only the sink.
+//
 // The spans are generated before timing: a pool of distinct spans whose
 // span_id field (16 hex digits) is patched in place before each send, so every
 // span sent has a unique span_id.
 //
 // Exit status: 0 done; 1 error (bad option, daemon unreachable, timeout);
 // 2 done but the daemon accepted fewer spans than were sent on a transport
-// that must not lose any (stream, dgram).
+// that must not lose any (stream, dgram), or (drain) not every span was
+// delivered or the sink saw a bad request.
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -53,11 +59,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench/sink.h"
 #include "common/util.h"
 
 namespace {
 
 using nlohmann::json;
+using spanvault::bench::Sink;
+using spanvault::bench::SinkOptions;
+using spanvault::bench::SinkStats;
 
 constexpr size_t kStreamWriteBytes = 256u << 10;  // one write(2) of whole lines
 constexpr size_t kDatagramBatch = 64;             // datagrams per sendmmsg(2)
@@ -155,6 +165,16 @@ struct Options {
   double drain_timeout_s = 30;
   double settle_s = 2;
   uint64_t seed = 0;
+
+  // Drain benchmark (forwarding to a local sink).
+  std::string drain;       // "" | "live" | "backlog"
+  bool sink_only = false;  // --sink: run the sink alone until SIGINT/SIGTERM
+  int sink_port = -1;
+  std::string upstream;  // "" = the daemon's first upstream
+  int poll_interval_ms = 100;
+  uint64_t verify_every = 50;
+  std::string expect_gzip;  // "" | "on" | "off"
+  uint64_t expect_batch = 0;
 };
 
 // The daemon's default runtime dir (daemon/config.h DefaultRuntimeDir).
@@ -599,6 +619,15 @@ std::optional<uint64_t> PeakRssBytes(int pid) {
   return std::strtoull(s.c_str() + at + 6, nullptr, 10) * 1024;
 }
 
+// VmRSS (current resident set) of `pid` in bytes.
+std::optional<uint64_t> CurrentRssBytes(int pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string s = ReadSmallFile("/proc/" + std::to_string(pid) + "/status");
+  size_t at = s.find("VmRSS:");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(s.c_str() + at + 6, nullptr, 10) * 1024;
+}
+
 // Resets the peak RSS of `pid` to its current RSS (Linux >= 4.0), so VmHWM
 // after the run is the peak during the run.
 bool ResetPeakRss(int pid) {
@@ -636,8 +665,10 @@ struct Result {
   uint64_t daemon_received = 0;
   std::optional<uint64_t> kernel_drops;
 
-  double send_seconds = 0;  // first byte .. last byte sent
-  double wall_seconds = 0;  // first byte .. last span accepted (barrier answer / last count change)
+  int64_t t_start = 0;                     // CLOCK_MONOTONIC of the first byte sent
+  std::optional<double> daemon_cpu_start;  // the daemon's CPU seconds then
+  double send_seconds = 0;                 // first byte .. last byte sent
+  double wall_seconds = 0;                 // first byte .. last span accepted (barrier answer / last count change)
 
   std::optional<double> daemon_cpu_pct;
   std::optional<uint64_t> daemon_peak_rss;
@@ -928,6 +959,8 @@ int RunStream(Context& ctx, StatusClient& status, Result& r) {
     }
   }
   r.accepted_known = failed == 0;
+  r.t_start = meter.t0;
+  r.daemon_cpu_start = meter.cpu0;
   r.send_seconds = Seconds(t_sent - meter.t0);
   r.wall_seconds = Seconds(t_end - meter.t0);
   meter.Finish(r, cpu_end, t_end);
@@ -1049,6 +1082,407 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
   }
   meter.Finish(r, cpu_last, t_last);
   return failed > 0 ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Drain: forwarding to a local sink
+//
+//   live     the sink runs from the start; spans are sent over the stream as
+//            for --transport stream while $status is polled every
+//            --poll-interval ms. Delivered rate = spans / (first byte sent ..
+//            the first poll that sees delivered_spans grown by every span
+//            sent and pending_spans 0).
+//   backlog  nothing listens on --sink-port while the spans are sent (the
+//            upstream's attempts are refused; the stream's $sync barrier
+//            makes them durable). Then the sink starts; catch-up = sink start
+//            .. the first poll that sees pending_spans 0 and every backlogged
+//            span delivered. The daemon's CPU and peak RSS cover that window.
+
+struct UpstreamCounts {
+  bool found = false;
+  std::string name;
+  uint64_t delivered_spans = 0;
+  uint64_t delivered_batches = 0;
+  uint64_t pending_spans = 0;
+  uint64_t sent_bytes = 0;
+  uint64_t failed_attempts = 0;
+  uint64_t retries = 0;
+  uint64_t splits = 0;
+  uint64_t dead_lettered = 0;
+  std::string last_error;
+};
+
+// The upstream called `name` ("" = the first) in a $status answer.
+UpstreamCounts ExtractUpstream(const json& status, const std::string& name) {
+  UpstreamCounts c;
+  auto ups = status.find("upstreams");
+  if (ups == status.end() || !ups->is_array()) return c;
+  for (const auto& u : *ups) {
+    if (!u.is_object()) continue;
+    auto n = u.find("name");
+    std::string un = n != u.end() && n->is_string() ? n->get<std::string>() : std::string();
+    if (!name.empty() && un != name) continue;
+    c.found = true;
+    c.name = un;
+    c.delivered_spans = U64(u, "delivered_spans");
+    c.delivered_batches = U64(u, "delivered_batches");
+    c.pending_spans = U64(u, "pending_spans");
+    c.sent_bytes = U64(u, "sent_bytes");
+    c.failed_attempts = U64(u, "failed_attempts");
+    c.retries = U64(u, "retries");
+    c.splits = U64(u, "splits");
+    c.dead_lettered = U64(u, "dead_lettered");
+    if (auto e = u.find("last_error"); e != u.end() && e->is_string()) c.last_error = e->get<std::string>();
+    return c;
+  }
+  return c;
+}
+
+struct DrainPoll {
+  bool done = false;
+  int64_t t_done = 0;  // the poll that saw everything delivered
+  std::optional<double> cpu_done;
+  std::optional<uint64_t> peak_rss_done;  // VmHWM then
+  uint64_t max_rss = 0;                   // largest VmRSS seen by the polls
+  UpstreamCounts last;
+  std::string error;  // why polling stopped early ("" when done or stopped)
+};
+
+// Polls $status on its own connection until the upstream has delivered
+// `target` spans more than `base_delivered` and has nothing pending, or
+// `stop` is set, or nothing was delivered for --timeout seconds, or
+// --drain-timeout seconds have passed.
+DrainPoll PollDelivery(const std::string& socket_path, const Options& opt, uint64_t base_delivered, uint64_t target,
+                       const std::atomic<bool>& stop) {
+  DrainPoll p;
+  StatusClient status;
+  if (!status.Open(socket_path, &p.error)) return p;
+  const int64_t t0 = MonoNs();
+  const int64_t deadline = t0 + static_cast<int64_t>(opt.drain_timeout_s * 1e9);
+  const int64_t stall = static_cast<int64_t>(opt.timeout_s * 1e9);
+  uint64_t last_delivered = base_delivered;
+  int64_t t_change = t0;
+  int64_t next_poll = t0;
+  while (!stop.load()) {
+    std::string err;
+    auto j = status.Query(opt.timeout_s, &err);
+    const int64_t now = MonoNs();
+    const std::optional<double> cpu = ProcessCpuSeconds(opt.pid);
+    if (auto rss = CurrentRssBytes(opt.pid)) p.max_rss = std::max(p.max_rss, *rss);
+    if (!j) {
+      p.error = "status query failed: " + err;
+      return p;
+    }
+    p.last = ExtractUpstream(*j, opt.upstream);
+    const uint64_t delivered = p.last.delivered_spans - std::min(p.last.delivered_spans, base_delivered);
+    if (delivered >= target && p.last.pending_spans == 0) {
+      p.done = true;
+      p.t_done = now;
+      p.cpu_done = cpu;
+      p.peak_rss_done = PeakRssBytes(opt.pid);
+      return p;
+    }
+    if (p.last.delivered_spans != last_delivered) {
+      last_delivered = p.last.delivered_spans;
+      t_change = now;
+    }
+    if (now - t_change >= stall) {
+      p.error = "no span delivered for " + Fixed(opt.timeout_s, 0) + " s (see --timeout)";
+      return p;
+    }
+    if (now >= deadline) {
+      p.error = "not everything delivered within --drain-timeout " + Fixed(opt.drain_timeout_s, 0) + " s";
+      return p;
+    }
+    next_poll += static_cast<int64_t>(opt.poll_interval_ms) * 1'000'000;
+    if (next_poll < now) next_poll = now;
+    SleepUntilMono(next_poll);
+  }
+  return p;
+}
+
+struct DrainResult {
+  std::string scenario;  // live | backlog
+  Result ingest;         // the stream run that sent the spans
+  uint64_t target = 0;   // spans that had to be delivered: sent (live) or pending when the sink started (backlog)
+  uint64_t delivered = 0;
+  bool delivered_all = false;
+  double deliver_seconds = 0;  // live: first byte .. all delivered; backlog: sink start .. all delivered
+  double lag_seconds = 0;      // live: last span durable .. all delivered
+  std::optional<double> daemon_cpu_pct;
+  std::optional<uint64_t> daemon_peak_rss;
+  bool peak_rss_reset = false;
+  uint64_t max_rss_sampled = 0;
+  UpstreamCounts before;  // when the measured window started
+  UpstreamCounts after;
+  SinkStats sink;
+  std::vector<std::string> problems;  // each makes the run fail (exit 2)
+  std::vector<std::string> warnings;
+
+  double delivered_per_s() const { return deliver_seconds > 0 ? static_cast<double>(delivered) / deliver_seconds : 0; }
+};
+
+// Checks what the sink saw against what the run expects.
+void CheckDrain(const Options& opt, DrainResult& d) {
+  const SinkStats& k = d.sink;
+  const Result& r = d.ingest;
+  if (!r.accepted_known || r.accepted != r.sent || r.rejected > 0) {
+    d.problems.push_back("ingest: the daemon accepted " + Commas(r.accepted) + " of " + Commas(r.sent) +
+                         " spans sent (" + Commas(r.rejected) + " rejected)");
+  }
+  if (!d.delivered_all) {
+    d.problems.push_back("delivered " + Commas(d.delivered) + " of " + Commas(d.target) + " spans (pending " +
+                         Commas(d.after.pending_spans) + ", last_error \"" + d.after.last_error + "\")");
+  }
+  if (d.delivered > d.target) {
+    d.warnings.push_back("delivered_spans grew by " + Commas(d.delivered) + ", more than the " + Commas(d.target) +
+                         " expected");
+  }
+  if (k.errors > 0) d.problems.push_back("sink: " + Commas(k.errors) + " bad requests; first: " + k.first_error);
+  if (k.verified_requests == 0) d.problems.push_back("sink: no request was verified (none received?)");
+  if (opt.expect_gzip == "on" && k.plain_requests > 0) {
+    d.problems.push_back("sink: " + Commas(k.plain_requests) + " requests without gzip, expected gzip");
+  }
+  if (opt.expect_gzip == "off" && k.gzip_requests > 0) {
+    d.problems.push_back("sink: " + Commas(k.gzip_requests) + " gzip'd requests, expected none");
+  }
+  if (opt.expect_batch > 0 && k.max_batch_spans > opt.expect_batch) {
+    d.problems.push_back("sink: a request held " + Commas(k.max_batch_spans) + " spans, more than --expect-batch " +
+                         Commas(opt.expect_batch));
+  }
+  const uint64_t batches = d.after.delivered_batches - std::min(d.after.delivered_batches, d.before.delivered_batches);
+  if (k.requests != batches) {
+    d.warnings.push_back("the sink answered " + Commas(k.requests) + " requests but delivered_batches grew by " +
+                         Commas(batches));
+  }
+  const uint64_t failed = d.after.failed_attempts - std::min(d.after.failed_attempts, d.before.failed_attempts);
+  if (failed > 0) {
+    d.warnings.push_back(Commas(failed) + " failed attempts while the sink was up (last_error \"" + d.after.last_error +
+                         "\")");
+  }
+  if (d.after.dead_lettered > d.before.dead_lettered || d.after.splits > d.before.splits) {
+    d.problems.push_back("the upstream split or dead-lettered batches (splits " + Commas(d.after.splits) +
+                         ", dead_lettered " + Commas(d.after.dead_lettered) + ")");
+  }
+}
+
+int RunDrain(Context& ctx, StatusClient& status, DrainResult& d) {
+  const Options& opt = ctx.opt;
+  d.scenario = opt.drain;
+  Result& r = d.ingest;
+  std::string err;
+  auto j0 = status.Query(opt.timeout_s, &err);
+  if (!j0) {
+    std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+    return 1;
+  }
+  r.durability = StatusClient::Durability(*j0);
+  UpstreamCounts base = ExtractUpstream(*j0, opt.upstream);
+  if (!base.found) {
+    std::fprintf(stderr, "spanvault-bench: the daemon has %s\n",
+                 opt.upstream.empty() ? "no upstream configured" : ("no upstream named " + opt.upstream).c_str());
+    return 1;
+  }
+  if (base.pending_spans > 0) {
+    d.warnings.push_back("the upstream had " + Commas(base.pending_spans) + " spans pending before the run");
+  }
+
+  SinkOptions so;
+  so.port = static_cast<uint16_t>(opt.sink_port);
+  so.verify_every = opt.verify_every;
+  Sink sink(so);
+  auto start_sink = [&]() -> bool {
+    auto port = sink.Start();
+    if (!port) std::fprintf(stderr, "spanvault-bench: sink: %s\n", port.error().c_str());
+    return port.has_value();
+  };
+
+  DrainPoll poll;
+  int64_t t0 = 0;
+  std::optional<double> cpu0;
+  if (opt.drain == "live") {
+    if (!start_sink()) return 1;
+    d.before = base;
+    std::atomic<bool> stop{false};
+    std::thread poller([&] { poll = PollDelivery(ctx.stream_path, opt, base.delivered_spans, opt.spans, stop); });
+    int rc = RunStream(ctx, status, r);
+    if (rc != 0 || r.accepted != r.sent) stop.store(true);
+    poller.join();
+    if (rc != 0) return rc;
+    t0 = r.t_start;
+    cpu0 = r.daemon_cpu_start;
+    d.target = r.sent;
+    d.peak_rss_reset = r.peak_rss_reset;
+    if (poll.done) d.lag_seconds = std::max(0.0, Seconds(poll.t_done - r.t_start) - r.wall_seconds);
+  } else {
+    int rc = RunStream(ctx, status, r);
+    if (rc != 0) return rc;
+    auto j1 = status.Query(opt.timeout_s, &err);
+    if (!j1) {
+      std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+      return 1;
+    }
+    d.before = ExtractUpstream(*j1, opt.upstream);
+    if (d.before.delivered_spans > base.delivered_spans) {
+      d.warnings.push_back(Commas(d.before.delivered_spans - base.delivered_spans) +
+                           " spans were delivered before the sink started: is something listening on port " +
+                           std::to_string(opt.sink_port) + "?");
+    }
+    d.target = d.before.pending_spans;
+    if (d.target < r.accepted) {
+      d.warnings.push_back("only " + Commas(d.target) + " of the " + Commas(r.accepted) +
+                           " spans accepted were pending when the sink started");
+    }
+    std::fprintf(stderr,
+                 "spanvault-bench: backlog of %s spans (ingest %s spans/s, peak rss %s MiB); starting the sink\n",
+                 Commas(d.target).c_str(), Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))).c_str(),
+                 r.daemon_peak_rss ? Fixed(static_cast<double>(*r.daemon_peak_rss) / 1048576.0, 0).c_str() : "n/a");
+    d.peak_rss_reset = ResetPeakRss(opt.pid);
+    cpu0 = ProcessCpuSeconds(opt.pid);
+    t0 = MonoNs();
+    if (!start_sink()) return 1;
+    std::atomic<bool> stop{false};
+    poll = PollDelivery(ctx.stream_path, opt, d.before.delivered_spans, d.target, stop);
+  }
+  d.sink = sink.Stats();
+  sink.Stop();
+
+  if (!poll.error.empty()) d.warnings.push_back(poll.error);
+  d.after = poll.last;
+  d.delivered = d.after.delivered_spans - std::min(d.after.delivered_spans, d.before.delivered_spans);
+  d.delivered_all = poll.done;
+  d.max_rss_sampled = poll.max_rss;
+  if (poll.done) {
+    d.deliver_seconds = Seconds(poll.t_done - t0);
+    if (cpu0 && poll.cpu_done && d.deliver_seconds > 0) {
+      d.daemon_cpu_pct = 100.0 * (*poll.cpu_done - *cpu0) / d.deliver_seconds;
+    }
+    d.daemon_peak_rss = poll.peak_rss_done;
+  }
+  CheckDrain(opt, d);
+  return 0;
+}
+
+std::string DrainGzip(const Options& opt, const SinkStats& k) {
+  if (!opt.expect_gzip.empty()) return opt.expect_gzip;
+  if (k.gzip_requests > 0 && k.plain_requests > 0) return "mixed";
+  return k.gzip_requests > 0 ? "on" : "off";
+}
+
+std::string MiB(std::optional<uint64_t> bytes) {
+  return bytes ? Fixed(static_cast<double>(*bytes) / 1048576.0, 0) : std::string("n/a");
+}
+
+std::string DrainHumanLine(const Options& opt, const DrainResult& d) {
+  const SinkStats& k = d.sink;
+  const Result& r = d.ingest;
+  std::string s = "drain " + d.scenario + "  gzip=" + DrainGzip(opt, k) +
+                  (opt.expect_batch ? " batch=" + std::to_string(opt.expect_batch) : std::string()) +
+                  "  spans=" + std::to_string(r.sent);
+  s += "  ingest " + Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) + " spans/s";
+  if (d.delivered_all) {
+    s += "  delivered " + Commas(static_cast<uint64_t>(std::llround(d.delivered_per_s()))) + " spans/s over " +
+         Fixed(d.deliver_seconds, 2) + " s";
+    if (d.scenario == "live") s += " (lag after ingest " + Fixed(d.lag_seconds, 2) + " s)";
+  } else {
+    s += "  delivered " + Commas(d.delivered) + " of " + Commas(d.target) + " (INCOMPLETE)";
+  }
+  s += "  daemon cpu " + (d.daemon_cpu_pct ? Fixed(*d.daemon_cpu_pct, 0) + "%" : std::string("n/a"));
+  s += "  peak rss " + MiB(d.daemon_peak_rss) + " MiB";
+  if (d.scenario == "backlog") s += " (ingest phase " + MiB(r.daemon_peak_rss) + " MiB)";
+  const uint64_t batches = d.after.delivered_batches - std::min(d.after.delivered_batches, d.before.delivered_batches);
+  s += "  sink: " + Commas(k.requests) + " requests (" + Commas(batches) + " batches, " +
+       (batches ? Fixed(static_cast<double>(d.delivered) / static_cast<double>(batches), 0) : std::string("n/a")) +
+       " spans each), " + Fixed(static_cast<double>(k.body_bytes) / 1048576.0, 1) + " MiB, " + Commas(k.connections) +
+       " connections";
+  if (k.verified_gzip_bytes > 0) {
+    s += ", gzip ratio " +
+         Fixed(static_cast<double>(k.verified_gzip_raw_bytes) / static_cast<double>(k.verified_gzip_bytes), 1);
+  }
+  s += ", verified " + Commas(k.verified_requests) + " requests / " + Commas(k.verified_spans) + " spans (max " +
+       Commas(k.max_batch_spans) + ")";
+  return s;
+}
+
+std::string DrainMarkdownRow(const Options& opt, const DrainResult& d) {
+  const Result& r = d.ingest;
+  std::string delivered = d.delivered_all ? Commas(static_cast<uint64_t>(std::llround(d.delivered_per_s())))
+                                          : "incomplete (" + Commas(d.delivered) + ")";
+  return "| " + d.scenario + " | " + DrainGzip(opt, d.sink) + " | " +
+         (opt.expect_batch ? std::to_string(opt.expect_batch) : std::string("?")) + " | " + Commas(r.sent) + " | " +
+         Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))) + " | " + delivered + " | " +
+         (d.scenario == "backlog" && d.delivered_all ? Fixed(d.deliver_seconds, 2) : std::string("–")) + " | " +
+         (d.daemon_cpu_pct ? Fixed(*d.daemon_cpu_pct, 0) : std::string("n/a")) + " | " + MiB(d.daemon_peak_rss) + " |";
+}
+
+json DrainToJson(const Options& opt, const DrainResult& d) {
+  auto opt_d = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  auto opt_u = [](const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); };
+  const Result& r = d.ingest;
+  const SinkStats& k = d.sink;
+  json j;
+  j["scenario"] = d.scenario;
+  j["gzip"] = DrainGzip(opt, k);
+  j["batch_max_spans"] = opt.expect_batch ? json(opt.expect_batch) : json(nullptr);
+  j["spans"] = r.sent;
+  j["ingest_spans_per_second"] = r.spans_per_s();
+  j["ingest_seconds"] = r.wall_seconds;
+  j["ingest_peak_rss_bytes"] = opt_u(r.daemon_peak_rss);
+  j["target"] = d.target;
+  j["delivered"] = d.delivered;
+  j["delivered_all"] = d.delivered_all;
+  j["delivered_spans_per_second"] = d.delivered_all ? json(d.delivered_per_s()) : json(nullptr);
+  j["deliver_seconds"] = d.delivered_all ? json(d.deliver_seconds) : json(nullptr);
+  j["catch_up_seconds"] = d.scenario == "backlog" && d.delivered_all ? json(d.deliver_seconds) : json(nullptr);
+  j["lag_seconds"] = d.scenario == "live" && d.delivered_all ? json(d.lag_seconds) : json(nullptr);
+  j["daemon_cpu_percent"] = opt_d(d.daemon_cpu_pct);
+  j["daemon_peak_rss_bytes"] = opt_u(d.daemon_peak_rss);
+  j["daemon_peak_rss_scope"] = d.peak_rss_reset ? "run" : "process";
+  j["daemon_max_rss_sampled_bytes"] = d.max_rss_sampled;
+  j["delivered_batches"] = d.after.delivered_batches - std::min(d.after.delivered_batches, d.before.delivered_batches);
+  j["failed_attempts"] = d.after.failed_attempts - std::min(d.after.failed_attempts, d.before.failed_attempts);
+  j["sink"] = {{"connections", k.connections},         {"requests", k.requests},
+               {"body_bytes", k.body_bytes},           {"gzip_requests", k.gzip_requests},
+               {"plain_requests", k.plain_requests},   {"verified_requests", k.verified_requests},
+               {"verified_spans", k.verified_spans},   {"verified_raw_bytes", k.verified_raw_bytes},
+               {"max_batch_spans", k.max_batch_spans}, {"errors", k.errors},
+               {"first_error", k.first_error}};
+  j["problems"] = d.problems;
+  j["warnings"] = d.warnings;
+  return j;
+}
+
+// --sink: serve until SIGINT or SIGTERM; prints the port, then the counts.
+int RunSinkOnly(const Options& opt) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the sink's thread starts: it inherits the mask
+  SinkOptions so;
+  so.port = static_cast<uint16_t>(std::max(opt.sink_port, 0));
+  so.verify_every = opt.verify_every;
+  Sink sink(so);
+  auto port = sink.Start();
+  if (!port) {
+    std::fprintf(stderr, "spanvault-bench: sink: %s\n", port.error().c_str());
+    return 1;
+  }
+  std::printf("%u\n", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  std::fprintf(stderr, "spanvault-bench: sink listening on 127.0.0.1:%u (SIGINT/SIGTERM to stop)\n",
+               static_cast<unsigned>(*port));
+  int sig = 0;
+  sigwait(&set, &sig);
+  SinkStats k = sink.Stats();
+  sink.Stop();
+  std::fprintf(stderr,
+               "spanvault-bench: sink: %s connections, %s requests (%s gzip), %s body bytes, verified %s requests "
+               "/ %s spans, %s errors%s%s\n",
+               Commas(k.connections).c_str(), Commas(k.requests).c_str(), Commas(k.gzip_requests).c_str(),
+               Commas(k.body_bytes).c_str(), Commas(k.verified_requests).c_str(), Commas(k.verified_spans).c_str(),
+               Commas(k.errors).c_str(), k.first_error.empty() ? "" : "; first: ", k.first_error.c_str());
+  return k.errors > 0 ? 2 : 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -1187,7 +1621,37 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed for the span contents (0 = random)");
   app.add_flag("--sample", opt.sample, "print one generated span (as sent) and exit");
+  app.add_option("--drain", opt.drain,
+                 "drain benchmark over the stream: live (sink up while sending) | backlog (sink started once every "
+                 "span is durable); needs --sink-port, the port the daemon's upstream points at")
+      ->check(CLI::IsMember({"live", "backlog"}));
+  app.add_flag("--sink", opt.sink_only,
+               "run only the HTTP sink on 127.0.0.1:--sink-port (0 = any; the port is printed) until SIGINT/SIGTERM");
+  app.add_option("--sink-port", opt.sink_port, "the sink's TCP port on 127.0.0.1")->check(CLI::Range(0, 65535));
+  app.add_option("--upstream", opt.upstream, "drain: the upstream to watch in $status (default: the first)");
+  app.add_option("--poll-interval", opt.poll_interval_ms, "drain: $status poll interval in ms")
+      ->check(CLI::Range(5, 10000))
+      ->capture_default_str();
+  app.add_option("--verify-every", opt.verify_every,
+                 "sink: gunzip and parse the first request and every Nth after it (0 = only the first)")
+      ->capture_default_str();
+  app.add_option("--expect-gzip", opt.expect_gzip, "drain: fail unless every request is (on) / is not (off) gzip'd")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--expect-batch", opt.expect_batch,
+                 "drain: the upstream's batch_max_spans: fail if a verified request holds more spans");
   CLI11_PARSE(app, argc, argv);
+
+  if (opt.sink_only) return RunSinkOnly(opt);
+  if (!opt.drain.empty()) {
+    if (opt.sink_port <= 0) {
+      std::fprintf(stderr, "spanvault-bench: --drain needs --sink-port (the port in the upstream's endpoint)\n");
+      return 1;
+    }
+    if (opt.transport != "stream") {
+      std::fprintf(stderr, "spanvault-bench: --drain sends over the stream transport only\n");
+      return 1;
+    }
+  }
 
   if (opt.connections == 0) opt.connections = opt.transport == "stream" ? 2 : 1;
   if (opt.json && opt.markdown_row) {
@@ -1259,6 +1723,29 @@ int Run(int argc, char** argv) {
       }
       std::fprintf(stderr, "spanvault-bench: warning: %s\n", err.c_str());
     }
+  }
+
+  if (!opt.drain.empty()) {
+    DrainResult d;
+    d.ingest = r;
+    int drc = RunDrain(ctx, status, d);
+    if (drc != 0) return drc;
+    Result& in = d.ingest;
+    if (in.sent > 0) in.avg_span_bytes = static_cast<double>(in.bytes_sent) / static_cast<double>(in.sent);
+    for (const auto& w : d.warnings) std::fprintf(stderr, "spanvault-bench: warning: %s\n", w.c_str());
+    for (const auto& e : in.errors) std::fprintf(stderr, "spanvault-bench: rejected: %s\n", e.c_str());
+    for (const auto& p : d.problems) std::fprintf(stderr, "\n*** PROBLEM: %s ***\n", p.c_str());
+    std::string human = DrainHumanLine(opt, d);
+    if (opt.json) {
+      std::printf("%s\n", DrainToJson(opt, d).dump().c_str());
+    } else if (opt.markdown_row) {
+      std::fprintf(stderr, "%s\n", human.c_str());
+      std::printf("%s\n", DrainMarkdownRow(opt, d).c_str());
+    } else {
+      std::printf("%s\n", human.c_str());
+    }
+    std::fflush(stdout);
+    return d.problems.empty() ? 0 : 2;
   }
 
   int rc = opt.transport == "stream" ? RunStream(ctx, status, r) : RunDatagram(ctx, status, r);
