@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Runs the spanvault drain (forwarding) benchmark: for each scenario, gzip
+# setting and batch size starts a fresh spanvaultd with one [[upstream]]
+# (format "json") pointing at spanvault-bench's HTTP sink on 127.0.0.1, sends
+# spans over the stream socket with `spanvault-bench --drain`, stops the
+# daemon and prints a Markdown table.
+#
+#   bench/drain.sh                          # full matrix, 1,000,000 spans per run
+#   SPANS_SCALE=0.1 bench/drain.sh          # quick: a tenth of the spans
+#   BUILD_DIR=build-bench SCENARIOS=backlog bench/drain.sh
+#
+# Scenarios:
+#   live      the sink is up while the bench sends at full speed: ingest and
+#             delivery run at the same time
+#   backlog   the sink is down (connection refused) while the spans are sent
+#             and made durable; then it starts: catch-up time of the backlog
+#
+# Environment:
+#   SPANS_SCALE      multiplies the span count (default 1: 1,000,000 per run)
+#   SCENARIOS        default "live backlog"
+#   GZIP             live runs: gzip settings (default "on off")
+#   BATCHES          live runs: batch_max_spans values (default "100 512 2000")
+#   BACKLOG_GZIP     backlog runs: gzip settings (default "on")
+#   BACKLOG_BATCHES  backlog runs: batch_max_spans values (default "512")
+#   RETRY_INITIAL    the upstream's retry.initial (default 50ms)
+#   RETRY_MAX        the upstream's retry.max (default 200ms)
+#   UPSTREAM_EXTRA   extra lines for the [[upstream]] table (e.g. "concurrency = 8")
+#   DAEMON_ARGS      extra spanvaultd arguments (e.g. "--set buffer.durability=machine")
+#   BENCH_ARGS       extra spanvault-bench arguments (e.g. "--poll-interval 50")
+#   BUILD_DIR        where spanvaultd and spanvault-bench are (default build)
+#   KEEP_TMP=1       keep the temporary directories (configs, daemon logs, state)
+#
+# Builds nothing. Exits 1 when a run failed, not every span was delivered, the
+# sink saw a bad request, or a daemon did not stop cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+DAEMON=$BUILD_DIR/spanvaultd
+BENCH=$BUILD_DIR/spanvault-bench
+for b in "$DAEMON" "$BENCH"; do
+  if [ ! -x "$b" ]; then
+    echo "drain.sh: $b not found; build first (./setup.sh, or set BUILD_DIR)" >&2
+    exit 1
+  fi
+done
+
+SCALE=${SPANS_SCALE:-1}
+if ! awk -v s="$SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then
+  echo "drain.sh: SPANS_SCALE must be a positive number, got '$SCALE'" >&2
+  exit 1
+fi
+SPANS=$(awk -v s="$SCALE" 'BEGIN { v = int(1000000 * s); if (v < 1000) v = 1000; print v }')
+SCENARIOS=${SCENARIOS:-live backlog}
+GZIP=${GZIP:-on off}
+BATCHES=${BATCHES:-100 512 2000}
+BACKLOG_GZIP=${BACKLOG_GZIP:-on}
+BACKLOG_BATCHES=${BACKLOG_BATCHES:-512}
+RETRY_INITIAL=${RETRY_INITIAL:-50ms}
+RETRY_MAX=${RETRY_MAX:-200ms}
+
+# A short path: Unix socket paths are limited to 107 bytes.
+TMP=$(mktemp -d /tmp/svd.XXXXXX)
+DAEMON_PID=""
+STATUS=0
+ROWS=()
+
+stop_daemon() {
+  local pid=$DAEMON_PID
+  [ -n "$pid" ] || return 0
+  DAEMON_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 300); do  # up to 30 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "drain.sh: spanvaultd ($pid) did not stop within 30 s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    STATUS=1
+  fi
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "drain.sh: spanvaultd ($pid) exited with status $rc" >&2
+    STATUS=1
+  fi
+}
+
+cleanup() {
+  stop_daemon || true
+  if [ "${KEEP_TMP:-0}" = 1 ]; then
+    echo "drain.sh: kept $TMP" >&2
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port on 127.0.0.1 nobody listens on or uses (checked in /proc/net/tcp*),
+# outside the kernel's ephemeral range so that no outgoing connection takes it
+# before the sink binds it (at once for live, after the backlog is built for
+# backlog); a port taken in between makes that run fail, not lie.
+free_tcp_port() {
+  local port hex i lo=32768 hi=60999 base span
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if [ "$lo" -gt 12000 ]; then
+    base=10000 span=$((lo - 10000))
+  else
+    base=$((hi + 1)) span=$((65535 - hi))
+  fi
+  for i in $(seq 1 200); do
+    port=$((base + (RANDOM * 32768 + RANDOM) % span))
+    hex=$(printf '%04X' "$port")
+    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "drain.sh: no free TCP port found" >&2
+  return 1
+}
+
+# run_one SCENARIO GZIP BATCH
+run_one() {
+  local scenario=$1 gzip=$2 batch=$3
+  local tag="$scenario-gzip$gzip-b$batch"
+  local dir="$TMP/$tag"
+  local log="$dir/daemon.log" conf="$dir/spanvaultd.toml"
+  local port gz
+  mkdir -p "$dir/state" "$dir/run"
+  port=$(free_tcp_port)
+  gz=$([ "$gzip" = on ] && echo true || echo false)
+  cat >"$conf" <<EOF
+state_dir = "$dir/state"
+runtime_dir = "$dir/run"
+log_level = "warn"
+
+[ingest]
+udp = "off"
+
+[buffer]
+max_disk_bytes = "16GiB"
+
+[[upstream]]
+name = "sink"
+endpoint = "http://127.0.0.1:$port/v1/spans"
+format = "json"
+batch_max_spans = $batch
+gzip = $gz
+${UPSTREAM_EXTRA:-}
+
+[upstream.retry]
+initial = "$RETRY_INITIAL"
+max = "$RETRY_MAX"
+EOF
+
+  # shellcheck disable=SC2086
+  "$DAEMON" --config "$conf" ${DAEMON_ARGS:-} 2>"$log" &
+  DAEMON_PID=$!
+  local ready=0
+  for _ in $(seq 1 100); do  # up to 10 s
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then break; fi
+    if [ -S "$dir/run/spans.sock" ]; then ready=1; break; fi
+    sleep 0.1
+  done
+  if [ "$ready" != 1 ]; then
+    echo "drain.sh: spanvaultd ($tag) did not come up; its log:" >&2
+    cat "$log" >&2 || true
+    stop_daemon
+    ROWS+=("| $scenario | $gzip | $batch | failed (daemon did not start) | | | | | |")
+    STATUS=1
+    return 0
+  fi
+  echo "drain.sh: $tag: spanvaultd pid $DAEMON_PID, sink port $port, $SPANS spans" >&2
+
+  local rc=0 row
+  # shellcheck disable=SC2086
+  row=$("$BENCH" --drain "$scenario" --runtime-dir "$dir/run" --sink-port "$port" --pid "$DAEMON_PID" \
+    --spans "$SPANS" --connections 2 --expect-gzip "$gzip" --expect-batch "$batch" --drain-timeout 1800 \
+    --markdown-row ${BENCH_ARGS:-}) || rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then
+    ROWS+=("$row")
+    [ "$rc" -eq 2 ] && STATUS=1
+  else
+    ROWS+=("| $scenario | $gzip | $batch | failed (exit $rc) | | | | | |")
+    STATUS=1
+  fi
+  if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+    echo "drain.sh: spanvaultd ($tag) died during the run; its log:" >&2
+    cat "$log" >&2 || true
+    STATUS=1
+  fi
+  stop_daemon
+  if [ -s "$log" ]; then
+    # Refused connections while the backlog is built are expected.
+    local n
+    n=$(wc -l <"$log")
+    echo "drain.sh: spanvaultd ($tag) logged $n lines (warn and above); the first:" >&2
+    head -n 10 "$log" >&2
+  fi
+}
+
+for scenario in $SCENARIOS; do
+  case "$scenario" in
+    live) gzips=$GZIP; batches=$BATCHES ;;
+    backlog) gzips=$BACKLOG_GZIP; batches=$BACKLOG_BATCHES ;;
+    *) echo "drain.sh: unknown scenario $scenario (live, backlog)" >&2; STATUS=1; continue ;;
+  esac
+  for gzip in $gzips; do
+    case "$gzip" in on|off) ;; *) echo "drain.sh: gzip must be on or off, got $gzip" >&2; STATUS=1; continue ;; esac
+    for batch in $batches; do
+      run_one "$scenario" "$gzip" "$batch"
+    done
+  done
+done
+
+echo
+echo "spanvault drain benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SPANS_SCALE=$SCALE"
+echo
+echo "| scenario | gzip | batch_max_spans | spans | ingest spans/s | delivered spans/s | catch-up s | daemon CPU % | daemon peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+exit "$STATUS"
