@@ -20,6 +20,7 @@
 // Acks are written without fsync: losing one only means redelivery.
 #include "buffer/span_queue.h"
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
@@ -359,10 +360,14 @@ Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
   return {};
 }
 
+// Delivered bytes after which the SST files holding only delivered spans are
+// deleted (DeleteFilesInRange).
+constexpr uint64_t kReclaimBytes = 64ull << 20;
+
 Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
   std::shared_lock db_lock(db_mu_);
   if (auto st = CheckWritable(); !st) return st;
-  std::lock_guard write_lock(write_mu_);
+  std::unique_lock write_lock(write_mu_);
   uint64_t head, new_head;
   {
     std::lock_guard lk(state_mu_);
@@ -382,9 +387,22 @@ Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Fail(FromRocks("ack", s));
   wal_dirty_ = true;
-  std::lock_guard lk(state_mu_);
-  cursors_.find(name)->second = until;
-  index_.TrimBelow(new_head);
+  uint64_t trimmed;
+  {
+    std::lock_guard lk(state_mu_);
+    cursors_.find(name)->second = until;
+    trimmed = index_.TrimBelow(new_head).bytes;
+  }
+  write_lock.unlock();
+  // A range tombstone frees nothing until compaction reaches it; whole SST
+  // files below the head can go at once (a metadata change, no rewrite).
+  if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed >= kReclaimBytes) {
+    trimmed_since_reclaim_ = 0;
+    std::string lo = SeqKey(0), hi = SeqKey(new_head);
+    rocksdb::Slice begin(lo), end(hi);
+    rocksdb::Status r = rocksdb::DeleteFilesInRange(db_.get(), spans_cf_, &begin, &end);
+    if (!r.ok()) LOG_WARN("span store: could not drop delivered SST files", {{"error", r.ToString()}});
+  }
   return {};
 }
 
@@ -431,6 +449,36 @@ Result<std::vector<Record>> SpanQueue::Impl::Read(uint64_t from_seq, size_t max_
     if (!out.empty() && bytes + json.size() > max_bytes) break;
     bytes += json.size();
     out.push_back({*seq, received_ns, std::string(json)});
+  }
+  if (!it->status().ok()) return Fail(FromRocks("read", it->status()));
+  return out;
+}
+
+Result<RecordBatch> SpanQueue::Impl::ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+  uint64_t lo, hi;
+  {
+    std::lock_guard lk(state_mu_);
+    lo = std::max(from_seq, index_.head_seq());
+    hi = index_.next_seq();
+  }
+  RecordBatch out;
+  if (lo >= hi || max_spans == 0) return out;
+  out.entries.reserve(std::min<uint64_t>(max_spans, hi - lo));
+  out.data.reserve(std::min<size_t>(max_bytes, 64u << 20) + 4096);
+  internal::SeqRangeIterator it(db_.get(), spans_cf_, lo, hi, /*full_scan=*/true);
+  for (it->SeekToFirst(); it->Valid() && out.entries.size() < max_spans; it->Next()) {
+    auto seq = DecodeSeq(it->key());
+    int64_t received_ns = 0;
+    std::string_view json;
+    if (!seq || !DecodeSpanValue(it->value(), &received_ns, &json)) {
+      LOG_ERROR("span store: unreadable span skipped", {{"seq", seq.value_or(0)}});
+      continue;
+    }
+    if (!out.entries.empty() && out.data.size() + json.size() > max_bytes) break;
+    out.entries.push_back({*seq, received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
+    out.data += json;
   }
   if (!it->status().ok()) return Fail(FromRocks("read", it->status()));
   return out;
@@ -512,6 +560,10 @@ void SpanQueue::Append(span::Batch batch, bool fsync, std::function<void(const A
 
 Result<std::vector<Record>> SpanQueue::Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const {
   return NoThrow("read", [&] { return impl_->Read(from_seq, max_spans, max_bytes); });
+}
+
+Result<RecordBatch> SpanQueue::ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const {
+  return NoThrow("read", [&] { return impl_->ReadBatch(from_seq, max_spans, max_bytes); });
 }
 
 Status SpanQueue::AddConsumer(std::string_view name) {

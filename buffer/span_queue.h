@@ -99,6 +99,22 @@ struct Record {
   std::string json;  // the canonical span
 };
 
+// Spans read in one go, their JSON back to back in one buffer (one
+// allocation per batch instead of one per span).
+struct RecordBatch {
+  struct Entry {
+    uint64_t seq = 0;
+    int64_t received_ns = 0;
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  std::string data;
+  std::vector<Entry> entries;
+  std::string_view json(size_t i) const { return {data.data() + entries[i].offset, entries[i].length}; }
+  size_t size() const { return entries.size(); }
+  bool empty() const { return entries.empty(); }
+};
+
 struct QuarantineEntry {
   uint64_t id = 0;
   std::string json;  // the stored JSON object (see the format above)
@@ -173,6 +189,9 @@ class SpanQueue {
   // Reads up to max_spans spans (and at least one, even if larger than
   // max_bytes) with seq >= from_seq, in order. Empty when none.
   Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  // The same into one buffer, reading ahead and without filling the block
+  // cache (for consumers draining a backlog).
+  Result<RecordBatch> ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
 
   // Consumers (one per upstream). A new consumer starts at next_seq (the
   // current head of the stream). Registered consumers are persisted.

@@ -54,6 +54,7 @@ class SpanQueue::Impl {
 
   void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
   Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  Result<RecordBatch> ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
   Status AddConsumer(std::string_view name);
   Status RemoveConsumer(std::string_view name);
   std::vector<std::string> Consumers() const;
@@ -133,6 +134,8 @@ class SpanQueue::Impl {
   uint64_t next_quarantine_id_ = 1;
   std::map<std::string, uint64_t, std::less<>> cursors_;
   std::string store_id_;  // set at Open, constant after
+  // Bytes deleted from the head since SST files were last dropped (Ack).
+  std::atomic<uint64_t> trimmed_since_reclaim_{0};
   std::map<uint64_t, uint64_t> dead_letters_;  // id -> logical bytes
   uint64_t dead_letter_bytes_ = 0;
   uint64_t next_dead_letter_id_ = 1;

@@ -19,6 +19,14 @@ void SetLevel(Level level);
 bool Enabled(Level level);
 void Write(Level level, std::string_view msg, const nlohmann::json& fields = nullptr);
 
+// Under systemd, stderr is a journal stream: JOURNAL_STREAM holds its
+// "device:inode". When it matches fd 2, lines are written as "<N>{...}"
+// (N = syslog priority: 7 debug, 6 info, 4 warn, 3 error) without the "ts"
+// field, since journald stamps every line itself. Call once at start-up;
+// returns whether journal mode is on.
+bool DetectJournal();
+void SetJournalMode(bool on);  // tests
+
 }  // namespace spanvault::log
 
 #define SV_LOG(level, ...)                                                             \

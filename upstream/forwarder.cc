@@ -34,15 +34,23 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr auto kErrorLogInterval = std::chrono::seconds(30);
+// How often the cursor is persisted while batches complete. A crash loses at
+// most this much acknowledgement: those batches are sent again.
+constexpr auto kAckInterval = std::chrono::milliseconds(50);
 constexpr size_t kResponseExcerpt = 4096;
 // Finished batches waiting behind an unfinished one, at most (per slot).
 constexpr size_t kTrackedPerSlot = 64;
 
 int64_t NowMs() { return NowNanos() / 1000000; }
 
+// A request's spans: [begin, end) of a batch read from the queue. Halves of
+// a split share the batch's buffer.
 struct Unit {
   uint64_t batch_first = 0;
-  std::vector<buffer::Record> records;
+  std::shared_ptr<const buffer::RecordBatch> batch;
+  size_t begin = 0, end = 0;
+  size_t size() const { return end - begin; }
+  uint64_t seq(size_t i) const { return batch->entries[begin + i].seq; }
   int attempt = 0;  // failed attempts so far
   std::shared_ptr<const HttpRequest> request;
   std::unique_ptr<asio::steady_timer> retry_timer;
@@ -64,6 +72,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         queue(q),
         config(std::move(c)),
         options(o),
+        ack_timer(strand),
         linger_timer(strand),
         poll_timer(strand),
         rng(std::random_device{}()) {}
@@ -79,7 +88,11 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   std::string store_id;
 
   // strand state
-  uint64_t acked = 0;
+  uint64_t acked = 0;    // the persisted cursor
+  uint64_t ackable = 0;  // the end of the finished prefix (>= acked)
+  Clock::time_point last_ack{};
+  asio::steady_timer ack_timer;
+  bool ack_armed = false;
   uint64_t read_pos = 0;
   std::map<uint64_t, BatchState> batches;  // by first seq
   size_t unfinished = 0;                   // batches not done
@@ -124,7 +137,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         ArmLinger();
         return;
       }
-      auto records = queue.Read(read_pos, config.batch_max_spans, config.batch_max_bytes);
+      auto records = queue.ReadBatch(read_pos, config.batch_max_spans, config.batch_max_bytes);
       if (!records) {
         NoteError("reading the buffer: " + records.error().message);
         return;  // the poll timer tries again
@@ -142,14 +155,15 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       const uint64_t first = read_pos;
-      const uint64_t end = records->back().seq + 1;
+      const uint64_t end = records->entries.back().seq + 1;
       read_pos = end;
       batches[first] = BatchState{end, 1, false};
       ++unfinished;
       in_flight = unfinished;
       auto unit = std::make_shared<Unit>();
       unit->batch_first = first;
-      unit->records = std::move(*records);
+      unit->end = records->size();
+      unit->batch = std::make_shared<const buffer::RecordBatch>(std::move(*records));
       Launch(unit);
     }
   }
@@ -178,7 +192,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   // ------------------------------------------------------------ sending
 
   std::string IdempotencyKey(const Unit& u) const {
-    return store_id + "-" + std::to_string(u.records.front().seq) + "-" + std::to_string(u.records.back().seq + 1);
+    return store_id + "-" + std::to_string(u.seq(0)) + "-" + std::to_string(u.seq(u.size() - 1) + 1);
   }
 
   // Encodes off the strand, then sends.
@@ -186,8 +200,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     ++busy;
     asio::post(ioc, [self = shared_from_this(), unit] {
       std::vector<std::string_view> views;
-      views.reserve(unit->records.size());
-      for (const auto& r : unit->records) views.emplace_back(r.json);
+      views.reserve(unit->size());
+      for (size_t i = unit->begin; i < unit->end; ++i) views.emplace_back(unit->batch->json(i));
       auto req = std::make_shared<HttpRequest>();
       std::string plain;
       Status st = self->encoder->Encode(views, plain);
@@ -246,7 +260,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   void OnResult(const UnitPtr& unit, const AttemptResult& result, const std::string& what,
                 const std::string& body) {
-    const size_t n = unit->records.size();
+    const size_t n = unit->size();
     Decision d = Decide(result, n, unit->attempt + 1, config.retry, NowMs(), Random01());
     if (d.action == Action::kDelivered) {
       bool recovered = false;
@@ -292,7 +306,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
           LogFailure(what, d.delay, unit->attempt, d.from_retry_after);
         }
         int64_t newest = 0;
-        for (const auto& r : unit->records) newest = std::max(newest, r.received_ns);
+        for (size_t i = unit->begin; i < unit->end; ++i) newest = std::max(newest, unit->batch->entries[i].received_ns);
         if (NowNanos() - newest > std::chrono::duration_cast<std::chrono::nanoseconds>(options.max_age).count()) {
           LOG_WARN("spans older than max_age dropped after failed deliveries",
                    {{"upstream", config.name}, {"spans", n}, {"error", what}});
@@ -315,26 +329,25 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         auto a = std::make_shared<Unit>();
         auto b = std::make_shared<Unit>();
         a->batch_first = b->batch_first = unit->batch_first;
-        size_t half = n / 2;
-        a->records.assign(std::make_move_iterator(unit->records.begin()),
-                          std::make_move_iterator(unit->records.begin() + static_cast<ptrdiff_t>(half)));
-        b->records.assign(std::make_move_iterator(unit->records.begin() + static_cast<ptrdiff_t>(half)),
-                          std::make_move_iterator(unit->records.end()));
+        a->batch = b->batch = unit->batch;
+        a->begin = unit->begin;
+        a->end = b->begin = unit->begin + n / 2;
+        b->end = unit->end;
         ++batches[unit->batch_first].units_left;
         Launch(a);
         Launch(b);
         return;
       }
       case Action::kDeadLetter: {
-        const buffer::Record& rec = unit->records.front();
+        const uint64_t seq = unit->seq(0);
         buffer::DeadLetter dl;
         dl.upstream = config.name;
         dl.time_ns = NowNanos();
-        dl.seq = rec.seq;
+        dl.seq = seq;
         dl.status = result.status;
         dl.reason = what + " for a single span";
         dl.response = body.substr(0, kResponseExcerpt);
-        dl.span_json = rec.json;
+        dl.span_json = std::string(unit->batch->json(unit->begin));
         if (auto st = queue.AddDeadLetters({std::move(dl)}); !st) {
           // Keep the span: try the whole exchange again later.
           ++unit->attempt;
@@ -343,7 +356,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
           return;
         }
         LOG_WARN("upstream refused a span for good: moved to the dead-letter store",
-                 {{"upstream", config.name}, {"seq", rec.seq}, {"status", result.status}});
+                 {{"upstream", config.name}, {"seq", seq}, {"status", result.status}});
         {
           std::lock_guard lk(stats_mu);
           ++stats.dead_lettered;
@@ -375,7 +388,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void FinishUnit(const UnitPtr& unit) {
     auto it = batches.find(unit->batch_first);
     if (it == batches.end()) return;
-    unit->records.clear();
+    unit->batch.reset();
+    unit->request.reset();
     if (--it->second.units_left == 0 && !it->second.done) {
       it->second.done = true;
       --unfinished;
@@ -386,21 +400,36 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     Pump();
   }
 
+  // Moves `ackable` over the finished prefix; the cursor itself is written at
+  // most every kAckInterval (one RocksDB write for many batches).
   void AdvanceAcks() {
-    uint64_t until = acked;
     while (!batches.empty() && batches.begin()->second.done) {
-      until = batches.begin()->second.end;
+      ackable = batches.begin()->second.end;
       batches.erase(batches.begin());
     }
-    if (until <= acked) return;
-    if (auto st = queue.Ack(config.name, until); !st) {
+    if (ackable <= acked) return;
+    if (Clock::now() - last_ack >= kAckInterval || stopping) {
+      FlushAck();
+    } else if (!ack_armed) {
+      ack_armed = true;
+      ack_timer.expires_at(last_ack + kAckInterval);
+      ack_timer.async_wait([self = shared_from_this()](boost::system::error_code) {
+        self->ack_armed = false;
+        self->FlushAck();
+      });
+    }
+  }
+
+  void FlushAck() {
+    if (ackable <= acked) return;
+    last_ack = Clock::now();
+    if (auto st = queue.Ack(config.name, ackable); !st) {
       // The batches are delivered; only the cursor did not move. It moves with
       // the next ack (or the spans are sent again after a restart).
       NoteError("persisting the cursor: " + st.error().message);
-      batches[acked] = BatchState{until, 0, true};
       return;
     }
-    acked = until;
+    acked = ackable;
     std::lock_guard lk(stats_mu);
     stats.acked_seq = acked;
   }
@@ -435,6 +464,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   void MaybeDrained() {
     if (!stopping || busy > 0) return;
+    FlushAck();
     std::lock_guard lk(stop_mu);
     drained = true;
     stop_cv.notify_all();
@@ -480,7 +510,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
   }
   auto pos = queue.ConsumerPosition(config.name);
   if (!pos) return Fail(pos.error());
-  impl->acked = impl->read_pos = *pos;
+  impl->acked = impl->ackable = impl->read_pos = *pos;
   impl->stats.name = config.name;
   impl->stats.endpoint = config.endpoint;
   impl->stats.format = config.format;
@@ -515,6 +545,7 @@ void Forwarder::Stop(milliseconds grace) {
     m.stopping = true;
     m.linger_timer.cancel();
     m.poll_timer.cancel();
+    m.ack_timer.cancel();
     for (auto& u : m.waiting) u->retry_timer->cancel();
     m.MaybeDrained();
   });
