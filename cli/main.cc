@@ -157,6 +157,62 @@ int CmdStatus(const Globals& g, bool as_json) {
   return 0;
 }
 
+struct CheckArgs {
+  double max_pending_age_s = 300;  // an upstream failing with spans older than this is unhealthy
+  double max_fill = 0.9;           // buffer fuller than this fraction of max_disk_bytes is unhealthy
+};
+
+// For monitoring: exit 0 with "ok: ..." or 1 with one line saying what is wrong.
+int CmdCheck(const Globals& g, const CheckArgs& a) {
+  auto fail = [](const std::string& why) {
+    std::printf("unhealthy: %s\n", why.c_str());
+    return 1;
+  };
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (!client) return fail("spanvaultd does not answer: " + client.error().message);
+  if (auto w = client->Write("{\"$status\":true}\n"); !w) return fail("spanvaultd: " + w.error().message);
+  auto line = client->ReadLine(std::chrono::seconds(10));
+  if (!line) return fail("spanvaultd does not answer $status: " + line.error().message);
+  json s = json::parse(*line, nullptr, false);
+  if (!s.is_object()) return fail("unexpected answer: " + *line);
+  const json& b = s["buffer"];
+  if (b.value("write_errors", 0ull) > 0 && b.value("spans", 0ull) == 0 && b.value("write_batches", 0ull) == 0) {
+    return fail("the span store fails every write");
+  }
+  double max_bytes = static_cast<double>(b.value("max_disk_bytes", 0ull));
+  double fill = max_bytes > 0 ? static_cast<double>(b.value("bytes", 0ull)) / max_bytes : 0;
+  if (fill > a.max_fill) {
+    char m[160];
+    std::snprintf(m, sizeof m, "buffer %.0f%% full (%llu spans); the oldest are dropped at 100%%", fill * 100,
+                  b.value("spans", 0ull));
+    return fail(m);
+  }
+  size_t upstreams = 0;
+  for (const json& u : s["upstreams"]) {
+    ++upstreams;
+    std::string name = u.value("name", std::string());
+    if (u.value("paused", false)) {
+      return fail("upstream " + name + " refuses our credentials (" + u.value("last_error", std::string()) +
+                  "); spans are kept");
+    }
+    double age = u.value("oldest_pending_age_seconds", 0.0);
+    if (!u.value("healthy", true) && age > a.max_pending_age_s) {
+      char m[256];
+      std::snprintf(m, sizeof m, "upstream %s failing for %.0fs of backlog (%llu spans pending): %s", name.c_str(),
+                    age, u.value("pending_spans", 0ull), u.value("last_error", std::string()).c_str());
+      return fail(m);
+    }
+  }
+  if (b.contains("store_recovered_from")) {
+    std::printf("ok (warning: a damaged store was moved aside to %s): %llu spans buffered, %zu upstreams\n",
+                b["store_recovered_from"].get<std::string>().c_str(), b.value("spans", 0ull), upstreams);
+    return 0;
+  }
+  std::printf("ok: %llu spans buffered (%.0f%% of the bound), %zu upstreams healthy\n", b.value("spans", 0ull),
+              fill * 100, upstreams);
+  return 0;
+}
+
 Result<std::unique_ptr<buffer::SpanQueue>> OpenStore(const Globals& g) {
   daemon::Config c = ResolveConfig(g);
   std::filesystem::path dir = c.state_dir / "buffer";
@@ -404,6 +460,11 @@ int main(int argc, char** argv) {
   rejected->add_flag("--json", as_json, "one JSON object per line");
   rejected->add_option("-n,--limit", limit, "at most this many (default 100)");
 
+  CheckArgs check_args;
+  auto* check = app.add_subcommand("check", "exit 0 when the daemon is healthy, else 1 with a one-line reason");
+  check->add_option("--max-pending-age", check_args.max_pending_age_s,
+                    "seconds of backlog a failing upstream may hold before it counts as unhealthy (default 300)");
+  check->add_option("--max-fill", check_args.max_fill, "buffer fill (0..1) that counts as unhealthy (default 0.9)");
   DeadLetterArgs dl;
   auto* dead = app.add_subcommand("dead-letter", "spans an upstream refused for good");
   dead->require_subcommand(1);
@@ -470,6 +531,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return CmdStatus(g, as_json);
   if (dump->parsed()) return CmdDump(g);
   if (rejected->parsed()) return CmdRejected(g, as_json, limit);
+  if (check->parsed()) return CmdCheck(g, check_args);
   if (dl_list->parsed()) return CmdDeadLetterList(g, dl);
   if (dl_replay->parsed()) return CmdDeadLetterChange(g, "replay", dl);
   if (dl_purge->parsed()) return CmdDeadLetterChange(g, "purge", dl);

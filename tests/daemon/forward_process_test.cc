@@ -210,6 +210,29 @@ TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans)
   EXPECT_EQ(d.Wait(), 0);
 }
 
+TEST(CheckCliTest, ExitsZeroWhenHealthyOneWithAReasonOtherwise) {
+  FakeBackend down;
+  down.Start();
+  down.SetDown(true);
+  TempDir dir;
+  DaemonProcess d(dir);
+  RunResult none = Cli(d, {"check"});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_EQ(none.out.rfind("unhealthy: spanvaultd does not answer", 0), 0u) << none.out;
+
+  d.Start({"--config", WriteConfig(dir, {{"down", down.url("/v1/spans"), ""}})});
+  RunResult ok = Cli(d, {"check"});
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(ok.out.rfind("ok: ", 0), 0u) << ok.out;
+  EXPECT_EQ(SendSynced(d, Ids("c", 10))["accepted"], 10);
+  ASSERT_TRUE(WaitFor([&] { return Status(d)["upstreams"][0]["healthy"] == false; }));
+  RunResult bad = Cli(d, {"check", "--max-pending-age", "0"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("upstream down failing"), std::string::npos) << bad.out;
+  EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << "one line";
+  EXPECT_EQ(Cli(d, {"check"}).code, 0) << "within the default 5 minutes of backlog";
+}
+
 TEST(DeadLetterCliTest, ListReplayPurgeWithTheDaemonRunningAndStopped) {
   FakeBackendOptions o;
   o.poison_span_ids = {"p7", "p8"};
