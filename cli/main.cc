@@ -5,9 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "buffer/salvage.h"
 #include "buffer/span_queue.h"
 #include "cli/client.h"
 #include "common/util.h"
@@ -242,6 +244,41 @@ int CmdDump(const Globals& g) {
   return 0;
 }
 
+// Re-queues what can be read from a moved-aside store: through the running
+// daemon ({"$salvage": DIR}), or into the store directly when none runs.
+int CmdSalvage(const Globals& g, const std::string& dir) {
+  std::string abs = std::filesystem::absolute(dir).string();
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (client) {
+    if (auto w = client->Write(json({{"$salvage", abs}}).dump() + "\n"); !w) return Die(w.error().message);
+    auto line = client->ReadLine(std::chrono::minutes(30));
+    if (!line) return Die(line.error().message);
+    json a = json::parse(*line, nullptr, false);
+    if (!a.is_object() || !a.value("ok", false)) return Die("salvage failed: " + a.value("error", *line), 1);
+    std::printf("salvaged %llu spans (%llu unreadable)%s\n", a.value("spans", 0ull), a.value("unreadable", 0ull),
+                a.value("note", std::string()).empty() ? "" : (" — " + a.value("note", std::string())).c_str());
+    return 0;
+  }
+  daemon::Config c = ResolveConfig(g);
+  buffer::Options o = c.buffer;
+  o.dir = c.state_dir / "buffer";
+  auto q = buffer::SpanQueue::Open(o);
+  if (!q) return Die("no daemon answers and the store cannot be opened: " + q.error().message);
+  auto r = buffer::Salvage(abs, [&](span::Batch&& b) -> Status {
+    std::promise<buffer::AppendResult> p;
+    auto f = p.get_future();
+    (*q)->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
+    auto ar = f.get();
+    if (!ar.ok) return Fail(Error::Io(ar.error));
+    return {};
+  });
+  if (!r) return Die("salvage failed: " + r.error().message, 1);
+  std::printf("salvaged %llu spans (%llu unreadable)%s\n", static_cast<unsigned long long>(r->spans),
+              static_cast<unsigned long long>(r->unreadable),
+              r->repair_note.empty() ? "" : (" — " + r->repair_note).c_str());
+  return 0;
+}
+
 int CmdRejected(const Globals& g, bool as_json, size_t limit) {
   auto q = OpenStore(g);
   if (!q) return Die(q.error().message);
@@ -456,6 +493,10 @@ int main(int argc, char** argv) {
   auto* buf = app.add_subcommand("buffer", "inspect the buffer (works with the daemon stopped)");
   buf->require_subcommand(1);
   auto* dump = buf->add_subcommand("dump", "print the buffered spans as NDJSON");
+  std::string salvage_dir;
+  auto* salvage = buf->add_subcommand(
+      "salvage", "re-queue what can be read from a damaged store the daemon moved aside (buffer.corrupt-*)");
+  salvage->add_option("dir", salvage_dir, "the moved-aside store")->required();
   auto* rejected = app.add_subcommand("rejected", "list quarantined (refused) payloads, newest first");
   rejected->add_flag("--json", as_json, "one JSON object per line");
   rejected->add_option("-n,--limit", limit, "at most this many (default 100)");
@@ -530,6 +571,7 @@ int main(int argc, char** argv) {
   if (send->parsed()) return CmdSend(g, file, sync);
   if (status->parsed()) return CmdStatus(g, as_json);
   if (dump->parsed()) return CmdDump(g);
+  if (salvage->parsed()) return CmdSalvage(g, salvage_dir);
   if (rejected->parsed()) return CmdRejected(g, as_json, limit);
   if (check->parsed()) return CmdCheck(g, check_args);
   if (dl_list->parsed()) return CmdDeadLetterList(g, dl);

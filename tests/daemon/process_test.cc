@@ -215,3 +215,48 @@ TEST(CliTest, CheckConfigListsEveryProblem) {
 
 }  // namespace
 }  // namespace spanvault::testing
+
+namespace spanvault::testing {
+namespace {
+
+TEST(SalvageTest, ADamagedStoreIsMovedAsideAndItsSpansSalvaged) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  std::multiset<std::string> expected;
+  {
+    auto c = cli::StreamClient::Connect(d.Socket());
+    ASSERT_TRUE(c.has_value());
+    std::string data;
+    for (int i = 0; i < 500; ++i) {
+      expected.insert("v" + std::to_string(i));
+      data += Span("v" + std::to_string(i)) + "\n";
+    }
+    ASSERT_TRUE(c->Write(data + "{\"$sync\":1}\n").has_value());
+    ASSERT_TRUE(c->ReadLine().has_value());
+  }
+  d.Signal(SIGKILL);  // the spans are only in the WAL
+  d.Wait();
+  std::string store = dir.str() + "/state/buffer";
+  std::ofstream(store + "/CURRENT", std::ios::trunc) << "garbage";
+  d.Start();
+  std::vector<std::string> status_argv = {SPANVAULT_CLI_PATH, "status", "--json"};
+  for (auto& a : d.DirArgs()) status_argv.push_back(a);
+  json s = json::parse(RunCommand(status_argv).out);
+  std::string moved = s["buffer"].value("store_recovered_from", std::string());
+  ASSERT_EQ(moved.rfind(store + ".corrupt-", 0), 0u) << s.dump();
+  EXPECT_EQ(s["buffer"]["spans"], 0) << "a fresh store";
+  d.Signal(SIGTERM);
+  ASSERT_EQ(d.Wait(), 0);
+
+  std::vector<std::string> argv = {SPANVAULT_CLI_PATH, "buffer", "salvage", moved};
+  for (auto& a : d.DirArgs()) argv.push_back(a);
+  RunResult r = RunCommand(argv);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("salvaged 500 spans (0 unreadable)", 0), 0u) << r.out;
+  EXPECT_EQ(DumpIds(d), expected);
+  EXPECT_TRUE(std::filesystem::exists(moved)) << "the damaged store is left as it was";
+}
+
+}  // namespace
+}  // namespace spanvault::testing

@@ -1,0 +1,127 @@
+#include "buffer/salvage.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "buffer/store_format.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace spanvault::buffer {
+namespace fs = std::filesystem;
+
+Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(span::Batch&&)>& sink) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Fail(Error::Invalid(dir.string() + " is not a directory"));
+  bool looks_like_rocksdb = false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.ends_with(".sst") || n.ends_with(".log") || n.starts_with("MANIFEST-") || n == "CURRENT") {
+      looks_like_rocksdb = true;
+    }
+  }
+  if (!looks_like_rocksdb) return Fail(Error::Invalid(dir.string() + " holds no RocksDB files"));
+
+  fs::path copy = dir;
+  if (!copy.has_filename()) copy = copy.parent_path();
+  copy += ".salvage-" + RandomHexId(4);
+  fs::copy(dir, copy, fs::copy_options::recursive, ec);
+  if (ec) return Fail(Error::Io("cannot copy " + dir.string() + " to " + copy.string() + ": " + ec.message()));
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(p, e);
+    }
+  } cleanup{copy};
+  fs::remove(copy / "LOCK", ec);
+
+  SalvageResult result;
+  rocksdb::DBOptions dbo = internal::MakeDbOptions();
+  dbo.create_if_missing = false;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  rocksdb::DB* raw = nullptr;
+  auto try_open = [&]() {
+    handles.clear();
+    raw = nullptr;
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(dbo, copy.string(), &names).ok()) names = {rocksdb::kDefaultColumnFamilyName};
+    descriptors.clear();
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    return rocksdb::DB::OpenForReadOnly(dbo, copy.string(), descriptors, &handles, &raw);
+  };
+  rocksdb::Status s = try_open();
+  if (!s.ok()) {
+    // The usual damage is a truncated or garbled CURRENT: point it at the
+    // newest manifest, which keeps every column family's name.
+    std::string newest;
+    for (const auto& e : fs::directory_iterator(copy, ec)) {
+      std::string n = e.path().filename().string();
+      if (n.starts_with("MANIFEST-") && n > newest) newest = n;
+    }
+    if (!newest.empty()) {
+      std::FILE* f = std::fopen((copy / "CURRENT").c_str(), "w");
+      if (f != nullptr) {
+        std::fprintf(f, "%s\n", newest.c_str());
+        std::fclose(f);
+      }
+      s = try_open();
+    }
+  }
+  if (!s.ok()) {
+    // Rebuild the manifest from the table and WAL files.
+    result.repair_note = "repaired: " + s.ToString();
+    rocksdb::Status repaired = rocksdb::RepairDB(copy.string(), dbo, internal::Descriptors(dbo, copy.string()),
+                                                 rocksdb::ColumnFamilyOptions());
+    if (!repaired.ok()) result.repair_note += "; RepairDB: " + repaired.ToString();
+    s = try_open();
+  }
+  if (!s.ok()) return Fail(Error::Io("cannot open a copy of " + dir.string() + ": " + s.ToString()));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* spans = nullptr;
+  for (size_t i = 0; i < handles.size(); ++i) {
+    if (descriptors[i].name == internal::kSpansCf) spans = handles[i];
+  }
+  Status st;
+  if (spans != nullptr) {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    ro.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, spans));
+    span::Batch batch;
+    auto flush = [&]() -> Status {
+      if (batch.spans.empty()) return {};
+      result.spans += batch.spans.size();
+      Status r = sink(std::move(batch));
+      batch = span::Batch();
+      return r;
+    };
+    for (it->SeekToFirst(); it->Valid() && st; it->Next()) {
+      int64_t received_ns = 0;
+      std::string_view json;
+      if (!internal::DecodeSpanValue(it->value(), &received_ns, &json) || json.empty() || json.front() != '{') {
+        ++result.unreadable;
+        continue;
+      }
+      batch.received_ns = std::max(batch.received_ns, received_ns);
+      batch.spans.push_back({static_cast<uint32_t>(batch.data.size()), static_cast<uint32_t>(json.size())});
+      batch.data += json;
+      if (batch.spans.size() >= 1000) st = flush();
+    }
+    if (st) st = flush();
+    if (st && !it->status().ok()) {
+      result.repair_note += (result.repair_note.empty() ? "" : "; ") + std::string("stopped reading at a damaged block: ") +
+                            it->status().ToString();
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  db->Close();
+  if (!st) return Fail(st.error());
+  return result;
+}
+
+}  // namespace spanvault::buffer
