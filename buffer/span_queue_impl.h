@@ -104,6 +104,7 @@ class SpanQueue::Impl {
   // second, Resume() or else close and reopen the store.
   void RepairIfFailed();
   void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
+  void TrimIfIdle();
 
   const Options options_;
   const bool read_only_;
@@ -152,6 +153,8 @@ class SpanQueue::Impl {
   Clock::time_point last_repair_{};
   std::string last_store_error_;
   Clock::time_point next_age_check_ = Clock::now();
+  Clock::time_point last_commit_ = Clock::now();
+  uint64_t appended_since_trim_ = 0;
   Clock::time_point last_drop_log_{};
   uint64_t unlogged_drop_spans_ = 0;
   uint64_t unlogged_drop_bytes_ = 0;

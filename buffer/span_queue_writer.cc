@@ -12,6 +12,7 @@
 // Back-pressure (Append side): a caller blocks while the queued bytes exceed
 // max_pending_bytes, except on the writer thread (a callback that appends
 // must not wait for the thread it runs on) and once Close() has started.
+#include <malloc.h>
 #include <pthread.h>
 #include <rocksdb/write_batch.h>
 
@@ -132,10 +133,33 @@ void SpanQueue::Impl::WriterLoop() {
       }
       SyncIfDue(false);
       NoteDropped({}, 0, 0);  // a warning held back by the rate limit
+      TrimIfIdle();
     } catch (const std::exception& e) {
       LOG_ERROR("span queue: housekeeping failed", {{"error", e.what()}});
     }
   }
+}
+
+// After a burst of ingest the memtables hold up to ~100 MiB of spans and the
+// allocator keeps the freed batch buffers mapped; a sidecar that then drains
+// a backlog for an hour should not sit on that memory. Once intake has been
+// idle for a second after at least 32 MiB went through: flush the memtables
+// to SST files (the spans stay on disk) and hand free pages back to the
+// kernel (malloc_trim is process-wide; it takes a few ms on this thread).
+void SpanQueue::Impl::TrimIfIdle() {
+  if (appended_since_trim_ < (32u << 20) || Clock::now() - last_commit_ < std::chrono::seconds(1)) return;
+  appended_since_trim_ = 0;
+  {
+    std::shared_lock db_lock(db_mu_);
+    if (db_ && !store_failed_) {
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      fo.allow_write_stall = true;
+      rocksdb::Status s = db_->Flush(fo, spans_cf_);
+      if (!s.ok()) LOG_WARN("span store: idle flush failed", {{"error", s.ToString()}});
+    }
+  }
+  ::malloc_trim(0);
 }
 
 void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
@@ -149,6 +173,8 @@ void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
   }
   uint64_t stored = 0;
   for (const auto& r : results) stored += r.ok ? r.stored : 0;
+  for (const auto& req : group) appended_since_trim_ += req.batch.data.size();
+  last_commit_ = Clock::now();
   if (stored > 0 && options_.on_commit) options_.on_commit();
   for (size_t i = 0; i < group.size(); ++i) RunDone(group[i].done, results[i]);
 }
