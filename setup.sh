@@ -15,7 +15,12 @@ PKGS=(
   libsimdjson-dev           # hot-path span parsing
   libtomlplusplus-dev       # TOML config
   libcli11-dev              # command-line parsing
-  libssl-dev zlib1g-dev libsystemd-dev
+  libssl-dev                # HTTPS to upstreams
+  zlib1g-dev                # gzip request bodies (HTTP listener inflate)
+  libdeflate-dev            # fast gzip of outgoing batches (2x zlib's speed at level 1)
+  libsystemd-dev            # sd_notify
+  systemd                   # systemd-analyze verify (unit tests)
+  nodejs npm                # end-to-end tests with the OpenTelemetry JS SDKs
   libgtest-dev googletest   # tests
   socat                     # manual testing and some tests
 )
