@@ -20,7 +20,6 @@ PKGS=(
   libdeflate-dev            # fast gzip of outgoing batches (2x zlib's speed at level 1)
   libsystemd-dev            # sd_notify
   systemd                   # systemd-analyze verify (unit tests)
-  nodejs npm                # end-to-end tests with the OpenTelemetry JS SDKs
   libgtest-dev googletest   # tests
   socat                     # manual testing and some tests
 )
@@ -29,6 +28,14 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The end-to-end tests run the OpenTelemetry JS SDKs: Debian's nodejs + npm,
+# unless a node with npm is there already (e.g. from NodeSource, which bundles
+# npm and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  for p in nodejs npm; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
