@@ -4,6 +4,10 @@
 set -euo pipefail
 build=$(cd "$1" && pwd)
 if ! command -v dpkg-deb >/dev/null; then echo "dpkg-deb missing: skipped" >&2; exit 0; fi
+if ! grep -q '^CMAKE_INSTALL_PREFIX:PATH=/usr$' "$build/CMakeCache.txt"; then
+  echo "the build is configured for another prefix than /usr: the .deb is built from a /usr build only; skipped" >&2
+  exit 0
+fi
 out=$(mktemp -d /tmp/svdeb.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 (cd "$build" && cpack -G DEB -B "$out" >/dev/null)

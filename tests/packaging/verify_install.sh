@@ -9,19 +9,24 @@ tmp=$(mktemp -d /tmp/svpkg.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 DESTDIR="$tmp/root" cmake --install "$build" >/dev/null
 root="$tmp/root"
-for f in usr/bin/spanvaultd usr/bin/spanvault usr/lib/systemd/system/spanvault.service \
-         usr/lib/systemd/system/spanvault.socket etc/spanvault/spanvault.toml usr/share/doc/spanvault/README.md; do
+# /usr (and /etc) unless the build was configured with another prefix.
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+p=${prefix#/}
+etc=etc
+[ "$prefix" = /usr ] || etc="$p/etc"
+for f in $p/bin/spanvaultd $p/bin/spanvault $p/lib/systemd/system/spanvault.service \
+         $p/lib/systemd/system/spanvault.socket $etc/spanvault/spanvault.toml $p/share/doc/spanvault/README.md; do
   if [ ! -e "$root/$f" ]; then echo "missing after install: /$f" >&2; exit 1; fi
 done
-grep -q '^ExecStart=/usr/bin/spanvaultd --config /etc/spanvault/spanvault.toml$' \
-  "$root/usr/lib/systemd/system/spanvault.service" || { echo "unexpected ExecStart" >&2; exit 1; }
-"$root/usr/bin/spanvaultd" --check-config --config "$root/etc/spanvault/spanvault.toml" \
+grep -q "^ExecStart=$prefix/bin/spanvaultd --config /$etc/spanvault/spanvault.toml\$" \
+  "$root/$p/lib/systemd/system/spanvault.service" || { echo "unexpected ExecStart" >&2; exit 1; }
+"$root/$p/bin/spanvaultd" --check-config --config "$root/$etc/spanvault/spanvault.toml" \
   --state-dir "$tmp/state" --runtime-dir "$tmp/run"
 if command -v systemd-analyze >/dev/null; then
   units="$tmp/units"
   mkdir -p "$units"
-  cp "$root"/usr/lib/systemd/system/spanvault.* "$units/"
-  sed -i "s#^ExecStart=/usr/bin/spanvaultd#ExecStart=$root/usr/bin/spanvaultd#" "$units/spanvault.service"
+  cp "$root/$p"/lib/systemd/system/spanvault.* "$units/"
+  sed -i "s#^ExecStart=$prefix/bin/spanvaultd#ExecStart=$root/$p/bin/spanvaultd#" "$units/spanvault.service"
   out=$(systemd-analyze verify "$units/spanvault.socket" "$units/spanvault.service" 2>&1) || {
     echo "$out" >&2
     exit 1
