@@ -155,6 +155,24 @@ const std::vector<KeyDef>& Keys() {
                    std::snprintf(b, sizeof b, "0%o", c.ingest.socket_mode);
                    return std::string(b);
                  }});
+    k.push_back(StringKey(
+        "ingest.http", "HTTP listener ADDR:PORT (OTLP/HTTP, /v1/spans, /healthz, /readyz, /metrics), or off",
+        [](Config & c) -> auto& { return c.ingest.http; }));
+    k.push_back(SizeKey(
+        "ingest.max_http_body_bytes", "largest HTTP request body, as sent and once inflated (413 beyond)",
+        [](Config & c) -> auto& { return c.ingest.max_http_body_bytes; }));
+    k.push_back(DurationKey(
+        "ingest.http_header_timeout", "time allowed for an HTTP request header to arrive",
+        [](Config & c) -> auto& { return c.ingest.http_header_timeout; }));
+    k.push_back(DurationKey(
+        "ingest.http_idle_timeout", "a kept-alive HTTP connection without a request is closed after this",
+        [](Config & c) -> auto& { return c.ingest.http_idle_timeout; }));
+    k.push_back(DurationKey(
+        "ingest.http_body_timeout", "time allowed to read an HTTP request body, and to write an answer",
+        [](Config & c) -> auto& { return c.ingest.http_body_timeout; }));
+    k.push_back(UintKey(
+        "ingest.http_max_connections", "concurrent HTTP connections (more are closed at once)",
+        [](Config & c) -> auto& { return c.ingest.http_max_connections; }));
     k.push_back({"buffer.durability", "process (fsync every fsync_interval) | machine (fsync before every answer)",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v == "process") {
@@ -379,6 +397,24 @@ std::vector<std::string> Config::Validate() const {
                   " is not a loopback address; set ingest.allow_remote = true to allow it");
     }
   }
+  if (ingest.http != "off") {
+    auto hp = ipc::ParseHostPort(ingest.http);
+    if (!hp) {
+      p.push_back("ingest.http: " + hp.error().message);
+    } else if (!ingest.allow_remote && !ipc::IsLoopback(hp->host)) {
+      p.push_back("ingest.http: " + ingest.http +
+                  " is not a loopback address; set ingest.allow_remote = true to allow it");
+    }
+  }
+  if (ingest.max_http_body_bytes < 1024 || ingest.max_http_body_bytes > (1ull << 30)) {
+    p.push_back("ingest.max_http_body_bytes must be between 1 KiB and 1 GiB");
+  }
+  for (auto [name, d] : {std::pair{"ingest.http_header_timeout", ingest.http_header_timeout},
+                         std::pair{"ingest.http_idle_timeout", ingest.http_idle_timeout},
+                         std::pair{"ingest.http_body_timeout", ingest.http_body_timeout}}) {
+    if (d.count() < 10) p.push_back(std::string(name) + " must be at least 10ms");
+  }
+  if (ingest.http_max_connections < 1) p.push_back("ingest.http_max_connections must be at least 1");
   if (ingest.max_span_bytes < 256 || ingest.max_span_bytes > (64u << 20)) {
     p.push_back("ingest.max_span_bytes must be between 256 B and 64 MiB");
   }

@@ -40,6 +40,18 @@ struct IngestConfig {
   uint64_t max_connections = 1024;
   // Default: 0660.
   unsigned socket_mode = 0660;
+  // Default: "127.0.0.1:4318" (OTLP/HTTP's port); "off" disables.
+  std::string http = "127.0.0.1:4318";
+  // Default: 16 MiB. Largest HTTP request body, as sent and once inflated.
+  uint64_t max_http_body_bytes = 16u << 20;
+  // Default: 10s. From the first byte of a request to the end of its header.
+  std::chrono::milliseconds http_header_timeout{10000};
+  // Default: 60s. A kept-alive HTTP connection without a new request is closed.
+  std::chrono::milliseconds http_idle_timeout{60000};
+  // Default: 30s. Reading one request body; writing one answer.
+  std::chrono::milliseconds http_body_timeout{30000};
+  // Default: 1024 concurrent HTTP connections; more are closed at once.
+  uint64_t http_max_connections = 1024;
 };
 
 struct Config {

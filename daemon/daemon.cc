@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <shared_mutex>
@@ -15,8 +16,10 @@
 #include "daemon/pricing.h"
 #include "daemon/status.h"
 #include "ipc/datagram_listener.h"
+#include "ipc/http_listener.h"
 #include "ipc/stream_listener.h"
 #include "ipc/unix_socket.h"
+#include "otlp/otlp_ingest.h"
 #include "upstream/forwarder.h"
 
 namespace spanvault::daemon {
@@ -41,10 +44,13 @@ struct Daemon::Impl {
   std::unique_ptr<ipc::StreamListener> stream;
   std::unique_ptr<ipc::DatagramListener> dgram;
   std::unique_ptr<ipc::DatagramListener> udp;
+  std::unique_ptr<ipc::HttpListener> http;
   std::vector<std::string> socket_files;  // removed at Stop
   int udp_port = -1;
+  int http_port = -1;
   bool stopped = false;
-  Daemon* self = nullptr;  // for the control handler
+  std::atomic<bool> ready{false};  // GET /readyz: started and not stopping
+  Daemon* self = nullptr;          // for the control handler
 
   ~Impl() {
     for (auto& t : threads) {
@@ -112,11 +118,28 @@ Status StartForwarders(Daemon::Impl& d) {
   return {};
 }
 
+// The OTLP decoders of the HTTP listener (ipc/ does not depend on otlp/).
+ipc::OtlpCodec OtlpCodecForHttp(uint32_t max_depth) {
+  auto adapt = [](Result<otlp::OtlpSpans> r) -> Result<ipc::OtlpDecoded> {
+    if (!r) return Fail(r.error());
+    return ipc::OtlpDecoded{std::move(r->spans), r->rejected, std::move(r->error_message)};
+  };
+  otlp::IngestLimits limits;
+  limits.max_depth = max_depth;
+  ipc::OtlpCodec c;
+  c.decode_proto = [adapt, limits](std::string_view body) { return adapt(otlp::DecodeOtlpProto(body, limits)); };
+  c.decode_json = [adapt, limits](std::string_view body) { return adapt(otlp::DecodeOtlpJson(body, limits)); };
+  c.encode_response_proto = otlp::EncodeExportResponseProto;
+  c.encode_response_json = otlp::EncodeExportResponseJson;
+  return c;
+}
+
 }  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { Stop(); }
 int Daemon::udp_port() const { return impl_->udp_port; }
+int Daemon::http_port() const { return impl_->http_port; }
 const Config& Daemon::config() const { return impl_->config; }
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
@@ -207,12 +230,34 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
                            {"address", hp->host + ":" + std::to_string(d.udp_port)},
                            {"receive_buffer_bytes", granted}});
   }
+  if (config.ingest.http != "off") {
+    auto hp = ipc::ParseHostPort(config.ingest.http);
+    if (!hp) return Fail(hp.error());
+    auto fd = ipc::BindTcpListener(*hp, config.ingest.allow_remote);
+    if (!fd) return Fail(fd.error());
+    d.http_port = ipc::BoundPort(*fd);
+    ipc::HttpOptions o;
+    o.max_body_bytes = config.ingest.max_http_body_bytes;
+    o.max_span_bytes = config.ingest.max_span_bytes;
+    o.header_timeout = config.ingest.http_header_timeout;
+    o.idle_timeout = config.ingest.http_idle_timeout;
+    o.body_timeout = config.ingest.http_body_timeout;
+    o.max_connections = config.ingest.http_max_connections;
+    o.fsync_requests = machine;
+    o.enricher = d.pricing.get();
+    o.otlp = OtlpCodecForHttp(config.ingest.max_depth);
+    o.ready = [&d] { return d.ready.load(); };
+    o.metrics = [&d] { return d.self != nullptr ? d.self->MetricsText() : std::string(); };
+    d.http = std::make_unique<ipc::HttpListener>(d.ioc, *fd, std::move(o), limits, submit, d.counters);
+    LOG_INFO("listening", {{"transport", "http"}, {"address", hp->host + ":" + std::to_string(d.http_port)}});
+  }
   auto daemon = std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
   Impl& started = *daemon->impl_;
   started.self = daemon.get();
   if (started.stream) started.stream->Start();
   if (started.dgram) started.dgram->Start();
   if (started.udp) started.udp->Start();
+  if (started.http) started.http->Start();
   started.work.emplace(started.ioc.get_executor());
   unsigned n = config.io_threads == 0 ? 2 : config.io_threads;
   for (unsigned i = 0; i < n; ++i) {
@@ -228,6 +273,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
       }
     });
   }
+  started.ready = true;
   auto stats = started.queue->GetStats();
   LOG_INFO("spanvaultd started", {{"version", SPANVAULT_VERSION},
                                   {"state_dir", config.state_dir.string()},
@@ -265,16 +311,20 @@ void Daemon::Stop() {
   Impl& d = *impl_;
   if (d.stopped) return;
   d.stopped = true;
+  d.ready = false;
   // 1. Stop reading: lines already read are decoded and handed to the store.
   if (d.stream) d.stream->Stop();
   if (d.dgram) d.dgram->Stop();
   if (d.udp) d.udp->Stop();
+  if (d.http) d.http->Stop();
   // Wait until every stream connection has handed its last lines to the
-  // store and closed (they need the store open for that), at most 5 s. The
+  // store and closed, and every HTTP request already being read has been
+  // answered (they need the store open for that), at most 5 s. The
   // datagram readers' stop handlers run on their strands after any handler
   // that was still decoding; a short pause covers them.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (d.counters[span::Transport::kUnixStream].connections.load() > 0 &&
+  while ((d.counters[span::Transport::kUnixStream].connections.load() > 0 ||
+          d.counters[span::Transport::kHttp].connections.load() > 0) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

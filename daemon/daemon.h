@@ -39,8 +39,13 @@ class Daemon {
   // {"$prices": "reload" | "unpriced"}); nullopt for an unknown one.
   std::optional<std::string> Control(const std::string& key, const nlohmann::json& line);
 
+  // The Prometheus text exposition served at GET /metrics (daemon/metrics.cc).
+  std::string MetricsText() const;
+
   // The UDP port actually bound (useful with port 0), or -1.
   int udp_port() const;
+  // The HTTP port actually bound (useful with port 0), or -1.
+  int http_port() const;
   const Config& config() const;
 
  // Exposed for daemon.cc's helpers only.

@@ -16,13 +16,16 @@ using namespace spanvault;
 int main(int argc, char** argv) {
   CLI::App app{"spanvaultd: receives LLM spans locally and keeps them durably until forwarded.\n"};
   app.set_version_flag("--version", std::string("spanvaultd ") + SPANVAULT_VERSION);
-  std::string config_file, state_dir, runtime_dir, udp, log_level;
+  std::string config_file, state_dir, runtime_dir, udp, http, log_level;
   std::vector<std::string> sets;
   bool check = false;
   app.add_option("-c,--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   app.add_option("--state-dir", state_dir, "where the buffer lives (config: state_dir)");
   app.add_option("--runtime-dir", runtime_dir, "where the Unix sockets are created (config: runtime_dir)");
   app.add_option("--udp", udp, "UDP listener ADDR:PORT or off (config: ingest.udp)");
+  app.add_option(
+      "--http", http,
+      "HTTP listener ADDR:PORT or off: OTLP/HTTP, /v1/spans, /healthz, /readyz, /metrics (config: ingest.http)");
   app.add_option("--log-level", log_level, "debug|info|warn|error (config: log_level)");
   app.add_option("--set", sets, "override any config key: --set buffer.durability=machine")->take_all();
   app.add_flag("--check-config", check, "validate the configuration, print every problem, and exit");
@@ -35,6 +38,7 @@ int main(int argc, char** argv) {
   if (!state_dir.empty()) lo.sets.push_back("state_dir=" + state_dir);
   if (!runtime_dir.empty()) lo.sets.push_back("runtime_dir=" + runtime_dir);
   if (!udp.empty()) lo.sets.push_back("ingest.udp=" + udp);
+  if (!http.empty()) lo.sets.push_back("ingest.http=" + http);
   if (!log_level.empty()) lo.sets.push_back("log_level=" + log_level);
   std::vector<std::string> problems;
   daemon::Config config = daemon::LoadConfig(lo, &problems);

@@ -18,7 +18,6 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   nlohmann::json t = nlohmann::json::object();
   for (int i = 0; i < span::kTransportCount; ++i) {
     auto tr = static_cast<span::Transport>(i);
-    if (tr == span::Transport::kHttp) continue;  // no HTTP listener yet
     const ipc::TransportCounters& c = counters.transport[i];
     nlohmann::json x;
     x["received"] = c.payloads.load();
@@ -32,7 +31,7 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
     }
     x["rejected_by_reason"] = by;
     if (tr == span::Transport::kUdp) x["kernel_drops"] = c.kernel_drops.load();
-    if (tr == span::Transport::kUnixStream) {
+    if (tr == span::Transport::kUnixStream || tr == span::Transport::kHttp) {
       x["connections"] = c.connections.load();
       x["connections_total"] = c.connections_total.load();
     }

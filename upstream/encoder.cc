@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include "upstream/otlp_encoder.h"
 #include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
@@ -26,11 +27,12 @@ class JsonEncoder final : public Encoder {
 
 }  // namespace
 
-bool IsKnownFormat(std::string_view format) { return format == "json"; }
-std::string KnownFormats() { return "json"; }
+bool IsKnownFormat(std::string_view format) { return format == "json" || IsOtlpFormat(format); }
+std::string KnownFormats() { return "json, otlp-proto, otlp-json"; }
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config) {
   if (config.format == "json") return std::make_unique<JsonEncoder>();
+  if (IsOtlpFormat(config.format)) return MakeOtlpEncoder(config);
   return Fail(Error::Invalid("format \"" + config.format + "\" is not one of " + KnownFormats()));
 }
 

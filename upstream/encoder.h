@@ -2,13 +2,17 @@
 //
 // An Encoder turns a batch of canonical spans (design §2, as stored in the
 // buffer) into one request body. `json` is {"spans": [span, ...]} with the
-// spans copied verbatim; the OTLP, Langfuse and Braintrust encoders plug in
-// here (MakeEncoder) without touching the forwarder.
+// spans copied verbatim; `otlp-proto` and `otlp-json` are OTLP/HTTP
+// (otlp_encoder.h); other encoders plug in here (MakeEncoder) without
+// touching the forwarder.
 //
-// Threading: Encode() is const and may run on several threads at once.
+// Threading: Encode() and InspectSuccess() are const and may run on several
+// threads at once.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +25,15 @@ namespace spanvault::upstream {
 
 struct UpstreamConfig;
 
+// What a 2xx answer says besides "delivered": OTLP's partial_success.
+struct SuccessNote {
+  // Spans of the batch the backend refused for good (it does not say which;
+  // retrying would not help). 0 with a message: a warning.
+  int64_t rejected_spans = 0;
+  // The backend's error_message (may be empty), at most 1 KiB.
+  std::string message;
+};
+
 class Encoder {
  public:
   virtual ~Encoder() = default;
@@ -31,10 +44,18 @@ class Encoder {
   // Appends the body for `spans` (canonical span JSON objects) to `out`.
   // Errors: a span this format cannot represent (never for `json`).
   virtual Status Encode(std::span<const std::string_view> spans, std::string& out) const = 0;
+  // Reads a 2xx answer to a body of this format (`content_type`: the
+  // answer's, may be empty). nullopt: nothing to report. Never fails: an
+  // answer it cannot read is a plain success. Default: nullopt.
+  virtual std::optional<SuccessNote> InspectSuccess(std::string_view content_type, std::string_view body) const {
+    (void)content_type;
+    (void)body;
+    return std::nullopt;
+  }
 };
 
 bool IsKnownFormat(std::string_view format);
-std::string KnownFormats();  // "json" (for messages)
+std::string KnownFormats();  // "json, otlp-proto, otlp-json" (for messages)
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config);
 

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "upstream/encoder.h"
 #include "upstream/http_client.h"
+#include "upstream/otlp_encoder.h"
 
 namespace spanvault::upstream {
 namespace {
@@ -109,7 +110,17 @@ const std::vector<KeyDef>& Keys() {
   static const std::vector<KeyDef> keys = {
       String("name", "unique name (letters, digits, _ . -); names its cursor in the buffer", &UpstreamConfig::name),
       String("endpoint", "http:// or https:// URL the batches are POSTed to", &UpstreamConfig::endpoint),
-      String("format", "json (canonical spans as {\"spans\": [...]})", &UpstreamConfig::format),
+      String("format", "json (canonical spans as {\"spans\": [...]}), otlp-proto or otlp-json (OTLP/HTTP)",
+             &UpstreamConfig::format),
+      String("dialect", "OTLP formats: what the backend reads: otel, langfuse, braintrust, brokle, openinference",
+             &UpstreamConfig::dialect),
+      String("public_key", "dialect langfuse: public key (Basic auth user); ${ENV} or @/path",
+             &UpstreamConfig::public_key),
+      String("secret_key", "dialect langfuse: secret key (Basic auth password); ${ENV} or @/path",
+             &UpstreamConfig::secret_key),
+      String("api_key", "dialect braintrust (Bearer) or brokle (X-API-Key): API key; ${ENV} or @/path",
+             &UpstreamConfig::api_key),
+      String("parent", "dialect braintrust: x-bt-parent, e.g. project_name:my-project", &UpstreamConfig::parent),
       Count("batch_max_spans", "spans per request", &UpstreamConfig::batch_max_spans),
       Size("batch_max_bytes", "span bytes per request (before compression)", &UpstreamConfig::batch_max_bytes),
       Duration("linger", "how long a partial batch waits for more spans", &UpstreamConfig::linger),
@@ -227,6 +238,7 @@ std::vector<std::string> UpstreamConfig::Validate() const {
     }
   }
   if (auto r = ResolveHeaders(headers); !r) p.push_back(prefix + r.error().message);
+  for (std::string& m : OtlpOptionProblems(*this)) p.push_back(prefix + std::move(m));
   return p;
 }
 

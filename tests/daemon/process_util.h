@@ -81,7 +81,9 @@ class DaemonProcess {
   std::string Socket() const { return dir_.str() + "/run/spans.sock"; }
 
   void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {SPANVAULTD_PATH, "--udp", "off", "--log-level", "info"};
+    // No HTTP listener unless a test asks with --http (which wins over --set).
+    std::vector<std::string> argv = {SPANVAULTD_PATH,   "--udp",       "off", "--set",
+                                     "ingest.http=off", "--log-level", "info"};
     for (auto& a : DirArgs()) argv.push_back(a);
     for (auto& a : extra) argv.push_back(a);
     pid_ = fork();

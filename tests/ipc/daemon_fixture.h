@@ -26,7 +26,7 @@ class DaemonFixture : public ::testing::Test {
     daemon::LoadOptions lo;
     lo.use_environment = false;
     lo.sets = {"state_dir=" + dir_.str() + "/state", "runtime_dir=" + dir_.str() + "/run", "ingest.udp=127.0.0.1:0",
-               "log_level=warn"};
+               "ingest.http=127.0.0.1:0", "log_level=warn"};
     for (auto& s : Settings()) lo.sets.push_back(s);
     std::vector<std::string> problems;
     config_ = daemon::LoadConfig(lo, &problems);

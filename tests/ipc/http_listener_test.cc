@@ -1,0 +1,425 @@
+// The HTTP listener over real sockets, against an in-process daemon with a
+// real RocksDB store in a temp dir: routes, limits, timeouts, keep-alive,
+// connection limit, back-pressure from a full buffer.
+#include <map>
+#include <set>
+
+#include "otlp/wire.h"
+#include "tests/ipc/daemon_fixture.h"
+#include "tests/ipc/http_test_client.h"
+
+namespace spanvault::testing {
+namespace {
+
+using nlohmann::json;
+using namespace http_test;
+
+std::string Span(const std::string& id, const std::string& extra = "") {
+  return R"({"name":"call","span_id":")" + id + R"(","type":"generation","model":"gpt-4o-mini")" + extra + "}";
+}
+
+class HttpTest : public DaemonFixture {
+ protected:
+  int Port() { return daemon_->http_port(); }
+  json Transport() { return Status()["transports"]["http"]; }
+};
+
+TEST_F(HttpTest, SpansAsObjectArrayAndNdjson) {
+  HttpClient c(Port());
+  Response r = c.Post("/v1/spans", Span("o1"));
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(json::parse(r.body()), json::parse(R"({"accepted":1,"rejected":0,"errors":[]})"));
+
+  r = c.Post("/v1/spans", "[" + Span("a1") + R"(,{"name":""},)" + Span("a2") + "]", "application/json; charset=utf-8");
+  EXPECT_EQ(r.result_int(), 200);
+  json a = json::parse(r.body());
+  EXPECT_EQ(a["accepted"], 2);
+  EXPECT_EQ(a["rejected"], 1);
+  ASSERT_EQ(a["errors"].size(), 1u);
+  EXPECT_EQ(a["errors"][0]["index"], 1);
+
+  // NDJSON, declared or detected from the lines.
+  std::string nd =
+      Span("n1") + "\n\n" + "not json\n" + Span("n2") + "\r\n" + R"({"name":"x","usage":{"input_tokens":-1}})";
+  for (const char* type : {"application/x-ndjson", "application/json"}) {
+    r = c.Post("/v1/spans", nd, type);
+    EXPECT_EQ(r.result_int(), 200) << type;
+    a = json::parse(r.body());
+    EXPECT_EQ(a["accepted"], 2) << type;
+    EXPECT_EQ(a["rejected"], 2) << type;
+    ASSERT_EQ(a["errors"].size(), 2u);
+    EXPECT_EQ(a["errors"][0]["line"], 3);
+    EXPECT_EQ(a["errors"][1]["line"], 5);
+  }
+  // Everything refused: 400 with the reasons.
+  r = c.Post("/v1/spans", R"([{"name":""},{"nope":1}])");
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_EQ(json::parse(r.body())["rejected"], 2);
+  // Pretty-printed JSON is one payload, not NDJSON.
+  r = c.Post("/v1/spans",
+             "{\n  \"name\": \"pretty\",\n  \"span_id\": \"p1\",\n  \"attributes\": {\n    \"k\": [\n      {\"a\": "
+             "1}\n    ]\n  }\n}\n");
+  EXPECT_EQ(json::parse(r.body())["accepted"], 1) << r.body();
+
+  json t = Transport();
+  EXPECT_EQ(t["received"], 6);
+  EXPECT_EQ(t["accepted_spans"], 8);
+  EXPECT_EQ(t["rejected"], 4);  // requests with anything refused
+  EXPECT_EQ(t["connections_total"], 1);
+  StopDaemon();
+  std::multiset<std::string> ids;
+  for (auto& s : StoredSpans()) {
+    ids.insert(s["span_id"].get<std::string>());
+    EXPECT_EQ(s["source"]["transport"], "http");
+  }
+  EXPECT_EQ(ids, (std::multiset<std::string>{"o1", "a1", "a2", "n1", "n1", "n2", "n2", "p1"}));
+  auto q = Quarantine();
+  EXPECT_EQ(q.size(), 7u);  // one per refused span or line: 1 + 2 + 2 + 2
+}
+
+TEST_F(HttpTest, GzipAndDeflateBodies) {
+  HttpClient c(Port());
+  Response r = c.Post("/v1/spans", Gzip("[" + Span("g1") + "," + Span("g2") + "]"), "application/json",
+                      {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(json::parse(r.body())["accepted"], 2);
+  // Two gzip members back to back are one body.
+  r = c.Post("/v1/spans", Gzip(Span("g3") + "\n") + Gzip(Span("g4") + "\n"), "application/x-ndjson",
+             {{"Content-Encoding", "GZIP"}});
+  EXPECT_EQ(json::parse(r.body())["accepted"], 2) << r.body();
+  r = c.Post("/v1/spans", "\x1f\x8b garbage", "application/json", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_NE(json::parse(r.body())["error"].get<std::string>().find("invalid compressed body"), std::string::npos);
+  r = c.Post("/v1/spans", Span("b1"), "application/json", {{"Content-Encoding", "br"}});
+  EXPECT_EQ(r.result_int(), 415);
+  EXPECT_EQ(Transport()["accepted_spans"], 4);
+}
+
+TEST_F(HttpTest, RoutesMethodsAndProbes) {
+  HttpClient c(Port());
+  Response r = c.Get("/healthz");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "ok\n");
+  r = c.Get("/readyz");
+  EXPECT_EQ(r.result_int(), 200);
+  r = c.Get("/metrics");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r.body().find("spanvault_"), std::string::npos);
+  r = c.Get("/nope");
+  EXPECT_EQ(r.result_int(), 404);
+  r = c.Get("/v1/spans");
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(r[http::field::allow], "POST");
+  r = c.Post("/healthz", "x");
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(r[http::field::allow], "GET");
+  r = c.Get("/healthz?verbose=1");
+  EXPECT_EQ(r.result_int(), 200);
+  r = c.Post("/v1/spans", Span("t1"), "text/plain");
+  EXPECT_EQ(r.result_int(), 415);
+  r = c.Post("/v1/traces", "x", "text/plain");
+  EXPECT_EQ(r.result_int(), 415);
+  EXPECT_EQ(r[http::field::content_type], "application/json");
+  // Every answer kept the connection.
+  EXPECT_EQ(Transport()["connections_total"], 1);
+  EXPECT_EQ(Transport()["connections"], 1);
+  EXPECT_EQ(Transport()["rejected_by_reason"]["schema"], 2);  // the two 415s
+}
+
+TEST_F(HttpTest, KeepAliveServesManyRequestsOnOneConnection) {
+  HttpClient c(Port());
+  for (int i = 0; i < 50; ++i) {
+    Response r = c.Post("/v1/spans", Span("k" + std::to_string(i)));
+    ASSERT_EQ(r.result_int(), 200);
+    ASSERT_TRUE(r.keep_alive());
+  }
+  EXPECT_EQ(Transport()["accepted_spans"], 50);
+  EXPECT_EQ(Transport()["connections_total"], 1);
+}
+
+TEST_F(HttpTest, ExpectContinueIsHonoured) {
+  int fd = RawConnect(Port());
+  ASSERT_GE(fd, 0);
+  std::string body = Span("c1");
+  std::string head =
+      "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).substr(0, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  n = recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).substr(0, 15), "HTTP/1.1 200 OK");
+  close(fd);
+}
+
+// ExportTraceServiceRequest{resource_spans{resource{service.name}, scope_spans{spans}}}
+// with a GenAI span and its parent; `bad_trace_id` adds a span whose
+// trace_id is 3 bytes long.
+std::string OtlpProto(bool bad_trace_id) {
+  using otlp::WireWriter;
+  auto kv = [](const std::string& k, const std::string& v, bool int_value = false) {
+    std::string any, out;
+    WireWriter a(any);
+    if (int_value) {
+      a.Varint(3, std::stoull(v));
+    } else {
+      a.Bytes(1, v);
+    }
+    WireWriter w(out);
+    w.Bytes(1, k);
+    w.Bytes(2, any);
+    return out;
+  };
+  auto span = [&](const std::string& trace, const std::string& id, const std::string& parent, const std::string& name,
+                  bool gen) {
+    std::string out;
+    WireWriter w(out);
+    w.Bytes(1, trace);
+    w.Bytes(2, id);
+    if (!parent.empty()) w.Bytes(4, parent);
+    w.Bytes(5, name);
+    w.Varint(6, 1);
+    w.Fixed64(7, 1'700'000'000'000'000'000ull);
+    w.Fixed64(8, 1'700'000'001'000'000'000ull);
+    if (gen) {
+      w.Bytes(9, kv("gen_ai.operation.name", "chat"));
+      w.Bytes(9, kv("gen_ai.request.model", "gpt-4o-mini"));
+      w.Bytes(9, kv("gen_ai.usage.input_tokens", "1000", true));
+      w.Bytes(9, kv("gen_ai.usage.output_tokens", "100", true));
+    }
+    return out;
+  };
+  std::string trace(16, '\x11'), root(8, '\x01'), child(8, '\x02');
+  std::string scope_spans, resource, rs, body;
+  WireWriter ss(scope_spans);
+  ss.Bytes(2, span(trace, root, "", "agent", false));
+  ss.Bytes(2, span(trace, child, root, "chat", true));
+  if (bad_trace_id) ss.Bytes(2, span("abc", std::string(8, '\x03'), "", "broken", false));
+  WireWriter r(resource);
+  r.Bytes(1, kv("service.name", "proto-svc"));
+  WireWriter w(rs);
+  w.Bytes(1, resource);
+  w.Bytes(2, scope_spans);
+  WireWriter b(body);
+  b.Bytes(1, rs);
+  return body;
+}
+
+TEST_F(HttpTest, OtlpProtobufAndJsonAreStoredWithPartialSuccess) {
+  HttpClient c(Port());
+  Response r = c.Post("/v1/traces", OtlpProto(false), "application/x-protobuf");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_type], "application/x-protobuf");
+  EXPECT_EQ(r.body(), "");  // full success: partial_success unset
+  // The Langfuse path, gzip, and a span the mapping refuses.
+  r = c.Post("/api/public/otel/v1/traces", Gzip(OtlpProto(true)), "application/x-protobuf",
+             {{"Content-Encoding", "gzip"}, {"Authorization", "Basic cGs6c2s="}});
+  EXPECT_EQ(r.result_int(), 200);
+  otlp::WireReader reader(r.body());
+  otlp::WireField f;
+  ASSERT_TRUE(reader.Next(f));
+  ASSERT_EQ(f.number, 1u);  // partial_success
+  otlp::WireReader ps(f.bytes);
+  uint64_t rejected = 0;
+  std::string message;
+  while (ps.Next(f)) {
+    if (f.number == 1) rejected = f.varint;
+    if (f.number == 2) message = std::string(f.bytes);
+  }
+  EXPECT_EQ(rejected, 1u);
+  EXPECT_NE(message.find("trace_id"), std::string::npos) << message;
+  // OTLP/JSON, with a span whose trace id is not hex.
+  std::string js = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)"
+                   R"({"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"json-span",)"
+                   R"("startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000500000000"},)"
+                   R"({"traceId":"zz","spanId":"eee19b7ec3c1b175","name":"bad"}]}]}]})";
+  r = c.Post("/v1/traces", js, "application/json; charset=utf-8");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_type], "application/json");
+  json a = json::parse(r.body());
+  EXPECT_EQ(a["partialSuccess"]["rejectedSpans"], "1") << r.body();
+  // Not an ExportTraceServiceRequest: 400 with a google.rpc.Status.
+  r = c.Post("/v1/traces", "\xff\xff\xff", "application/x-protobuf");
+  EXPECT_EQ(r.result_int(), 400);
+  otlp::WireReader st(r.body());
+  std::string status_message;
+  while (st.Next(f)) {
+    if (f.number == 2) status_message = std::string(f.bytes);
+  }
+  EXPECT_NE(status_message.find("invalid OTLP protobuf"), std::string::npos) << status_message;
+  r = c.Post("/v1/traces", "{", "application/json");
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_NE(json::parse(r.body())["message"].get<std::string>().find("invalid OTLP JSON"), std::string::npos);
+
+  json t = Transport();
+  EXPECT_EQ(t["received"], 5);
+  EXPECT_EQ(t["accepted_spans"], 5);
+  StopDaemon();
+  std::map<std::string, json> by_name;
+  for (auto& s : StoredSpans()) by_name[s["name"]] = s;
+  ASSERT_EQ(by_name.size(), 3u);  // agent and chat twice, json-span
+  const json& chat = by_name["chat"];
+  EXPECT_EQ(chat["type"], "generation");
+  EXPECT_EQ(chat["parent_span_id"], "0101010101010101");
+  EXPECT_EQ(chat["trace_id"], "11111111111111111111111111111111");
+  EXPECT_EQ(chat["service"], "proto-svc");
+  EXPECT_EQ(chat["usage"]["input_tokens"], 1000);
+  EXPECT_EQ(chat["cost"]["price_id"], "openai/gpt-4o-mini");
+  EXPECT_EQ(chat["source"]["transport"], "http");
+  EXPECT_EQ(Quarantine().size(), 4u);  // two refused spans, two undecodable bodies
+}
+
+class HttpLimitTest : public HttpTest {
+  std::vector<std::string> Settings() override {
+    return {"ingest.max_http_body_bytes=64KiB", "ingest.http_header_timeout=300ms", "ingest.http_idle_timeout=500ms",
+            "ingest.http_max_connections=3"};
+  }
+};
+
+TEST_F(HttpLimitTest, BodyOverLimitIs413) {
+  HttpClient c(Port());
+  std::string big = "[" + Span("big", R"(,"input":")" + std::string(70000, 'x') + "\"") + "]";
+  Response r = c.Post("/v1/spans", big);
+  EXPECT_EQ(r.result_int(), 413);
+  EXPECT_FALSE(r.keep_alive());  // the body was not read
+  // A compression bomb (32 MiB in ~32 KiB) is refused once inflation passes
+  // the limit; the body was read, so the connection stays.
+  HttpClient c2(Port());
+  std::string bomb = Gzip(std::string(32u << 20, ' '), Z_BEST_COMPRESSION);
+  ASSERT_LT(bomb.size(), 64u << 10);
+  r = c2.Post("/v1/spans", bomb, "application/json", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 413);
+  EXPECT_TRUE(r.keep_alive());
+  EXPECT_EQ(c2.Get("/healthz").result_int(), 200);
+  // Chunked, no Content-Length: the parser's limit.
+  int fd = RawConnect(Port());
+  std::string head =
+      "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  std::string chunk(32768, ' ');
+  std::string framed = "8000\r\n" + chunk + "\r\n";
+  std::string got;
+  for (int i = 0; i < 3; ++i) {
+    if (write(fd, framed.data(), framed.size()) < 0) break;
+  }
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n > 0) got.assign(buf, static_cast<size_t>(n));
+  EXPECT_EQ(got.substr(0, 12), "HTTP/1.1 413");
+  close(fd);
+  json t = Transport();
+  EXPECT_EQ(t["rejected_by_reason"]["too_large"], 3);
+  StopDaemon();
+  EXPECT_EQ(Quarantine().size(), 3u);
+}
+
+TEST_F(HttpLimitTest, SilentAndSlowClientsAreDisconnected) {
+  auto start = std::chrono::steady_clock::now();
+  int silent = RawConnect(Port());
+  ASSERT_GE(silent, 0);
+  EXPECT_TRUE(WaitClosed(silent, std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  close(silent);
+  // Sends a byte of header every 100 ms: still cut at the header timeout.
+  int slow = RawConnect(Port());
+  std::string head = "POST /v1/spans HTTP/1.1\r\nHost: x\r\n";
+  bool closed = false;
+  for (char ch : head) {
+    if (send(slow, &ch, 1, MSG_NOSIGNAL) != 1) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(closed || WaitClosed(slow, std::chrono::seconds(1)));
+  close(slow);
+  // Idle between requests: closed after the idle timeout.
+  HttpClient c(Port());
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200);
+  EXPECT_TRUE(WaitClosed(c.socket().native_handle(), std::chrono::seconds(3)));
+  EXPECT_TRUE(WaitFor([](const json& s) { return s["transports"]["http"]["connections"] == 0; }));
+}
+
+TEST_F(HttpLimitTest, ConnectionsOverTheLimitAreClosed) {
+  std::vector<std::unique_ptr<HttpClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<HttpClient>(Port()));
+    EXPECT_EQ(held.back()->Get("/healthz").result_int(), 200);
+  }
+  int extra = RawConnect(Port());
+  ASSERT_GE(extra, 0);
+  EXPECT_TRUE(WaitClosed(extra, std::chrono::milliseconds(200)));
+  close(extra);
+  held.pop_back();  // a slot frees up once the server sees the close
+  EXPECT_TRUE(WaitFor([](const json& s) { return s["transports"]["http"]["connections"] == 2; }));
+  HttpClient again(Port());
+  EXPECT_EQ(again.Get("/healthz").result_int(), 200);
+}
+
+class HttpRejectWhenFullTest : public HttpTest {
+  std::vector<std::string> Settings() override { return {"buffer.max_disk_bytes=1MiB", "buffer.on_full=reject"}; }
+};
+
+TEST_F(HttpRejectWhenFullTest, FullBufferAnswers503WithRetryAfter) {
+  HttpClient c(Port());
+  std::string pad(900, 'p');
+  int ok = 0, unavailable = 0;
+  for (int round = 0; round < 6; ++round) {
+    std::string body = "[";
+    for (int i = 0; i < 500; ++i) {
+      if (i) body += ",";
+      body += Span("r" + std::to_string(round) + "-" + std::to_string(i), R"(,"input":")" + pad + "\"");
+    }
+    body += "]";
+    Response r = c.Post("/v1/spans", body);
+    if (r.result_int() == 200) {
+      ++ok;
+      EXPECT_EQ(json::parse(r.body())["accepted"], 500);
+    } else {
+      ++unavailable;
+      EXPECT_EQ(r.result_int(), 503);
+      EXPECT_EQ(r[http::field::retry_after], "5");
+      EXPECT_NE(r.body().find("buffer is full"), std::string::npos);
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(unavailable, 0);
+  EXPECT_EQ(Transport()["accepted_spans"], ok * 500);
+  EXPECT_EQ(Transport()["rejected_by_reason"]["full"], unavailable * 500);
+}
+
+TEST_F(HttpTest, StopAnswersRequestsAlreadyReadAndClosesIdleOnes) {
+  HttpClient idle(Port());
+  EXPECT_EQ(idle.Get("/healthz").result_int(), 200);
+  // A request whose body is still arriving when Stop begins is read and answered.
+  int fd = RawConnect(Port());
+  std::string body = Span("late");
+  std::string head = "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::thread stopper([&] { StopDaemon(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  std::string got = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  EXPECT_EQ(got.substr(0, 15), "HTTP/1.1 200 OK");
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  stopper.join();
+  close(fd);
+  EXPECT_TRUE(WaitClosed(idle.socket().native_handle(), std::chrono::seconds(1)));
+  auto spans = StoredSpans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["span_id"], "late");
+}
+
+}  // namespace
+}  // namespace spanvault::testing
