@@ -160,6 +160,8 @@ std::string RenderPrometheus(const json& status) {
   Family splits("spanvault_upstream_splits_total", "counter", "Batches split after a permanent 4xx.");
   Family dead("spanvault_upstream_dead_lettered_spans_total", "counter",
               "Spans the upstream refused for good (moved to the dead-letter store).");
+  Family partial("spanvault_upstream_rejected_spans_total", "counter",
+                 "Spans the upstream refused inside an accepted batch (OTLP partial_success).");
   Family expired("spanvault_upstream_expired_spans_total", "counter",
                  "Spans given up after max_age while being retried.");
   Family success_age("spanvault_upstream_last_success_age_seconds", "gauge",
@@ -178,11 +180,12 @@ std::string RenderPrometheus(const json& status) {
     retries.Add(l, Get(u, "retries"));
     splits.Add(l, Get(u, "splits"));
     dead.Add(l, Get(u, "dead_lettered"));
+    partial.Add(l, Get(u, "rejected_by_upstream"));
     expired.Add(l, Get(u, "expired_spans"));
     success_age.Add(l, Get(u, "last_success_age_seconds"));
   }
   for (const Family* f : {&up, &paused, &pending, &oldest, &inflight, &delivered, &batches, &sent, &failed, &retries,
-                          &splits, &dead, &expired, &success_age}) {
+                          &splits, &dead, &partial, &expired, &success_age}) {
     f->Write(out);
   }
 

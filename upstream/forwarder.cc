@@ -275,6 +275,16 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         stats.sent_bytes += unit->request ? unit->request->body.size() : 0;
       }
       if (recovered) LOG_INFO("upstream delivering again", {{"upstream", config.name}});
+      // 2xx with a partial success (OTLP): the backend refused some spans for
+      // good without saying which; retrying would not help. Counted, logged.
+      if (auto note = encoder->InspectSuccess("", body); note && note->rejected_spans > 0) {
+        {
+          std::lock_guard lk(stats_mu);
+          stats.rejected_by_upstream += static_cast<uint64_t>(note->rejected_spans);
+        }
+        LOG_WARN("upstream accepted a batch but refused some of its spans",
+                 {{"upstream", config.name}, {"rejected_spans", note->rejected_spans}, {"message", note->message}});
+      }
       FinishUnit(unit);
       return;
     }

@@ -67,6 +67,7 @@ struct ForwarderStats {
   uint64_t retries = 0;
   uint64_t splits = 0;
   uint64_t dead_lettered = 0;
+  uint64_t rejected_by_upstream = 0;  // spans an upstream refused inside an accepted batch (OTLP partial_success)
   uint64_t expired_spans = 0;      // dropped after max_age while retrying
 };
 
