@@ -6,10 +6,12 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <future>
 #include <shared_mutex>
 #include <system_error>
 #include <thread>
 
+#include "buffer/salvage.h"
 #include "buffer/span_queue.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -363,6 +365,32 @@ Status Daemon::ReloadPrices() { return impl_->pricing->Reload(); }
 std::optional<std::string> Daemon::Control(const std::string& key, const nlohmann::json& line) {
   if (key == "$status") return StatusJson();
   if (key == "$dead_letter") return DeadLetterControl(*impl_->queue, line);
+  if (key == "$salvage") {
+    // `spanvault buffer salvage DIR` while the daemon runs: the spans of a
+    // moved-aside store go into the live queue.
+    nlohmann::json answer;
+    answer["$salvage"] = line["$salvage"];
+    if (!line["$salvage"].is_string()) return std::nullopt;
+    buffer::SpanQueue* queue = impl_->queue.get();
+    auto r = buffer::Salvage(line["$salvage"].get<std::string>(), [queue](span::Batch&& b) -> Status {
+      std::promise<buffer::AppendResult> p;
+      auto f = p.get_future();
+      queue->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
+      auto ar = f.get();
+      if (!ar.ok) return Fail(Error::Io(ar.error));
+      return {};
+    });
+    answer["ok"] = r.has_value();
+    if (r) {
+      answer["spans"] = r->spans;
+      answer["unreadable"] = r->unreadable;
+      if (!r->repair_note.empty()) answer["note"] = r->repair_note;
+      LOG_WARN("salvaged spans from a damaged store", {{"dir", line["$salvage"]}, {"spans", r->spans}});
+    } else {
+      answer["error"] = r.error().message;
+    }
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   if (key == "$prices") {
     const nlohmann::json& what = line["$prices"];
     nlohmann::json answer;

@@ -14,6 +14,7 @@
 using namespace spanvault;
 
 int main(int argc, char** argv) {
+  spanvault::log::DetectJournal();  // under systemd: "<N>" priorities, no timestamps
   CLI::App app{"spanvaultd: receives LLM spans locally and keeps them durably until forwarded.\n"};
   app.set_version_flag("--version", std::string("spanvaultd ") + SPANVAULT_VERSION);
   std::string config_file, state_dir, runtime_dir, udp, http, log_level;

@@ -256,6 +256,13 @@ TEST(SalvageTest, ADamagedStoreIsMovedAsideAndItsSpansSalvaged) {
   EXPECT_EQ(r.out.rfind("salvaged 500 spans (0 unreadable)", 0), 0u) << r.out;
   EXPECT_EQ(DumpIds(d), expected);
   EXPECT_TRUE(std::filesystem::exists(moved)) << "the damaged store is left as it was";
+
+  // Through a running daemon: the same spans go into its live queue (again).
+  d.Start();
+  RunResult online = RunCommand(argv);
+  EXPECT_EQ(online.code, 0) << online.out;
+  EXPECT_EQ(online.out.rfind("salvaged 500 spans (0 unreadable)", 0), 0u) << online.out;
+  EXPECT_EQ(DumpIds(d).size(), 1000u);
 }
 
 }  // namespace
