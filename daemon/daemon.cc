@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include "ipc/datagram_listener.h"
 #include "ipc/http_listener.h"
 #include "ipc/stream_listener.h"
+#include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
 #include "otlp/otlp_ingest.h"
 #include "upstream/forwarder.h"
@@ -181,10 +183,25 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
       {config.ingest.max_span_bytes, config.ingest.max_udp_datagram_bytes, config.ingest.max_unix_datagram_bytes});
   const bool machine = config.buffer.durability == buffer::Durability::kMachine;
 
+  // Sockets passed by systemd (spanvault.socket) are used as they are; a
+  // listener with none binds its own. Inherited Unix socket files belong to
+  // the socket unit and are not removed at Stop.
+  ipc::InheritedSockets inherited = ipc::InheritedSockets::FromEnvironment();
+  auto unix_socket = [&](const std::string& path, ipc::UnixKind kind, int type) -> Result<int> {
+    if (int fd = inherited.TakeUnix(type, path); fd >= 0) {
+      int one = 1;
+      if (type == SOCK_DGRAM) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+      LOG_INFO("using the socket passed by systemd", {{"path", path}});
+      return fd;
+    }
+    auto fd = ipc::BindUnixSocket(path, kind, config.ingest.socket_mode);
+    if (fd) d.socket_files.push_back(path);
+    return fd;
+  };
+
   if (std::string path = config.SocketPath(config.ingest.unix_stream); !path.empty()) {
-    auto fd = ipc::BindUnixSocket(path, ipc::UnixKind::kStream, config.ingest.socket_mode);
+    auto fd = unix_socket(path, ipc::UnixKind::kStream, SOCK_STREAM);
     if (!fd) return Fail(fd.error());
-    d.socket_files.push_back(path);
     ipc::StreamOptions so;
     so.max_line_bytes = config.ingest.max_span_bytes;
     so.fsync_barriers = machine;
@@ -200,9 +217,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     LOG_INFO("listening", {{"transport", "unix_stream"}, {"path", path}});
   }
   if (std::string path = config.SocketPath(config.ingest.unix_dgram); !path.empty()) {
-    auto fd = ipc::BindUnixSocket(path, ipc::UnixKind::kDatagram, config.ingest.socket_mode);
+    auto fd = unix_socket(path, ipc::UnixKind::kDatagram, SOCK_DGRAM);
     if (!fd) return Fail(fd.error());
-    d.socket_files.push_back(path);
     int granted = ipc::SetReceiveBuffer(*fd, static_cast<int>(config.ingest.receive_buffer_bytes));
     ipc::DatagramOptions o;
     o.transport = span::Transport::kUnixDatagram;
@@ -216,7 +232,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   if (config.ingest.udp != "off") {
     auto hp = ipc::ParseHostPort(config.ingest.udp);
     if (!hp) return Fail(hp.error());
-    auto fd = ipc::BindUdpSocket(*hp, config.ingest.allow_remote, static_cast<int>(config.ingest.receive_buffer_bytes));
+    Result<int> fd = inherited.TakeInet(SOCK_DGRAM, *hp);
+    if (*fd >= 0) {
+      int one = 1;
+      setsockopt(*fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+      ipc::SetReceiveBuffer(*fd, static_cast<int>(config.ingest.receive_buffer_bytes));
+      LOG_INFO("using the socket passed by systemd", {{"udp", config.ingest.udp}});
+    } else {
+      fd = ipc::BindUdpSocket(*hp, config.ingest.allow_remote, static_cast<int>(config.ingest.receive_buffer_bytes));
+    }
     if (!fd) return Fail(fd.error());
     d.udp_port = ipc::BoundPort(*fd);
     ipc::DatagramOptions o;
@@ -235,7 +259,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   if (config.ingest.http != "off") {
     auto hp = ipc::ParseHostPort(config.ingest.http);
     if (!hp) return Fail(hp.error());
-    auto fd = ipc::BindTcpListener(*hp, config.ingest.allow_remote);
+    Result<int> fd = inherited.TakeInet(SOCK_STREAM, *hp);
+    if (*fd >= 0) {
+      LOG_INFO("using the socket passed by systemd", {{"http", config.ingest.http}});
+    } else {
+      fd = ipc::BindTcpListener(*hp, config.ingest.allow_remote);
+    }
     if (!fd) return Fail(fd.error());
     d.http_port = ipc::BoundPort(*fd);
     ipc::HttpOptions o;

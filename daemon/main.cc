@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <systemd/sd-daemon.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -96,15 +98,40 @@ int main(int argc, char** argv) {
     LOG_ERROR("cannot start", {{"error", e.what()}});
     return 1;
   }
+  // systemd (Type=notify): READY once the store is open and the listeners
+  // run; STATUS with the buffer and upstream health, refreshed; WATCHDOG at
+  // half of WatchdogSec. No-ops outside systemd (no NOTIFY_SOCKET).
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  auto status_line = [&d] {
+    auto j = nlohmann::json::parse(d->StatusJson(), nullptr, false);
+    if (!j.is_object()) return std::string("running");
+    size_t healthy = 0, total = 0;
+    for (const auto& u : j["upstreams"]) {
+      ++total;
+      healthy += u.value("healthy", false) ? 1 : 0;
+    }
+    return "buffered " + std::to_string(j["buffer"].value("spans", 0ull)) + " spans; upstreams healthy " +
+           std::to_string(healthy) + "/" + std::to_string(total);
+  };
+  sd_notifyf(0, "READY=1\nSTATUS=%s", status_line().c_str());
+  const timespec tick = watchdog ? timespec{static_cast<time_t>(watchdog_usec / 2 / 1000000),
+                                            static_cast<long>((watchdog_usec / 2 % 1000000) * 1000)}
+                                 : timespec{5, 0};
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig < 0) {
+      if (watchdog) sd_notify(0, "WATCHDOG=1");
+      sd_notifyf(0, "STATUS=%s", status_line().c_str());
+      continue;
+    }
     if (sig == SIGHUP) {
       LOG_INFO("SIGHUP received: reloading price tables", nullptr);
       (void)d->ReloadPrices();  // errors are logged; the old tables stay
       continue;
     }
     LOG_INFO("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: persisting, finishing requests in flight");
     break;
   }
   d->Stop();
