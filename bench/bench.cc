@@ -167,9 +167,9 @@ struct Options {
   uint64_t seed = 0;
 
   // Drain benchmark (forwarding to a local sink).
-  std::string drain;       // "" | "live" | "backlog"
+  std::string drain;            // "" | "live" | "backlog"
   double backlog_settle_s = 3;  // backlog: wait this long after the last span is durable
-  bool sink_only = false;  // --sink: run the sink alone until SIGINT/SIGTERM
+  bool sink_only = false;       // --sink: run the sink alone until SIGINT/SIGTERM
   int sink_port = -1;
   std::string upstream;  // "" = the daemon's first upstream
   int poll_interval_ms = 100;

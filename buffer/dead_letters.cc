@@ -120,9 +120,8 @@ Status SpanQueue::Impl::AddDeadLetters(std::vector<DeadLetter> letters) {
     uint64_t entries = dead_letters_.size() + letters.size();
     uint64_t bytes = dead_letter_bytes_;
     for (const auto& v : values) bytes += 8 + v.size();
-    for (auto it = dead_letters_.begin();
-         it != dead_letters_.end() &&
-         (entries > options_.dead_letter_max_entries || bytes > options_.dead_letter_max_bytes);
+    for (auto it = dead_letters_.begin(); it != dead_letters_.end() && (entries > options_.dead_letter_max_entries ||
+                                                                        bytes > options_.dead_letter_max_bytes);
          ++it) {
       drop.push_back(it->first);
       drop_bytes += it->second;

@@ -114,8 +114,8 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
     }
     if (st) st = flush();
     if (st && !it->status().ok()) {
-      result.repair_note += (result.repair_note.empty() ? "" : "; ") + std::string("stopped reading at a damaged block: ") +
-                            it->status().ToString();
+      result.repair_note += (result.repair_note.empty() ? "" : "; ") +
+                            std::string("stopped reading at a damaged block: ") + it->status().ToString();
     }
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);

@@ -19,9 +19,9 @@
 namespace spanvault::buffer {
 
 struct SalvageResult {
-  uint64_t spans = 0;        // spans handed to the sink
-  uint64_t unreadable = 0;   // records that did not decode
-  std::string repair_note;   // what RepairDB said, when it complained
+  uint64_t spans = 0;       // spans handed to the sink
+  uint64_t unreadable = 0;  // records that did not decode
+  std::string repair_note;  // what RepairDB said, when it complained
 };
 
 // `sink` gets batches of up to 1000 spans; an error from it stops the

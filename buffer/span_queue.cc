@@ -477,7 +477,8 @@ Result<RecordBatch> SpanQueue::Impl::ReadBatch(uint64_t from_seq, size_t max_spa
       continue;
     }
     if (!out.entries.empty() && out.data.size() + json.size() > max_bytes) break;
-    out.entries.push_back({*seq, received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
+    out.entries.push_back(
+        {*seq, received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
     out.data += json;
   }
   if (!it->status().ok()) return Fail(FromRocks("read", it->status()));

@@ -149,13 +149,13 @@ struct Stats {
   uint64_t next_seq = 0;           // seq the next span will get
   uint64_t dropped_spans = 0;      // dropped by max_disk_bytes / max_age since Open
   uint64_t dropped_bytes = 0;
-  uint64_t refused_full = 0;       // spans refused by on_full = reject since Open
-  uint64_t quarantined = 0;        // entries in the quarantine now
-  uint64_t quarantined_total = 0;  // entries written since Open
+  uint64_t refused_full = 0;          // spans refused by on_full = reject since Open
+  uint64_t quarantined = 0;           // entries in the quarantine now
+  uint64_t quarantined_total = 0;     // entries written since Open
   uint64_t dead_letters = 0;          // entries in the dead-letter store now
   uint64_t dead_letters_total = 0;    // added since Open
   uint64_t dead_letters_dropped = 0;  // dropped by the dead-letter bounds since Open
-  uint64_t write_batches = 0;      // RocksDB writes (group commits) since Open
+  uint64_t write_batches = 0;         // RocksDB writes (group commits) since Open
   uint64_t fsyncs = 0;
   uint64_t write_errors = 0;
   std::string store_recovered_from;  // set when a damaged store was moved aside at Open

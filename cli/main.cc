@@ -140,8 +140,8 @@ int CmdStatus(const Globals& g, bool as_json) {
   }
   const json& ups = s["upstreams"];
   if (ups.is_array() && !ups.empty()) {
-    std::printf("\n%-16s %-9s %10s %10s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",
-                "delivered", "in_flight", "retries", "dead", "last error");
+    std::printf("\n%-16s %-9s %10s %10s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest", "delivered",
+                "in_flight", "retries", "dead", "last error");
     for (const json& u : ups) {
       std::string health = u.value("paused", false) ? "PAUSED" : (u.value("healthy", true) ? "ok" : "FAILING");
       std::string err = u.value("last_error", std::string());
@@ -200,8 +200,8 @@ int CmdCheck(const Globals& g, const CheckArgs& a) {
     double age = u.value("oldest_pending_age_seconds", 0.0);
     if (!u.value("healthy", true) && age > a.max_pending_age_s) {
       char m[256];
-      std::snprintf(m, sizeof m, "upstream %s failing for %.0fs of backlog (%llu spans pending): %s", name.c_str(),
-                    age, u.value("pending_spans", 0ull), u.value("last_error", std::string()).c_str());
+      std::snprintf(m, sizeof m, "upstream %s failing for %.0fs of backlog (%llu spans pending): %s", name.c_str(), age,
+                    u.value("pending_spans", 0ull), u.value("last_error", std::string()).c_str());
       return fail(m);
     }
   }
@@ -339,8 +339,7 @@ int CmdDeadLetterList(const Globals& g, const DeadLetterArgs& a) {
     std::string span_id = span.is_object() ? span.value("span_id", std::string()) : std::string();
     std::string name = span.is_object() ? span.value("name", std::string()) : std::string();
     std::printf("%6llu  %s  %s  span %s (%s): %s\n", static_cast<unsigned long long>(e.id),
-                FormatRfc3339(e.time_ns).c_str(), e.upstream.c_str(), span_id.c_str(), name.c_str(),
-                e.reason.c_str());
+                FormatRfc3339(e.time_ns).c_str(), e.upstream.c_str(), span_id.c_str(), name.c_str(), e.reason.c_str());
     std::string body = e.response.size() > 200 ? e.response.substr(0, 200) + "..." : e.response;
     for (char& c : body) {
       if (c == '\n' || c == '\r') c = ' ';
@@ -371,8 +370,9 @@ int CmdDeadLetterChange(const Globals& g, const std::string& verb, const DeadLet
   buffer::Options o = c.buffer;
   o.dir = dir;
   auto q = buffer::SpanQueue::Open(o);
-  if (!q) return Die("no daemon answers (" + answer.error().message + ") and the store cannot be opened: " +
-                     q.error().message);
+  if (!q)
+    return Die("no daemon answers (" + answer.error().message +
+               ") and the store cannot be opened: " + q.error().message);
   buffer::DeadLetterFilter f{a.ids, a.upstream};
   auto n = verb == "replay" ? (*q)->ReplayDeadLetters(f) : (*q)->PurgeDeadLetters(f);
   if (!n) return Die(verb + " failed: " + n.error().message, 1);

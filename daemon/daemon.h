@@ -48,7 +48,7 @@ class Daemon {
   int http_port() const;
   const Config& config() const;
 
- // Exposed for daemon.cc's helpers only.
+  // Exposed for daemon.cc's helpers only.
   struct Impl;
 
  private:

@@ -1,7 +1,6 @@
 // spanvaultd — the spanvault daemon.
 #include <signal.h>
 #include <sys/resource.h>
-
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>

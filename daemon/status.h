@@ -1,13 +1,13 @@
-// The status document shared by `spanvault status` (and, later, /metrics).
+// The status document shared by `spanvault status` and GET /metrics.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "buffer/span_queue.h"
 #include "daemon/config.h"
 #include "ipc/ingest.h"
 #include "upstream/forwarder.h"
-#include <nlohmann/json.hpp>
 
 namespace spanvault::daemon {
 

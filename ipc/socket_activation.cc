@@ -98,8 +98,8 @@ int InheritedSockets::TakeInet(int type, const HostPort& addr) {
     if (ss.ss_family == AF_INET) {
       auto* in = reinterpret_cast<sockaddr_in*>(&ss);
       bool port_ok = addr.port == 0 || ntohs(in->sin_port) == addr.port;
-      bool host_ok = (want_v4 && in->sin_addr.s_addr == v4.s_addr) ||
-                     (localhost && in->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+      bool host_ok =
+          (want_v4 && in->sin_addr.s_addr == v4.s_addr) || (localhost && in->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
       match = port_ok && host_ok;
     } else if (ss.ss_family == AF_INET6) {
       auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);

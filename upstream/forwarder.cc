@@ -258,8 +258,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     OnResult(unit, AttemptResult{r.status, r.retry_after}, what, r.body);
   }
 
-  void OnResult(const UnitPtr& unit, const AttemptResult& result, const std::string& what,
-                const std::string& body) {
+  void OnResult(const UnitPtr& unit, const AttemptResult& result, const std::string& what, const std::string& body) {
     const size_t n = unit->size();
     Decision d = Decide(result, n, unit->attempt + 1, config.retry, NowMs(), Random01());
     if (d.action == Action::kDelivered) {
@@ -334,8 +333,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
           std::lock_guard lk(stats_mu);
           ++stats.splits;
         }
-        LOG_DEBUG("upstream refused a batch: splitting it",
-                  {{"upstream", config.name}, {"spans", n}, {"error", what}});
+        LOG_DEBUG("upstream refused a batch: splitting it", {{"upstream", config.name}, {"spans", n}, {"error", what}});
         auto a = std::make_shared<Unit>();
         auto b = std::make_shared<Unit>();
         a->batch_first = b->batch_first = unit->batch_first;
@@ -452,13 +450,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       ++unlogged_errors;
       return;
     }
-    LOG_WARN("upstream delivery failed; retrying",
-             {{"upstream", config.name},
-              {"error", what},
-              {"attempt", attempt},
-              {"retry_in_ms", delay.count()},
-              {"retry_after", from_retry_after},
-              {"failures_not_logged", unlogged_errors}});
+    LOG_WARN("upstream delivery failed; retrying", {{"upstream", config.name},
+                                                    {"error", what},
+                                                    {"attempt", attempt},
+                                                    {"retry_in_ms", delay.count()},
+                                                    {"retry_after", from_retry_after},
+                                                    {"failures_not_logged", unlogged_errors}});
     last_error_log = now;
     unlogged_errors = 0;
   }
@@ -530,8 +527,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
 
 void Forwarder::Start() {
   impl_->OnStrand([](Impl& me) {
-    LOG_INFO("forwarding",
-             {{"upstream", me.config.name}, {"endpoint", me.config.endpoint}, {"from_seq", me.read_pos}});
+    LOG_INFO("forwarding", {{"upstream", me.config.name}, {"endpoint", me.config.endpoint}, {"from_seq", me.read_pos}});
     me.Pump();
     me.SchedulePoll();
   });

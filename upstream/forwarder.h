@@ -55,20 +55,20 @@ struct ForwarderStats {
   std::string last_error;     // e.g. "HTTP 503", "connect 127.0.0.1:9: Connection refused"
   int64_t last_error_ns = 0;  // 0: none since start
   int64_t last_success_ns = 0;
-  uint64_t acked_seq = 0;     // the persisted cursor
-  uint64_t read_seq = 0;      // next seq to read
-  uint64_t pending_spans = 0;      // buffered spans this upstream still needs
-  int64_t oldest_pending_ns = 0;   // receive time of the oldest of them (0: none)
+  uint64_t acked_seq = 0;         // the persisted cursor
+  uint64_t read_seq = 0;          // next seq to read
+  uint64_t pending_spans = 0;     // buffered spans this upstream still needs
+  int64_t oldest_pending_ns = 0;  // receive time of the oldest of them (0: none)
   uint64_t in_flight_batches = 0;
-  uint64_t delivered_spans = 0;    // since start
+  uint64_t delivered_spans = 0;  // since start
   uint64_t delivered_batches = 0;
-  uint64_t sent_bytes = 0;         // request bodies as sent (after gzip)
-  uint64_t failed_attempts = 0;    // attempts that did not deliver (each retry counts)
+  uint64_t sent_bytes = 0;       // request bodies as sent (after gzip)
+  uint64_t failed_attempts = 0;  // attempts that did not deliver (each retry counts)
   uint64_t retries = 0;
   uint64_t splits = 0;
   uint64_t dead_lettered = 0;
   uint64_t rejected_by_upstream = 0;  // spans an upstream refused inside an accepted batch (OTLP partial_success)
-  uint64_t expired_spans = 0;      // dropped after max_age while retrying
+  uint64_t expired_spans = 0;         // dropped after max_age while retrying
 };
 
 class Forwarder {

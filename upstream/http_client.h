@@ -30,9 +30,9 @@ namespace spanvault::upstream {
 // brackets. The port defaults to 80 / 443, the target to "/".
 struct Endpoint {
   bool tls = false;
-  std::string host;    // without brackets
-  std::string port;    // "4318"
-  std::string target;  // "/v1/traces" (path and query)
+  std::string host;                // without brackets
+  std::string port;                // "4318"
+  std::string target;              // "/v1/traces" (path and query)
   std::string HostHeader() const;  // "host:port", brackets for IPv6, port omitted when default
 };
 Result<Endpoint> ParseEndpoint(std::string_view url);
@@ -55,8 +55,9 @@ struct HttpClientOptions {
 };
 
 struct HttpRequest {
-  std::string body;                                          // sent as is
-  std::vector<std::pair<std::string, std::string>> headers;  // Content-Type etc.; Host, User-Agent, Content-Length are set by the client
+  std::string body;  // sent as is
+  std::vector<std::pair<std::string, std::string>>
+      headers;  // Content-Type etc.; Host, User-Agent, Content-Length are set by the client
 };
 
 struct HttpResponse {
@@ -77,10 +78,10 @@ enum class HttpErrorKind {
 std::string_view HttpErrorKindName(HttpErrorKind kind);
 
 struct HttpOutcome {
-  bool ok = false;          // a complete HTTP response arrived (any status)
-  HttpResponse response;    // when ok
+  bool ok = false;                                     // a complete HTTP response arrived (any status)
+  HttpResponse response;                               // when ok
   HttpErrorKind error_kind = HttpErrorKind::kConnect;  // when !ok
-  std::string error;        // when !ok: what failed, e.g. "connect 127.0.0.1:9: Connection refused"
+  std::string error;  // when !ok: what failed, e.g. "connect 127.0.0.1:9: Connection refused"
   std::chrono::milliseconds elapsed{0};
 };
 

@@ -80,7 +80,8 @@ Decision Decide(const AttemptResult& result, size_t batch_spans, int attempt, co
   if (status == 401 || status == 403 || (status >= 300 && status < 400)) {
     // Half fixed, half jittered: a fleet of daemons does not retry in step.
     auto half = options.auth_pause / 2;
-    auto jitter = milliseconds(static_cast<int64_t>(static_cast<double>(half.count()) * std::clamp(random01, 0.0, 1.0)));
+    auto jitter =
+        milliseconds(static_cast<int64_t>(static_cast<double>(half.count()) * std::clamp(random01, 0.0, 1.0)));
     return {Action::kPause, half + jitter, false};
   }
   // Any other 4xx: the request itself is refused. Isolate the span(s) to blame.

@@ -49,7 +49,7 @@ enum class Action {
 std::string_view ActionName(Action a);
 
 struct AttemptResult {
-  int status = 0;               // HTTP status; 0 when the request failed without a response
+  int status = 0;                // HTTP status; 0 when the request failed without a response
   std::string_view retry_after;  // the Retry-After header ("" when absent)
 };
 

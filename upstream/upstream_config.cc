@@ -159,8 +159,8 @@ const std::vector<KeyDef>& Keys() {
 bool ValidName(std::string_view n) {
   if (n.empty() || n.size() > 64) return false;
   for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-              c == '.';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -232,8 +232,8 @@ std::vector<std::string> UpstreamConfig::Validate() const {
   for (const auto& [h, v] : headers) {
     std::string lower;
     for (char c : h) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    if (lower == "host" || lower == "content-length" || lower == "content-encoding" ||
-        lower == "transfer-encoding" || lower == "connection") {
+    if (lower == "host" || lower == "content-length" || lower == "content-encoding" || lower == "transfer-encoding" ||
+        lower == "connection") {
       p.push_back(prefix + "header " + h + " is set by spanvault and cannot be configured");
     }
   }

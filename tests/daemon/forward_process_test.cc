@@ -155,8 +155,8 @@ TEST(ForwardProcessTest, SigtermGivesRequestsInFlightTheGraceThenKeepsTheRestFor
   backend.Start();
   backend.SetDefault({.delay = 4000ms});  // slower than the grace
   TempDir dir;
-  std::string config = WriteConfig(dir, {{"fake", backend.url("/v1/spans"), "timeout = \"10s\""}},
-                                   "shutdown_grace = \"300ms\"");
+  std::string config =
+      WriteConfig(dir, {{"fake", backend.url("/v1/spans"), "timeout = \"10s\""}}, "shutdown_grace = \"300ms\"");
   DaemonProcess d(dir);
   d.Start({"--config", config});
   auto ids = Ids("g", 300);
@@ -191,8 +191,7 @@ TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans)
   ASSERT_EQ(d.Wait(), 0);
 
   // "late" is added: it starts at the head, so it does not get the 100 old spans.
-  d.Start({"--config",
-           WriteConfig(dir, {{"down", down.url("/v1/spans"), ""}, {"late", late.url("/v1/spans"), ""}})});
+  d.Start({"--config", WriteConfig(dir, {{"down", down.url("/v1/spans"), ""}, {"late", late.url("/v1/spans"), ""}})});
   EXPECT_EQ(SendSynced(d, Ids("new", 50))["accepted"], 50);
   ASSERT_TRUE(late.WaitForUniqueSpans(50, 20s));
   std::this_thread::sleep_for(300ms);

@@ -76,8 +76,9 @@ class ActivatedDaemon {
       setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
       setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
       setenv("LISTEN_FDNAMES", "spanvault.socket:spanvault.socket:spanvault.socket:spanvault.socket", 1);
-      std::vector<std::string> argv = {SPANVAULTD_PATH, "--state-dir", dir_.str() + "/state", "--runtime-dir",
-                                       dir_.str() + "/run", "--log-level", "info"};
+      std::vector<std::string> argv = {SPANVAULTD_PATH, "--state-dir",       dir_.str() + "/state",
+                                       "--runtime-dir", dir_.str() + "/run", "--log-level",
+                                       "info"};
       for (auto& a : args_) argv.push_back(a);
       std::vector<char*> c;
       for (auto& a : argv) c.push_back(a.data());
@@ -120,9 +121,10 @@ bool PostSpans(int port, const std::string& ndjson) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   bool ok = false;
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
-                      "Content-Length: " +
-                      std::to_string(ndjson.size()) + "\r\n\r\n" + ndjson;
+    std::string req =
+        "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
+        "Content-Length: " +
+        std::to_string(ndjson.size()) + "\r\n\r\n" + ndjson;
     if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
       char buf[512];
       ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
@@ -141,8 +143,8 @@ TEST(SocketActivationTest, RestartsWhileClientsSendLoseNothing) {
   int udp_port = 0, http_port = 0;
   std::vector<int> fds = {UnixListener(stream_path, SOCK_STREAM), UnixListener(dgram_path, SOCK_DGRAM),
                           InetListener(SOCK_DGRAM, &udp_port), InetListener(SOCK_STREAM, &http_port)};
-  ActivatedDaemon d(dir, fds,
-                    {"--udp", "127.0.0.1:" + std::to_string(udp_port), "--http", "127.0.0.1:" + std::to_string(http_port)});
+  ActivatedDaemon d(
+      dir, fds, {"--udp", "127.0.0.1:" + std::to_string(udp_port), "--http", "127.0.0.1:" + std::to_string(http_port)});
   d.Start();
   bool up = false;
   for (int i = 0; i < 2000 && !up; ++i) {
