@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the spanvault drain (forwarding) benchmark: for each scenario, gzip
-# setting and batch size starts a fresh spanvaultd with one [[upstream]]
-# (format "json") pointing at spanvault-bench's HTTP sink on 127.0.0.1, sends
+# Runs the spanvault drain (forwarding) benchmark: for each upstream format,
+# scenario, gzip setting and batch size starts a fresh spanvaultd with one
+# [[upstream]] pointing at spanvault-bench's HTTP sink on 127.0.0.1, sends
 # spans over the stream socket with `spanvault-bench --drain`, stops the
 # daemon and prints a Markdown table.
 #
@@ -17,6 +17,11 @@
 #
 # Environment:
 #   SPANS_SCALE      multiplies the span count (default 1: 1,000,000 per run)
+#   FORMATS          upstream formats (default "json"; also otlp-proto,
+#                    otlp-json, langfuse-ingestion, braintrust-logs: the
+#                    export rate of each encoder; the sink checks every 50th
+#                    body in its format)
+#   DIALECT          the dialect of the OTLP formats (default otel)
 #   SCENARIOS        default "live backlog"
 #   GZIP             live runs: gzip settings (default "on off")
 #   BATCHES          live runs: batch_max_spans values (default "100 512 2000")
@@ -52,6 +57,8 @@ if ! awk -v s="$SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then
 fi
 SPANS=$(awk -v s="$SCALE" 'BEGIN { v = int(1000000 * s); if (v < 1000) v = 1000; print v }')
 SCENARIOS=${SCENARIOS:-live backlog}
+FORMATS=${FORMATS:-json}
+DIALECT=${DIALECT:-otel}
 GZIP=${GZIP:-on off}
 BATCHES=${BATCHES:-100 512 2000}
 BACKLOG_GZIP=${BACKLOG_GZIP:-on}
@@ -123,10 +130,34 @@ free_tcp_port() {
   return 1
 }
 
-# run_one SCENARIO GZIP BATCH
+# upstream_lines FORMAT: the [[upstream]] lines a format needs besides the sink's port.
+upstream_lines() {
+  case "$1" in
+    json) echo 'path="/v1/spans"' ;;
+    otlp-proto|otlp-json)
+      echo "path=\"/v1/traces\""
+      echo "dialect = \"$DIALECT\""
+      if [ "$DIALECT" = langfuse ]; then echo 'public_key = "pk"'; echo 'secret_key = "sk"'; fi
+      if [ "$DIALECT" = braintrust ]; then echo 'api_key = "k"'; echo 'parent = "project_id:bench"'; fi
+      if [ "$DIALECT" = brokle ]; then echo 'api_key = "k"'; fi ;;
+    langfuse-ingestion) echo 'path="/api/public/ingestion"'; echo 'public_key = "pk"'; echo 'secret_key = "sk"' ;;
+    braintrust-logs) echo 'path="/v1/project_logs/bench/insert"'; echo 'api_key = "k"' ;;
+    *) return 1 ;;
+  esac
+}
+
+# run_one FORMAT SCENARIO GZIP BATCH
 run_one() {
-  local scenario=$1 gzip=$2 batch=$3
-  local tag="$scenario-gzip$gzip-b$batch"
+  local format=$1 scenario=$2 gzip=$3 batch=$4
+  local tag="$format-$scenario-gzip$gzip-b$batch"
+  local lines path
+  if ! lines=$(upstream_lines "$format"); then
+    echo "drain.sh: unknown format $format" >&2
+    STATUS=1
+    return 0
+  fi
+  path=$(echo "$lines" | sed -n 's/^path="\(.*\)"$/\1/p')
+  lines=$(echo "$lines" | grep -v '^path=')
   local dir="$TMP/$tag"
   local log="$dir/daemon.log" conf="$dir/spanvaultd.toml"
   local port gz
@@ -146,8 +177,9 @@ max_disk_bytes = "16GiB"
 
 [[upstream]]
 name = "sink"
-endpoint = "http://127.0.0.1:$port/v1/spans"
-format = "json"
+endpoint = "http://127.0.0.1:$port$path"
+format = "$format"
+$lines
 batch_max_spans = $batch
 gzip = $gz
 ${UPSTREAM_EXTRA:-}
@@ -170,7 +202,7 @@ EOF
     echo "drain.sh: spanvaultd ($tag) did not come up; its log:" >&2
     cat "$log" >&2 || true
     stop_daemon
-    ROWS+=("| $scenario | $gzip | $batch | failed (daemon did not start) | | | | | |")
+    ROWS+=("| $format | $scenario | $gzip | $batch | failed (daemon did not start) | | | | | |")
     STATUS=1
     return 0
   fi
@@ -182,10 +214,10 @@ EOF
     --spans "$SPANS" --connections 2 --expect-gzip "$gzip" --expect-batch "$batch" --drain-timeout 1800 \
     --markdown-row ${BENCH_ARGS:-}) || rc=$?
   if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then
-    ROWS+=("$row")
+    ROWS+=("| $format $row")
     [ "$rc" -eq 2 ] && STATUS=1
   else
-    ROWS+=("| $scenario | $gzip | $batch | failed (exit $rc) | | | | | |")
+    ROWS+=("| $format | $scenario | $gzip | $batch | failed (exit $rc) | | | | | |")
     STATUS=1
   fi
   if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -203,6 +235,7 @@ EOF
   fi
 }
 
+for format in $FORMATS; do
 for scenario in $SCENARIOS; do
   case "$scenario" in
     live) gzips=$GZIP; batches=$BATCHES ;;
@@ -212,15 +245,16 @@ for scenario in $SCENARIOS; do
   for gzip in $gzips; do
     case "$gzip" in on|off) ;; *) echo "drain.sh: gzip must be on or off, got $gzip" >&2; STATUS=1; continue ;; esac
     for batch in $batches; do
-      run_one "$scenario" "$gzip" "$batch"
+      run_one "$format" "$scenario" "$gzip" "$batch"
     done
   done
+done
 done
 
 echo
 echo "spanvault drain benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SPANS_SCALE=$SCALE"
 echo
-echo "| scenario | gzip | batch_max_spans | spans | ingest spans/s | delivered spans/s | catch-up s | daemon CPU % | daemon peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| format | scenario | gzip | batch_max_spans | spans | ingest spans/s | delivered spans/s | catch-up s | daemon CPU % | daemon peak RSS MiB |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 exit "$STATUS"

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <thread>
 
+#include "otlp/otlp_ingest.h"
+
 namespace spanvault::bench {
 
 namespace {
@@ -68,17 +70,50 @@ std::string Gunzip(std::string_view in, std::string& out) {
   return {};
 }
 
-// Counts the spans of a `json` format body; "" or what is wrong with it.
-std::string CountSpans(std::string_view body, uint64_t* spans) {
+// Counts the spans of a body in any upstream format: `json`
+// ({"spans":[...]}, each with a string span_id), OTLP protobuf (by
+// Content-Type) or OTLP/JSON ({"resourceSpans":...}, decoded by the daemon's
+// own OTLP reader), langfuse-ingestion ({"batch":[...]}: observation events)
+// and braintrust-logs ({"events":[...]}). "" or what is wrong with it.
+std::string CountSpans(std::string_view body, std::string_view content_type, uint64_t* spans) {
+  if (content_type.find("protobuf") != std::string_view::npos) {
+    auto r = spanvault::otlp::DecodeOtlpProto(body);
+    if (!r) return "OTLP protobuf: " + r.error().message;
+    *spans = r->spans.size() + r->rejected;
+    return {};
+  }
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return "body is not a JSON object";
-  auto it = j.find("spans");
-  if (it == j.end() || !it->is_array()) return R"(body has no "spans" array)";
-  for (const auto& s : *it) {
-    auto id = s.is_object() ? s.find("span_id") : s.end();
-    if (!s.is_object() || id == s.end() || !id->is_string()) return "a span without a string span_id";
+  if (j.contains("resourceSpans")) {
+    auto r = spanvault::otlp::DecodeOtlpJson(body);
+    if (!r) return "OTLP/JSON: " + r.error().message;
+    *spans = r->spans.size() + r->rejected;
+    return {};
   }
-  *spans = it->size();
+  // Where the spans are, and the key that identifies each.
+  const char* list = "spans";
+  const char* id_key = "span_id";
+  if (j.contains("batch")) {
+    list = "batch";
+    id_key = "id";
+  } else if (j.contains("events")) {
+    list = "events";
+  }
+  auto it = j.find(list);
+  if (it == j.end() || !it->is_array()) return std::string("body has no \"") + list + "\" array";
+  uint64_t n = 0;
+  for (const auto& s : *it) {
+    const nlohmann::json* item = &s;
+    if (std::string_view(list) == "batch") {
+      if (!s.is_object() || !s.contains("body")) return "an event without a body";
+      if (s.value("type", "") == "trace-create") continue;
+      item = &s["body"];
+    }
+    auto id = item->is_object() ? item->find(id_key) : item->end();
+    if (!item->is_object() || id == item->end() || !id->is_string()) return "a span without a string id";
+    ++n;
+  }
+  *spans = n;
   return {};
 }
 
@@ -131,7 +166,9 @@ struct State {
       raw = inflated;
     }
     uint64_t spans = 0;
-    if (std::string e = CountSpans(raw, &spans); !e.empty()) {
+    auto ct = req.find(http::field::content_type);
+    std::string_view content_type = ct == req.end() ? std::string_view() : std::string_view(ct->value());
+    if (std::string e = CountSpans(raw, content_type, &spans); !e.empty()) {
       Error("request " + std::to_string(n + 1) + ": " + e + " (first bytes: " + std::string(raw.substr(0, 80)) + ")");
       return;
     }

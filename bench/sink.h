@@ -6,8 +6,9 @@
 // the machine as little as possible; the benchmark takes span totals from the
 // daemon's own counters. To notice garbage it verifies the first request and
 // every `verify_every`-th one after it: gunzips the body when it is
-// `Content-Encoding: gzip`, parses it as the daemon's `json` format
-// (`{"spans":[{...},...]}`) and checks every span has a string `span_id`.
+// `Content-Encoding: gzip`, parses it in whichever upstream format it is
+// (`json`, OTLP protobuf or JSON, langfuse-ingestion, braintrust-logs) and
+// checks every span has a string id.
 //
 // Threading: one I/O thread of its own. Start/Stop from one thread; Stats()
 // from any thread at any time.

@@ -142,4 +142,44 @@ void AppendJsonString(std::string_view s, std::string& out);
 void AppendJsonDouble(double v, std::string& out);  // shortest round trip; finite only
 void AppendElement(element e, std::string& out);    // compact
 
+// Writes one JSON object into `out`: fields with an empty optional are left
+// out. Close() ends it and returns the whole of `out`.
+class JsonObject {
+ public:
+  explicit JsonObject(std::string& out) : out_(out) { out_.push_back('{'); }
+  void Key(std::string_view k) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    AppendJsonString(k, out_);
+    out_.push_back(':');
+  }
+  void Uint(std::string_view k, std::optional<uint64_t> v) {
+    if (!v) return;
+    Key(k);
+    out_ += std::to_string(*v);
+  }
+  void Dbl(std::string_view k, std::optional<double> v) {
+    if (!v) return;
+    Key(k);
+    AppendJsonDouble(*v, out_);
+  }
+  void Str(std::string_view k, std::string_view v) {
+    Key(k);
+    AppendJsonString(v, out_);
+  }
+  void Elem(std::string_view k, element v) {
+    Key(k);
+    AppendElement(v, out_);
+  }
+  bool empty() const { return first_; }
+  std::string_view Close() {
+    out_.push_back('}');
+    return out_;
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 }  // namespace spanvault::otlp::export_detail

@@ -2,6 +2,8 @@
 
 #include <libdeflate.h>
 
+#include "otlp/vendor_export.h"
+#include "upstream/http_client.h"
 #include "upstream/otlp_encoder.h"
 #include "upstream/upstream_config.h"
 
@@ -25,15 +27,91 @@ class JsonEncoder final : public Encoder {
   }
 };
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Langfuse's batch ingestion API: per-event results in a 207 answer.
+class LangfuseIngestionEncoder final : public Encoder {
+ public:
+  explicit LangfuseIngestionEncoder(Headers headers) : headers_(std::move(headers)) {}
+  std::string_view content_type() const override { return "application/json"; }
+  Headers extra_headers() const override { return headers_; }
+  Status Encode(std::span<const std::string_view> spans, std::string& out) const override {
+    return otlp::EncodeLangfuseIngestion(spans, out);
+  }
+  std::optional<SuccessNote> InspectSuccess(std::string_view, std::string_view body,
+                                            std::span<const std::string_view> spans) const override {
+    auto failures = otlp::LangfuseIngestionFailures(spans, body);
+    if (failures.empty()) return std::nullopt;
+    SuccessNote note;
+    for (auto& f : failures) note.failed.push_back({f.index, f.status, std::move(f.message)});
+    return note;
+  }
+
+ private:
+  Headers headers_;  // resolved credentials; never logged
+};
+
+// Braintrust's project logs insert API: all or nothing.
+class BraintrustLogsEncoder final : public Encoder {
+ public:
+  explicit BraintrustLogsEncoder(Headers headers) : headers_(std::move(headers)) {}
+  std::string_view content_type() const override { return "application/json"; }
+  Headers extra_headers() const override { return headers_; }
+  Status Encode(std::span<const std::string_view> spans, std::string& out) const override {
+    return otlp::EncodeBraintrustLogs(spans, out);
+  }
+
+ private:
+  Headers headers_;
+};
+
 }  // namespace
 
-bool IsKnownFormat(std::string_view format) { return format == "json" || IsOtlpFormat(format); }
-std::string KnownFormats() { return "json, otlp-proto, otlp-json"; }
+bool IsKnownFormat(std::string_view format) {
+  return format == "json" || IsOtlpFormat(format) || format == "langfuse-ingestion" || format == "braintrust-logs";
+}
+std::string KnownFormats() { return "json, otlp-proto, otlp-json, langfuse-ingestion, braintrust-logs"; }
 
 Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config) {
   if (config.format == "json") return std::make_unique<JsonEncoder>();
   if (IsOtlpFormat(config.format)) return MakeOtlpEncoder(config);
+  if (config.format == "langfuse-ingestion" || config.format == "braintrust-logs") {
+    auto headers = CredentialHeaders(config);
+    if (!headers) return Fail(headers.error());
+    if (config.format == "langfuse-ingestion") return std::make_unique<LangfuseIngestionEncoder>(std::move(*headers));
+    return std::make_unique<BraintrustLogsEncoder>(std::move(*headers));
+  }
   return Fail(Error::Invalid("format \"" + config.format + "\" is not one of " + KnownFormats()));
+}
+
+Result<std::string> EffectiveEndpoint(const UpstreamConfig& config) {
+  auto e = ParseEndpoint(config.endpoint);
+  if (!e) return Fail(e.error());
+  const bool bare = e->target.empty() || e->target == "/";
+  std::string base = config.endpoint;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (config.format == "langfuse-ingestion") return bare ? base + "/api/public/ingestion" : config.endpoint;
+  if (config.format != "braintrust-logs") return config.endpoint;
+  if (config.parent.empty()) {
+    if (bare) {
+      return Fail(Error::Invalid(
+          "format braintrust-logs needs the full endpoint (https://api.braintrust.dev/v1/project_logs/ID/insert) "
+          "or a bare one with parent = \"project_id:ID\""));
+    }
+    return config.endpoint;
+  }
+  if (!bare) {
+    return Fail(
+        Error::Invalid("format braintrust-logs: give parent with a bare endpoint (https://api.braintrust.dev) "
+                       "or a full endpoint without parent, not both"));
+  }
+  auto parent = ResolveHeaders({{"parent", config.parent}});
+  if (!parent) return Fail(parent.error());
+  std::string_view v = parent->front().second;
+  if (!v.starts_with("project_id:") || v.size() == 11) {
+    return Fail(Error::Invalid("parent must look like project_id:ID for format braintrust-logs"));
+  }
+  return base + "/v1/project_logs/" + std::string(v.substr(11)) + "/insert";
 }
 
 // libdeflate rather than zlib: whole-buffer compression is all we need, and

@@ -274,15 +274,30 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         stats.sent_bytes += unit->request ? unit->request->body.size() : 0;
       }
       if (recovered) LOG_INFO("upstream delivering again", {{"upstream", config.name}});
-      // 2xx with a partial success (OTLP): the backend refused some spans for
-      // good without saying which; retrying would not help. Counted, logged.
-      if (auto note = encoder->InspectSuccess("", body); note && note->rejected_spans > 0) {
-        {
-          std::lock_guard lk(stats_mu);
-          stats.rejected_by_upstream += static_cast<uint64_t>(note->rejected_spans);
+      std::vector<std::string_view> views;
+      views.reserve(n);
+      for (size_t i = unit->begin; i < unit->end; ++i) views.emplace_back(unit->batch->json(i));
+      if (auto note = encoder->InspectSuccess("", body, views)) {
+        // 2xx with a partial success (OTLP): the backend refused some spans for
+        // good without saying which; retrying would not help. Counted, logged.
+        if (note->rejected_spans > 0) {
+          {
+            std::lock_guard lk(stats_mu);
+            stats.rejected_by_upstream += static_cast<uint64_t>(note->rejected_spans);
+          }
+          LOG_WARN("upstream accepted a batch but refused some of its spans",
+                   {{"upstream", config.name}, {"rejected_spans", note->rejected_spans}, {"message", note->message}});
         }
-        LOG_WARN("upstream accepted a batch but refused some of its spans",
-                 {{"upstream", config.name}, {"rejected_spans", note->rejected_spans}, {"message", note->message}});
+        // Spans the answer names as failed (Langfuse's 207): each goes on
+        // alone, as the policy decides for a one-span batch with its status
+        // (retried, or dead-lettered).
+        if (!note->failed.empty()) {
+          {
+            std::lock_guard lk(stats_mu);
+            stats.delivered_spans -= std::min<uint64_t>(stats.delivered_spans, note->failed.size());
+          }
+          FailSpans(unit, note->failed, result.status, body);
+        }
       }
       FinishUnit(unit);
       return;
@@ -375,6 +390,24 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  void FailSpans(const UnitPtr& unit, const std::vector<FailedSpan>& failed, int batch_status,
+                 const std::string& body) {
+    LOG_DEBUG("upstream took a batch but not some of its spans",
+              {{"upstream", config.name}, {"spans", unit->size()}, {"failed", failed.size()}});
+    for (const FailedSpan& f : failed) {
+      if (f.index >= unit->size()) continue;
+      auto one = std::make_shared<Unit>();
+      one->batch_first = unit->batch_first;
+      one->batch = unit->batch;
+      one->begin = unit->begin + f.index;
+      one->end = one->begin + 1;
+      ++batches[unit->batch_first].units_left;
+      std::string what = "HTTP " + std::to_string(batch_status) + ", span status " + std::to_string(f.status);
+      if (!f.message.empty()) what += ": " + f.message;
+      OnResult(one, AttemptResult{f.status, {}}, what, f.message.empty() ? body : f.message);
+    }
+  }
+
   void Retry(const UnitPtr& unit, milliseconds delay) {
     {
       std::lock_guard lk(stats_mu);
@@ -389,7 +422,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         self->MaybeDrained();
         return;
       }
-      self->Send(unit);
+      // A span split off an accepted batch has no request of its own yet.
+      if (unit->request) {
+        self->Send(unit);
+      } else {
+        self->Launch(unit);
+      }
     });
   }
 
@@ -498,7 +536,9 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
   if (!headers) return Fail(Error::Invalid("upstream " + config.name + ": " + headers.error().message));
   impl->headers = std::move(*headers);
   for (auto& h : impl->encoder->extra_headers()) impl->headers.push_back(std::move(h));
-  auto endpoint = ParseEndpoint(config.endpoint);
+  auto url = EffectiveEndpoint(config);
+  if (!url) return Fail(Error::Invalid("upstream " + config.name + ": " + url.error().message));
+  auto endpoint = ParseEndpoint(*url);
   if (!endpoint) return Fail(Error::Invalid("upstream " + config.name + ": " + endpoint.error().message));
   HttpClientOptions ho;
   ho.endpoint = *endpoint;
@@ -519,7 +559,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
   if (!pos) return Fail(pos.error());
   impl->acked = impl->ackable = impl->read_pos = *pos;
   impl->stats.name = config.name;
-  impl->stats.endpoint = config.endpoint;
+  impl->stats.endpoint = *url;
   impl->stats.format = config.format;
   impl->stats.acked_seq = *pos;
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(impl)));
@@ -527,7 +567,7 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
 
 void Forwarder::Start() {
   impl_->OnStrand([](Impl& me) {
-    LOG_INFO("forwarding", {{"upstream", me.config.name}, {"endpoint", me.config.endpoint}, {"from_seq", me.read_pos}});
+    LOG_INFO("forwarding", {{"upstream", me.config.name}, {"endpoint", me.stats.endpoint}, {"from_seq", me.read_pos}});
     me.Pump();
     me.SchedulePoll();
   });

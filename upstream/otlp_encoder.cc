@@ -3,6 +3,7 @@
 // and reading the answer.
 #include "upstream/otlp_encoder.h"
 
+#include <optional>
 #include <utility>
 
 #include "otlp/otlp_export.h"
@@ -77,7 +78,8 @@ class OtlpEncoder final : public Encoder {
     return proto_ ? otlp::EncodeExportProto(spans, options_, out) : otlp::EncodeExportJson(spans, options_, out);
   }
 
-  std::optional<SuccessNote> InspectSuccess(std::string_view content_type, std::string_view body) const override {
+  std::optional<SuccessNote> InspectSuccess(std::string_view content_type, std::string_view body,
+                                            std::span<const std::string_view>) const override {
     if (body.empty()) return std::nullopt;
     // The answer is in the request's encoding unless it says otherwise; a
     // missing Content-Type is told apart by the first byte (a JSON object
@@ -93,7 +95,7 @@ class OtlpEncoder final : public Encoder {
     }
     auto ps = json ? otlp::DecodeExportResponseJson(body) : otlp::DecodeExportResponseProto(body);
     if (!ps) return std::nullopt;
-    return SuccessNote{ps->rejected_spans, ps->error_message.substr(0, kMaxNote)};
+    return SuccessNote{ps->rejected_spans, ps->error_message.substr(0, kMaxNote), {}};
   }
 
  private:
@@ -106,27 +108,53 @@ class OtlpEncoder final : public Encoder {
 
 bool IsOtlpFormat(std::string_view format) { return format == "otlp-proto" || format == "otlp-json"; }
 
+namespace {
+
+// Whose credential rules a format follows: an OTLP format its dialect's;
+// langfuse-ingestion Langfuse's, braintrust-logs Braintrust's. nullopt: none
+// (json, or an unknown dialect).
+std::optional<otlp::Dialect> CredentialDialect(const UpstreamConfig& c) {
+  if (IsOtlpFormat(c.format)) return otlp::ParseDialect(c.dialect);
+  if (c.format == "langfuse-ingestion") return otlp::Dialect::kLangfuse;
+  if (c.format == "braintrust-logs") return otlp::Dialect::kBraintrust;
+  return std::nullopt;
+}
+
+// What the user calls it in messages: "dialect langfuse" or "format braintrust-logs".
+std::string Whose(const UpstreamConfig& c) {
+  return IsOtlpFormat(c.format) ? "dialect " + c.dialect : "format " + c.format;
+}
+
+}  // namespace
+
 std::vector<std::string> OtlpOptionProblems(const UpstreamConfig& c) {
   std::vector<std::string> p;
-  const std::optional<otlp::Dialect> dialect = otlp::ParseDialect(c.dialect);
-  if (!dialect) p.push_back("dialect \"" + c.dialect + "\" is not one of " + otlp::KnownDialects());
-  if (!IsOtlpFormat(c.format)) {
-    if (c.dialect != "otel") p.push_back("dialect applies only to the formats otlp-proto and otlp-json");
+  const bool otlp_format = IsOtlpFormat(c.format);
+  if (otlp_format && !otlp::ParseDialect(c.dialect)) {
+    p.push_back("dialect \"" + c.dialect + "\" is not one of " + otlp::KnownDialects());
+    return p;
+  }
+  if (!otlp_format && c.dialect != "otel") p.push_back("dialect applies only to the formats otlp-proto and otlp-json");
+  const std::optional<otlp::Dialect> dialect = CredentialDialect(c);
+  if (!dialect) {
     for (const Option& o : kOptions) {
       if (!(c.*o.member).empty()) {
-        p.push_back(std::string(o.name) + " applies only to the formats otlp-proto and otlp-json");
+        p.push_back(std::string(o.name) +
+                    " applies only to the formats otlp-proto, otlp-json, langfuse-ingestion and braintrust-logs");
       }
     }
     return p;
   }
-  if (!dialect) return p;
+  const bool logs = c.format == "braintrust-logs";
   for (const Option& o : kOptions) {
     const std::string& raw = c.*o.member;
     if (raw.empty()) continue;
     if (!Uses(*dialect, o.name)) {
-      p.push_back(std::string(o.name) + " is not used by dialect " + c.dialect);
+      p.push_back(std::string(o.name) + " is not used by " + Whose(c));
     } else if (auto v = ResolveOption(o.name, raw); !v) {
       p.push_back(v.error().message);
+    } else if (o.name == "parent" && logs && !v->starts_with("project_id:")) {
+      p.push_back("parent must look like project_id:ID for format braintrust-logs (it names the project to log to)");
     } else if (o.name == "parent" && v->find(':') == std::string::npos) {
       p.push_back("parent must look like project_id:ID, project_name:NAME or experiment_id:ID");
     }
@@ -137,20 +165,21 @@ std::vector<std::string> OtlpOptionProblems(const UpstreamConfig& c) {
     if (have_option && have_header) {
       p.push_back("set " + what + " or headers." + std::string(header) + ", not both");
     } else if (!have_option && !have_header) {
-      p.push_back("dialect " + c.dialect + " needs " + what + " (or headers." + std::string(header) + ")");
+      p.push_back(Whose(c) + " needs " + what + " (or headers." + std::string(header) + ")");
     }
   };
   switch (*dialect) {
     case otlp::Dialect::kLangfuse:
       if (c.public_key.empty() != c.secret_key.empty()) {
-        p.push_back("dialect langfuse needs both public_key and secret_key");
+        p.push_back(Whose(c) + " needs both public_key and secret_key");
       } else {
         need(!c.public_key.empty(), "Authorization", "public_key and secret_key");
       }
       break;
     case otlp::Dialect::kBraintrust:
       need(!c.api_key.empty(), "Authorization", "api_key");
-      need(!c.parent.empty(), "x-bt-parent", "parent");
+      // braintrust-logs names the project in the path, not in a header.
+      if (!logs) need(!c.parent.empty(), "x-bt-parent", "parent");
       break;
     case otlp::Dialect::kBrokle:
       need(!c.api_key.empty(), "X-API-Key", "api_key");
@@ -161,10 +190,11 @@ std::vector<std::string> OtlpOptionProblems(const UpstreamConfig& c) {
   return p;
 }
 
-Result<std::unique_ptr<Encoder>> MakeOtlpEncoder(const UpstreamConfig& c) {
+Result<Headers> CredentialHeaders(const UpstreamConfig& c) {
   if (auto problems = OtlpOptionProblems(c); !problems.empty()) return Fail(Error::Invalid(problems.front()));
-  const otlp::Dialect dialect = *otlp::ParseDialect(c.dialect);
   Headers headers;
+  const std::optional<otlp::Dialect> dialect = CredentialDialect(c);
+  if (!dialect) return headers;
   auto add = [&](std::string name, std::string prefix, std::string_view option, const std::string& raw) -> Status {
     if (raw.empty()) return {};
     auto v = ResolveOption(option, raw);
@@ -173,7 +203,7 @@ Result<std::unique_ptr<Encoder>> MakeOtlpEncoder(const UpstreamConfig& c) {
     return {};
   };
   Status st;
-  switch (dialect) {
+  switch (*dialect) {
     case otlp::Dialect::kLangfuse:
       if (!c.public_key.empty()) {
         auto pk = ResolveOption("public_key", c.public_key);
@@ -184,8 +214,8 @@ Result<std::unique_ptr<Encoder>> MakeOtlpEncoder(const UpstreamConfig& c) {
       }
       break;
     case otlp::Dialect::kBraintrust:
-      if (st = add("Authorization", "Bearer ", "api_key", c.api_key); st)
-        st = add("x-bt-parent", "", "parent", c.parent);
+      st = add("Authorization", "Bearer ", "api_key", c.api_key);
+      if (st && IsOtlpFormat(c.format)) st = add("x-bt-parent", "", "parent", c.parent);
       break;
     case otlp::Dialect::kBrokle:
       st = add("X-API-Key", "", "api_key", c.api_key);
@@ -194,7 +224,13 @@ Result<std::unique_ptr<Encoder>> MakeOtlpEncoder(const UpstreamConfig& c) {
       break;
   }
   if (!st) return Fail(st.error());
-  return std::make_unique<OtlpEncoder>(c.format == "otlp-proto", dialect, std::move(headers));
+  return headers;
+}
+
+Result<std::unique_ptr<Encoder>> MakeOtlpEncoder(const UpstreamConfig& c) {
+  auto headers = CredentialHeaders(c);
+  if (!headers) return Fail(headers.error());
+  return std::make_unique<OtlpEncoder>(c.format == "otlp-proto", *otlp::ParseDialect(c.dialect), std::move(*headers));
 }
 
 std::string Base64(std::string_view data) {

@@ -110,17 +110,23 @@ const std::vector<KeyDef>& Keys() {
   static const std::vector<KeyDef> keys = {
       String("name", "unique name (letters, digits, _ . -); names its cursor in the buffer", &UpstreamConfig::name),
       String("endpoint", "http:// or https:// URL the batches are POSTed to", &UpstreamConfig::endpoint),
-      String("format", "json (canonical spans as {\"spans\": [...]}), otlp-proto or otlp-json (OTLP/HTTP)",
+      String("format",
+             "json (canonical spans as {\"spans\": [...]}), otlp-proto or otlp-json (OTLP/HTTP), "
+             "langfuse-ingestion (POST /api/public/ingestion) or braintrust-logs (/v1/project_logs/ID/insert)",
              &UpstreamConfig::format),
       String("dialect", "OTLP formats: what the backend reads: otel, langfuse, braintrust, brokle, openinference",
              &UpstreamConfig::dialect),
-      String("public_key", "dialect langfuse: public key (Basic auth user); ${ENV} or @/path",
+      String("public_key", "dialect langfuse, langfuse-ingestion: public key (Basic auth user); ${ENV} or @/path",
              &UpstreamConfig::public_key),
-      String("secret_key", "dialect langfuse: secret key (Basic auth password); ${ENV} or @/path",
+      String("secret_key", "dialect langfuse, langfuse-ingestion: secret key (Basic auth password); ${ENV} or @/path",
              &UpstreamConfig::secret_key),
-      String("api_key", "dialect braintrust (Bearer) or brokle (X-API-Key): API key; ${ENV} or @/path",
+      String("api_key",
+             "dialect braintrust or braintrust-logs (Bearer), dialect brokle (X-API-Key): API key; ${ENV} or @/path",
              &UpstreamConfig::api_key),
-      String("parent", "dialect braintrust: x-bt-parent, e.g. project_name:my-project", &UpstreamConfig::parent),
+      String("parent",
+             "dialect braintrust: x-bt-parent, e.g. project_name:my-project; braintrust-logs: project_id:ID "
+             "(with a bare endpoint, builds the path)",
+             &UpstreamConfig::parent),
       Count("batch_max_spans", "spans per request", &UpstreamConfig::batch_max_spans),
       Size("batch_max_bytes", "span bytes per request (before compression)", &UpstreamConfig::batch_max_bytes),
       Duration("linger", "how long a partial batch waits for more spans", &UpstreamConfig::linger),
@@ -238,7 +244,11 @@ std::vector<std::string> UpstreamConfig::Validate() const {
     }
   }
   if (auto r = ResolveHeaders(headers); !r) p.push_back(prefix + r.error().message);
-  for (std::string& m : OtlpOptionProblems(*this)) p.push_back(prefix + std::move(m));
+  auto options = OtlpOptionProblems(*this);
+  for (std::string& m : options) p.push_back(prefix + std::move(m));
+  if (options.empty() && IsKnownFormat(format) && !endpoint.empty() && ParseEndpoint(endpoint)) {
+    if (auto e = EffectiveEndpoint(*this); !e) p.push_back(prefix + e.error().message);
+  }
   return p;
 }
 

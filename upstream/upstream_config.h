@@ -26,7 +26,8 @@ struct UpstreamConfig {
   std::string name;      // required, unique: [A-Za-z0-9_.-]{1,64}; names the cursor in the buffer
   std::string endpoint;  // required: http:// or https:// URL
   // Default: "json" ({"spans": [...]} of canonical spans). Also "otlp-proto"
-  // and "otlp-json" (OTLP/HTTP, otlp_encoder.h).
+  // and "otlp-json" (OTLP/HTTP, otlp_encoder.h), "langfuse-ingestion" and
+  // "braintrust-logs" (those backends' own APIs, otlp/vendor_export.h).
   std::string format = "json";
   // Default: "otel". OTLP formats only: the attributes the backend reads
   // (otel, langfuse, braintrust, brokle, openinference).
@@ -34,10 +35,12 @@ struct UpstreamConfig {
   // Default: none. Credentials and settings a dialect turns into headers
   // (instead of writing the headers by hand). Values may hold ${ENV} or be
   // "@/path", like header values. Never logged.
-  std::string public_key;  // langfuse: Basic auth user
-  std::string secret_key;  // langfuse: Basic auth password
-  std::string api_key;     // braintrust: Authorization: Bearer; brokle: X-API-Key
-  std::string parent;      // braintrust: x-bt-parent ("project_id:…", "project_name:…", "experiment_id:…")
+  std::string public_key;  // langfuse, langfuse-ingestion: Basic auth user
+  std::string secret_key;  // langfuse, langfuse-ingestion: Basic auth password
+  std::string api_key;     // braintrust, braintrust-logs: Authorization: Bearer; brokle: X-API-Key
+  // braintrust: x-bt-parent ("project_id:…", "project_name:…", "experiment_id:…");
+  // braintrust-logs: "project_id:…", the path of a bare endpoint.
+  std::string parent;
   // Default: none. Values may hold ${ENV_VAR} (substituted) or be "@/path"
   // (the file's content, trailing newline removed). Never logged.
   std::vector<std::pair<std::string, std::string>> headers;

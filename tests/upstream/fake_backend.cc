@@ -299,9 +299,12 @@ class Session : public std::enable_shared_from_this<Session> {
 size_t FakeBackend::Impl::Arrive(FakeRequest req, FakeStep* step, bool gzip_ok) {
   req.span_ids = options.extract_span_ids(req);
   std::lock_guard lock(mu);
+  std::optional<FakeStep> answer;
   if (!script.empty()) {
     *step = std::move(script.front());
     script.pop_front();
+  } else if (options.respond && gzip_ok && (answer = options.respond(req))) {
+    *step = std::move(*answer);
   } else if (!options.required_authorization.empty() && req.Header("Authorization") != options.required_authorization) {
     *step = JsonStep(401, {{"error", "unauthorized"}});
   } else if (!gzip_ok) {

@@ -12,6 +12,7 @@
 // How a request is answered, first match wins:
 //   1. the next scripted step, if any is left (Script() appends; each request
 //      consumes one, whatever its content);
+//   1b. what `respond` returns for the request, if set and not nullopt;
 //   2. 401 when required_authorization is set and Authorization differs;
 //   3. 400 when Content-Encoding: gzip and the body does not inflate;
 //   4. 413 when max_body_bytes > 0 and the (decompressed) body is larger;
@@ -29,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -87,6 +89,9 @@ struct FakeBackendOptions {
   // "span_id" strings of {"spans":[{...},...]} (bodies that are not such JSON
   // have none).
   std::function<std::vector<std::string>(const FakeRequest&)> extract_span_ids;
+  // Answers a request from its content (rule 1b). Runs under the backend's
+  // lock: it must not call the backend.
+  std::function<std::optional<FakeStep>(const FakeRequest&)> respond;
 };
 
 class FakeBackend {

@@ -14,6 +14,7 @@
 #include "otlp/wire.h"
 #include "tests/test_util.h"
 #include "tests/upstream/fake_backend.h"
+#include "tests/upstream/forward_harness.h"
 #include "tests/upstream/otlp_export_reader.h"
 #include "upstream/forwarder.h"
 #include "upstream/otlp_encoder.h"
@@ -27,6 +28,8 @@ using namespace std::chrono_literals;
 using testing::FakeBackend;
 using testing::FakeBackendOptions;
 using Headers = std::vector<std::pair<std::string, std::string>>;
+using testing_harness::Harness;
+using testing_harness::WaitFor;
 
 UpstreamConfig Otlp(std::string format, std::string dialect) {
   UpstreamConfig c;
@@ -152,7 +155,7 @@ TEST(OtlpEncoderTest, ValidationReportsEveryProblem) {
        "langfuse",
        [](UpstreamConfig& c) { c.api_key = "k"; },
        {"dialect applies only to the formats otlp-proto and otlp-json",
-        "api_key applies only to the formats otlp-proto and otlp-json"}},
+        "api_key applies only to the formats otlp-proto, otlp-json, langfuse-ingestion and braintrust-logs"}},
       {"otlp-proto",
        "langfuse",
        [](UpstreamConfig&) {},
@@ -237,108 +240,32 @@ TEST(OtlpEncoderTest, InspectSuccessReportsPartialSuccessInTheAnswersEncoding) {
     auto e = MakeEncoder(Otlp(format, "otel"));
     ASSERT_TRUE(e);
     const Encoder& enc = **e;
-    auto p = enc.InspectSuccess("application/x-protobuf", proto);
+    auto p = enc.InspectSuccess("application/x-protobuf", proto, {});
     ASSERT_TRUE(p);
     EXPECT_EQ(p->rejected_spans, 7);
     EXPECT_EQ(p->message, "7 spans rejected");
-    auto j = enc.InspectSuccess("application/json; charset=utf-8", json);
+    auto j = enc.InspectSuccess("application/json; charset=utf-8", json, {});
     ASSERT_TRUE(j);
     EXPECT_EQ(j->rejected_spans, 2);
     // Without a Content-Type the first byte tells.
-    EXPECT_EQ(enc.InspectSuccess("", proto)->rejected_spans, 7);
-    EXPECT_EQ(enc.InspectSuccess("", json)->rejected_spans, 2);
-    EXPECT_FALSE(enc.InspectSuccess("application/json", "{}"));
-    EXPECT_FALSE(enc.InspectSuccess("", ""));
-    EXPECT_FALSE(enc.InspectSuccess("text/html", "<html>ok</html>"));
+    EXPECT_EQ(enc.InspectSuccess("", proto, {})->rejected_spans, 7);
+    EXPECT_EQ(enc.InspectSuccess("", json, {})->rejected_spans, 2);
+    EXPECT_FALSE(enc.InspectSuccess("application/json", "{}", {}));
+    EXPECT_FALSE(enc.InspectSuccess("", "", {}));
+    EXPECT_FALSE(enc.InspectSuccess("text/html", "<html>ok</html>", {}));
     std::string long_message(5000, 'x');
-    auto l = enc.InspectSuccess("", R"({"partialSuccess":{"rejectedSpans":1,"errorMessage":")" + long_message + "\"}}");
+    auto l =
+        enc.InspectSuccess("", R"({"partialSuccess":{"rejectedSpans":1,"errorMessage":")" + long_message + "\"}}", {});
     ASSERT_TRUE(l);
     EXPECT_EQ(l->message.size(), 1024u);
   }
   // The json format has nothing to say about answers.
   auto e = MakeEncoder(UpstreamConfig{.name = "j", .endpoint = "http://127.0.0.1:1/"});
   ASSERT_TRUE(e);
-  EXPECT_FALSE((*e)->InspectSuccess("application/json", json));
+  EXPECT_FALSE((*e)->InspectSuccess("application/json", json, {}));
 }
 
 // ------------------------------------------------------------ end to end
-
-// A span queue, an io_context with two threads, and forwarders woken by the
-// queue's commits, as the daemon wires them (as in forwarder_test.cc).
-class Harness {
- public:
-  Harness() {
-    buffer::Options options;
-    options.dir = dir_.path() / "buffer";
-    options.on_commit = [this] {
-      std::shared_lock lk(mu_);
-      for (auto& f : forwarders_) f->Notify();
-    };
-    auto q = buffer::SpanQueue::Open(options);
-    if (!q) throw std::runtime_error(q.error().message);
-    queue_ = std::move(*q);
-    work_.emplace(ioc_.get_executor());
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
-  }
-  ~Harness() {
-    std::vector<std::unique_ptr<Forwarder>> fs;
-    {
-      std::unique_lock lk(mu_);
-      fs.swap(forwarders_);
-    }
-    for (auto& f : fs) f->Stop(0ms);
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-  }
-
-  buffer::SpanQueue& queue() { return *queue_; }
-
-  Forwarder& Add(const UpstreamConfig& config) {
-    EXPECT_TRUE(queue_->AddConsumer(config.name));
-    auto f = Forwarder::Create(ioc_, *queue_, config);
-    if (!f) throw std::runtime_error(f.error().message);
-    Forwarder& ref = **f;
-    {
-      std::unique_lock lk(mu_);
-      forwarders_.push_back(std::move(*f));
-    }
-    ref.Start();
-    return ref;
-  }
-
-  // Appends canonical spans and waits until they are durable.
-  void Append(const std::vector<std::string>& spans) {
-    span::Batch b;
-    b.received_ns = NowNanos();
-    for (const std::string& json : spans) {
-      b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(json.size())});
-      b.data += json;
-    }
-    std::promise<buffer::AppendResult> done;
-    queue_->Append(std::move(b), true, [&](const buffer::AppendResult& r) { done.set_value(r); });
-    auto r = done.get_future().get();
-    EXPECT_TRUE(r.ok) << r.error;
-  }
-
- private:
-  testing::TempDir dir_;
-  std::unique_ptr<buffer::SpanQueue> queue_;
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::shared_mutex mu_;
-  std::vector<std::unique_ptr<Forwarder>> forwarders_;
-};
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
 
 // n generation spans with hex ids "<16 hex of i>" in one trace.
 std::vector<std::string> Generations(size_t n, std::vector<std::string>& ids) {
@@ -385,7 +312,7 @@ TEST(OtlpForwardTest, EverySpanArrivesDecodableInBothEncodings) {
     Harness h;
     Forwarder& f = h.Add(ForwardConfig(backend, format, "langfuse"));
     std::vector<std::string> ids;
-    h.Append(Generations(300, ids));
+    h.AppendJson(Generations(300, ids));
     ASSERT_TRUE(backend.WaitForUniqueSpans(300, 20s));
     auto got = backend.received_span_ids();
     for (const auto& id : ids) EXPECT_EQ(got.count(id), 1u) << id;
@@ -424,7 +351,7 @@ TEST(OtlpForwardTest, PartialSuccessCountsAsDelivered) {
   Harness h;
   Forwarder& f = h.Add(ForwardConfig(backend, "otlp-proto", "otel"));
   std::vector<std::string> ids;
-  h.Append(Generations(100, ids));
+  h.AppendJson(Generations(100, ids));
   ASSERT_TRUE(backend.WaitForUniqueSpans(100, 20s));
   ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; })) << "refused for good: not retried";
   auto s = f.GetStats();
@@ -443,7 +370,7 @@ TEST(OtlpForwardTest, ASpanTheExportCannotReadIsDeadLetteredAndTheRestArrives) {
   auto spans = Generations(20, ids);
   spans[7] = R"({"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"00000000000000ff","no_name":true})";
   ids.erase(ids.begin() + 7);
-  h.Append(spans);
+  h.AppendJson(spans);
   ASSERT_TRUE(backend.WaitForUniqueSpans(19, 20s));
   ASSERT_TRUE(WaitFor([&] { return f.GetStats().dead_lettered == 1; }));
   auto got = backend.received_span_ids();
