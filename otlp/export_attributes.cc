@@ -303,27 +303,14 @@ void Langfuse(const Canon& c, const TypeInfo& t, Attrs& a) {
   if (c.model_parameters) a.Json("langfuse.observation.model.parameters", *c.model_parameters);
   const Usage& u = c.usage;
   if (u.any()) {
-    const uint64_t cached = u.cache_read.value_or(0) + u.cache_write.value_or(0);
-    const uint64_t reasoning = u.reasoning.value_or(0);
     JsonObject o(a.Build());
-    if (u.input) o.Uint("input", *u.input > cached ? *u.input - cached : 0);
-    if (u.output) o.Uint("output", *u.output > reasoning ? *u.output - reasoning : 0);
-    o.Uint("input_cache_read", u.cache_read);
-    o.Uint("input_cache_creation", u.cache_write);
-    o.Uint("output_reasoning", u.reasoning);
-    o.Uint("total", u.Total());
+    WriteLangfuseUsage(u, o);
     a.Str("langfuse.observation.usage_details", o.Close());
   }
   const Cost& k = c.cost;
   if (k.present && k.usd()) {
     JsonObject o(a.Build());
-    o.Dbl("input", k.input);
-    o.Dbl("output", k.output);
-    o.Dbl("input_cache_read", k.cache_read);
-    o.Dbl("input_cache_creation", k.cache_write);
-    o.Dbl("output_reasoning", k.reasoning);
-    o.Dbl("request", k.request);
-    o.Dbl("total", k.total);
+    WriteLangfuseCost(k, o);
     if (!o.empty()) a.Str("langfuse.observation.cost_details", o.Close());
   }
   if (c.input) a.Text("langfuse.observation.input", *c.input);

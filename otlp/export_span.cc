@@ -262,6 +262,41 @@ std::string ReadCanon(element root, Canon& c) {
   return {};
 }
 
+Status ParseCanon(std::string_view json, size_t index, Canon& c) {
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string padded;
+  element root;
+  padded.assign(json);
+  if (auto err = parser.parse(padded).get(root); err) {
+    return Fail(Error::Invalid("span " + std::to_string(index) + ": not JSON: " + simdjson::error_message(err)));
+  }
+  if (std::string problem = ReadCanon(root, c); !problem.empty()) {
+    return Fail(Error::Invalid("span " + std::to_string(index) + ": " + problem));
+  }
+  return {};
+}
+
+void WriteLangfuseUsage(const Usage& u, JsonObject& o) {
+  const uint64_t cached = u.cache_read.value_or(0) + u.cache_write.value_or(0);
+  const uint64_t reasoning = u.reasoning.value_or(0);
+  if (u.input) o.Uint("input", *u.input > cached ? *u.input - cached : 0);
+  if (u.output) o.Uint("output", *u.output > reasoning ? *u.output - reasoning : 0);
+  o.Uint("input_cache_read", u.cache_read);
+  o.Uint("input_cache_creation", u.cache_write);
+  o.Uint("output_reasoning", u.reasoning);
+  o.Uint("total", u.Total());
+}
+
+void WriteLangfuseCost(const Cost& k, JsonObject& o) {
+  o.Dbl("input", k.input);
+  o.Dbl("output", k.output);
+  o.Dbl("input_cache_read", k.cache_read);
+  o.Dbl("input_cache_creation", k.cache_write);
+  o.Dbl("output_reasoning", k.reasoning);
+  o.Dbl("request", k.request);
+  o.Dbl("total", k.total);
+}
+
 int SpanKind(const Canon& c) { return kTypes[static_cast<size_t>(c.type)].client ? 3 : 1; }
 
 void MakeIds(const Canon& c, SpanIds& ids) {
@@ -300,42 +335,6 @@ std::string_view StatusMessage(const Canon& c) {
   Exception ex;
   ExceptionOf(c, ex);
   return ex.message.empty() ? ex.type : ex.message;
-}
-
-void AppendJsonString(std::string_view s, std::string& out) {
-  out.push_back('"');
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-    out.append(s.data() + start, i - start);
-    start = i + 1;
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out.push_back(kHex[ch >> 4]);
-        out.push_back(kHex[ch & 15]);
-      }
-    }
-  }
-  out.append(s.data() + start, s.size() - start);
-  out.push_back('"');
 }
 
 // Shortest text that reads back as the same double (parsed JSON is finite).

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "otlp/otlp_export.h"
+#include "span/json_writer.h"
 
 namespace spanvault::otlp::export_detail {
 
@@ -111,6 +112,11 @@ struct Canon {
 // name, no or bad start_time).
 std::string ReadCanon(element root, Canon& c);
 
+// Parses span number `index` of a request (`json`) with this thread's parser
+// and reads it into `c` (views valid until the next ParseCanon on this
+// thread). Errors name the index: "span 3: name is missing".
+Status ParseCanon(std::string_view json, size_t index, Canon& c);
+
 // 1 (INTERNAL) or 3 (CLIENT).
 int SpanKind(const Canon& c);
 
@@ -138,7 +144,7 @@ std::string_view StatusMessage(const Canon& c);
 void MapAttributes(const Canon& c, const SpanIds& ids, Dialect d, AttrSink& sink);
 
 // JSON text (strings are valid UTF-8: they come from simdjson).
-void AppendJsonString(std::string_view s, std::string& out);
+using span::AppendJsonString;
 void AppendJsonDouble(double v, std::string& out);  // shortest round trip; finite only
 void AppendElement(element e, std::string& out);    // compact
 
@@ -181,5 +187,13 @@ class JsonObject {
   std::string& out_;
   bool first_ = true;
 };
+
+// Langfuse's usage_details object: its exclusive buckets (input = input
+// minus cache reads and writes, output = output minus reasoning,
+// input_cache_read, input_cache_creation, output_reasoning, total).
+void WriteLangfuseUsage(const Usage& u, JsonObject& o);
+// Langfuse's cost_details object (input, output, input_cache_read,
+// input_cache_creation, output_reasoning, request, total), from exclusive costs.
+void WriteLangfuseCost(const Cost& k, JsonObject& o);
 
 }  // namespace spanvault::otlp::export_detail

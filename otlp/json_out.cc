@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "span/json_writer.h"
+
 // Strings are validated with simdjson's SIMD UTF-8 check first; the slow,
 // repairing path only runs for the rare invalid string.
 
@@ -36,61 +38,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     return 4;
   }
   return 0;
-}
-
-// True when none of the 8 bytes needs attention: no control character,
-// no '"' or '\\', nothing outside ASCII.
-bool PlainWord(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  auto has_zero = [&](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
-  bool control = ((w - kOnes * 0x20) & ~w & kHigh) != 0;
-  return !control && !has_zero(w ^ (kOnes * '"')) && !has_zero(w ^ (kOnes * '\\')) && (w & kHigh) == 0;
-}
-
-// Appends `s` quoted and escaped. `s` must be valid UTF-8.
-void AppendEscaped(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    if (i + 8 <= s.size() && PlainWord(s.data() + i)) {
-      i += 8;
-      continue;
-    }
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    out.append(s.data() + run, i - run);
-    run = ++i;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default: {
-        char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
 }
 
 bool IsAscii(std::string_view s) {
@@ -136,7 +83,7 @@ std::string_view Utf8Prefix(std::string_view s, size_t max) {
 
 void AppendString(std::string_view s, std::string& out) {
   std::string tmp;
-  AppendEscaped(ValidUtf8(s, tmp), out);
+  span::AppendJsonString(ValidUtf8(s, tmp), out);
 }
 
 void AppendInt(int64_t v, std::string& out) {
@@ -264,7 +211,7 @@ void AppendElement(simdjson::dom::element e, int depth, std::string& out) {
       for (auto field : simdjson::dom::object(e)) {
         if (!first) out.push_back(',');
         first = false;
-        AppendEscaped(field.key, out);  // simdjson validated the UTF-8
+        span::AppendJsonString(field.key, out);  // simdjson validated the UTF-8
         out.push_back(':');
         AppendElement(field.value, depth + 1, out);
       }
@@ -287,7 +234,7 @@ void AppendElement(simdjson::dom::element e, int depth, std::string& out) {
       return;
     }
     case element_type::STRING:
-      AppendEscaped(e.get_string().value_unsafe(), out);
+      span::AppendJsonString(e.get_string().value_unsafe(), out);
       return;
     case element_type::INT64: {
       char buf[24];

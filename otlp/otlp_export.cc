@@ -347,18 +347,9 @@ void ResourceAttrs(const Resource& r, AttrSink& a) {
 template <typename WriteSpan>
 Status Collect(std::span<const std::string_view> spans, Dialect d, WriteSpan write, std::string& area,
                std::vector<Resource>& resources) {
-  thread_local simdjson::dom::parser parser;
-  thread_local std::string padded;
   for (size_t i = 0; i < spans.size(); ++i) {
     Canon c;
-    element root;
-    padded.assign(spans[i]);
-    if (auto err = parser.parse(padded).get(root); err) {
-      return Fail(Error::Invalid("span " + std::to_string(i) + ": not JSON: " + simdjson::error_message(err)));
-    }
-    if (std::string problem = ReadCanon(root, c); !problem.empty()) {
-      return Fail(Error::Invalid("span " + std::to_string(i) + ": " + problem));
-    }
+    if (Status st = ParseCanon(spans[i], i, c); !st) return st;
     SpanIds ids;
     MakeIds(c, ids);
     Resource* r = nullptr;

@@ -25,18 +25,9 @@ using simdjson::dom::element;
 // Parses each span in turn and hands it to `write`; errors name the index.
 template <typename Write>
 Status ForEachSpan(std::span<const std::string_view> spans, Write write) {
-  thread_local simdjson::dom::parser parser;
-  thread_local std::string padded;
   for (size_t i = 0; i < spans.size(); ++i) {
     Canon c;
-    element root;
-    padded.assign(spans[i]);
-    if (auto err = parser.parse(padded).get(root); err) {
-      return Fail(Error::Invalid("span " + std::to_string(i) + ": not JSON: " + simdjson::error_message(err)));
-    }
-    if (std::string problem = export_detail::ReadCanon(root, c); !problem.empty()) {
-      return Fail(Error::Invalid("span " + std::to_string(i) + ": " + problem));
-    }
+    if (Status st = export_detail::ParseCanon(spans[i], i, c); !st) return st;
     write(i, c);
   }
   return {};
@@ -117,16 +108,9 @@ void LangfuseMetadata(JsonObject& o, std::string& out, const Canon& c, bool trac
 
 void LangfuseUsage(JsonObject& o, std::string& out, const Usage& u) {
   if (!u.any()) return;
-  const uint64_t cached = u.cache_read.value_or(0) + u.cache_write.value_or(0);
-  const uint64_t reasoning = u.reasoning.value_or(0);
   o.Key("usageDetails");
   JsonObject d(out);
-  if (u.input) d.Uint("input", *u.input > cached ? *u.input - cached : 0);
-  if (u.output) d.Uint("output", *u.output > reasoning ? *u.output - reasoning : 0);
-  d.Uint("input_cache_read", u.cache_read);
-  d.Uint("input_cache_creation", u.cache_write);
-  d.Uint("output_reasoning", u.reasoning);
-  d.Uint("total", u.Total());
+  export_detail::WriteLangfuseUsage(u, d);
   d.Close();
 }
 
@@ -134,13 +118,7 @@ void LangfuseCost(JsonObject& o, std::string& out, const Cost& k) {
   if (!k.present || !k.usd()) return;
   o.Key("costDetails");
   JsonObject d(out);
-  d.Dbl("input", k.input);
-  d.Dbl("output", k.output);
-  d.Dbl("input_cache_read", k.cache_read);
-  d.Dbl("input_cache_creation", k.cache_write);
-  d.Dbl("output_reasoning", k.reasoning);
-  d.Dbl("request", k.request);
-  d.Dbl("total", k.total);
+  export_detail::WriteLangfuseCost(k, d);
   d.Close();
 }
 
