@@ -362,27 +362,8 @@ void Braintrust(const Canon& c, const TypeInfo& t, Attrs& a) {
     if (!o.empty()) a.Str("braintrust.metadata", o.Close());
   }
   {
-    const Usage& u = c.usage;
     JsonObject o(a.Build());
-    o.Uint("prompt_tokens", u.input);
-    o.Uint("completion_tokens", u.output);
-    o.Uint("tokens", u.Total());
-    o.Uint("prompt_cached_tokens", u.cache_read);
-    o.Uint("prompt_cache_creation_tokens", u.cache_write);
-    o.Uint("completion_reasoning_tokens", u.reasoning);
-    if (c.cost.usd()) o.Dbl("estimated_cost", c.cost.total);
-    if (c.metrics) {
-      for (auto [k, v] : simdjson::dom::object(*c.metrics)) {
-        static constexpr std::string_view kOwn[] = {"prompt_tokens",
-                                                    "completion_tokens",
-                                                    "tokens",
-                                                    "prompt_cached_tokens",
-                                                    "prompt_cache_creation_tokens",
-                                                    "completion_reasoning_tokens",
-                                                    "estimated_cost"};
-        if (std::find(std::begin(kOwn), std::end(kOwn), k) == std::end(kOwn)) o.Elem(k, v);
-      }
-    }
+    WriteBraintrustMetrics(c, o);
     if (!o.empty()) a.Str("braintrust.metrics", o.Close());
   }
   if (c.scores) a.Json("braintrust.scores", *c.scores);

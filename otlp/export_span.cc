@@ -297,6 +297,30 @@ void WriteLangfuseCost(const Cost& k, JsonObject& o) {
   o.Dbl("total", k.total);
 }
 
+void WriteBraintrustMetrics(const Canon& c, JsonObject& o) {
+  const Usage& u = c.usage;
+  o.Uint("prompt_tokens", u.input);
+  o.Uint("completion_tokens", u.output);
+  o.Uint("tokens", u.Total());
+  o.Uint("prompt_cached_tokens", u.cache_read);
+  o.Uint("prompt_cache_creation_tokens", u.cache_write);
+  o.Uint("completion_reasoning_tokens", u.reasoning);
+  if (c.cost.usd()) o.Dbl("estimated_cost", c.cost.total);
+  if (!c.metrics) return;
+  static constexpr std::string_view kOwn[] = {"start",
+                                              "end",
+                                              "prompt_tokens",
+                                              "completion_tokens",
+                                              "tokens",
+                                              "prompt_cached_tokens",
+                                              "prompt_cache_creation_tokens",
+                                              "completion_reasoning_tokens",
+                                              "estimated_cost"};
+  for (auto [k, v] : simdjson::dom::object(*c.metrics)) {
+    if (std::find(std::begin(kOwn), std::end(kOwn), k) == std::end(kOwn)) o.Elem(k, v);
+  }
+}
+
 int SpanKind(const Canon& c) { return kTypes[static_cast<size_t>(c.type)].client ? 3 : 1; }
 
 void MakeIds(const Canon& c, SpanIds& ids) {

@@ -196,4 +196,10 @@ void WriteLangfuseUsage(const Usage& u, JsonObject& o);
 // input_cache_creation, output_reasoning, request, total), from exclusive costs.
 void WriteLangfuseCost(const Cost& k, JsonObject& o);
 
+// Braintrust's metrics: token counts (prompt_tokens, completion_tokens,
+// tokens, prompt_cached_tokens, prompt_cache_creation_tokens,
+// completion_reasoning_tokens), estimated_cost (USD), then the span's own
+// metrics except those names and start/end.
+void WriteBraintrustMetrics(const Canon& c, JsonObject& o);
+
 }  // namespace spanvault::otlp::export_detail

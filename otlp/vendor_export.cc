@@ -259,28 +259,7 @@ void WriteBraintrustRow(const Canon& c, std::string& out) {
     JsonObject m(out);
     m.Dbl("start", static_cast<double>(c.start_ns) / 1e9);
     m.Dbl("end", static_cast<double>(c.end_ns) / 1e9);
-    const Usage& u = c.usage;
-    m.Uint("prompt_tokens", u.input);
-    m.Uint("completion_tokens", u.output);
-    m.Uint("tokens", u.Total());
-    m.Uint("prompt_cached_tokens", u.cache_read);
-    m.Uint("prompt_cache_creation_tokens", u.cache_write);
-    m.Uint("completion_reasoning_tokens", u.reasoning);
-    if (c.cost.present && c.cost.usd()) m.Dbl("estimated_cost", c.cost.total);
-    if (c.metrics) {
-      static constexpr std::string_view kOwn[] = {"start",
-                                                  "end",
-                                                  "prompt_tokens",
-                                                  "completion_tokens",
-                                                  "tokens",
-                                                  "prompt_cached_tokens",
-                                                  "prompt_cache_creation_tokens",
-                                                  "completion_reasoning_tokens",
-                                                  "estimated_cost"};
-      for (auto [k, v] : simdjson::dom::object(*c.metrics)) {
-        if (std::find(std::begin(kOwn), std::end(kOwn), k) == std::end(kOwn)) m.Elem(k, v);
-      }
-    }
+    export_detail::WriteBraintrustMetrics(c, m);
     m.Close();
   }
   {
