@@ -1,5 +1,5 @@
-// spanvault — the command-line client: send, status, buffer dump, rejected,
-// dead-letter, prices.
+// spanvault — the command-line client: send, status, reload, check, buffer
+// dump/salvage, rejected, dead-letter, prices.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -112,13 +112,15 @@ int CmdStatus(const Globals& g, bool as_json) {
   }
   std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(), s.value("pid", 0ll),
               s.value("uptime_seconds", 0ll));
-  std::printf("\n%-12s %12s %14s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rejected", "drops",
-              "rejected by reason");
+  // Rates: accepted (transports) and delivered (upstreams) spans per second
+  // over the last minute, or since start when the daemon is younger.
+  std::printf("\n%-12s %12s %14s %12s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rate/s (1m)",
+              "rejected", "drops", "rejected by reason");
   for (auto& [name, t] : s["transports"].items()) {
     std::string reasons;
     for (auto& [k, v] : t["rejected_by_reason"].items()) reasons += k + "=" + v.dump() + " ";
-    std::printf("%-12s %12llu %14llu %12llu %10s  %s\n", name.c_str(), t.value("received", 0ull),
-                t.value("accepted_spans", 0ull), t.value("rejected", 0ull),
+    std::printf("%-12s %12llu %14llu %12.1f %12llu %10s  %s\n", name.c_str(), t.value("received", 0ull),
+                t.value("accepted_spans", 0ull), t.value("spans_per_second_1m", 0.0), t.value("rejected", 0ull),
                 t.contains("kernel_drops") ? t["kernel_drops"].dump().c_str() : "-", reasons.c_str());
   }
   const json& b = s["buffer"];
@@ -140,17 +142,18 @@ int CmdStatus(const Globals& g, bool as_json) {
   }
   const json& ups = s["upstreams"];
   if (ups.is_array() && !ups.empty()) {
-    std::printf("\n%-16s %-9s %10s %10s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest", "delivered",
-                "in_flight", "retries", "dead", "last error");
+    std::printf("\n%-16s %-9s %10s %10s %12s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",
+                "delivered", "rate/s (1m)", "in_flight", "retries", "dead", "last error");
     for (const json& u : ups) {
       std::string health = u.value("paused", false) ? "PAUSED" : (u.value("healthy", true) ? "ok" : "FAILING");
       std::string err = u.value("last_error", std::string());
       if (!err.empty() && u["last_error_age_seconds"].is_number()) {
         err += " (" + std::to_string(static_cast<long long>(u["last_error_age_seconds"].get<double>())) + "s ago)";
       }
-      std::printf("%-16s %-9s %10llu %9.1fs %12llu %9llu %8llu %6llu  %s\n", u.value("name", std::string()).c_str(),
-                  health.c_str(), u.value("pending_spans", 0ull), u.value("oldest_pending_age_seconds", 0.0),
-                  u.value("delivered_spans", 0ull), u.value("in_flight_batches", 0ull), u.value("retries", 0ull),
+      std::printf("%-16s %-9s %10llu %9.1fs %12llu %12.1f %9llu %8llu %6llu  %s\n",
+                  u.value("name", std::string()).c_str(), health.c_str(), u.value("pending_spans", 0ull),
+                  u.value("oldest_pending_age_seconds", 0.0), u.value("delivered_spans", 0ull),
+                  u.value("delivered_per_second_1m", 0.0), u.value("in_flight_batches", 0ull), u.value("retries", 0ull),
                   u.value("dead_lettered", 0ull), err.c_str());
     }
   } else {
@@ -306,11 +309,12 @@ int CmdRejected(const Globals& g, bool as_json, size_t limit) {
 }
 
 // Sends one control line and returns the parsed answer.
-Result<json> Control(const Globals& g, const std::string& line) {
+Result<json> Control(const Globals& g, const std::string& line,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   auto client = cli::StreamClient::Connect(StreamSocket(g));
   if (!client) return Fail(client.error());
   if (auto w = client->Write(line + "\n"); !w) return Fail(w.error());
-  auto answer = client->ReadLine(std::chrono::seconds(30));
+  auto answer = client->ReadLine(timeout);
   if (!answer) return Fail(answer.error());
   json j = json::parse(*answer, nullptr, false);
   if (!j.is_object()) return Fail(Error::Invalid("unexpected answer: " + *answer));
@@ -378,6 +382,50 @@ int CmdDeadLetterChange(const Globals& g, const std::string& verb, const DeadLet
   if (!n) return Die(verb + " failed: " + n.error().message, 1);
   std::printf("%s %zu\n", counted, *n);
   return 0;
+}
+
+// The running daemon re-reads its configuration ({"$reload": true}, same as
+// SIGHUP) and says what it applied. Exit 1 when the new configuration was
+// refused or a part of it could not be applied.
+int CmdReload(const Globals& g, bool as_json) {
+  // Replaced forwarders get shutdown_grace to finish their requests first.
+  auto a = Control(g, R"({"$reload":true})", std::chrono::minutes(5));
+  if (!a) return Die(a.error().message);
+  if (as_json) {
+    std::printf("%s\n", a->dump(2).c_str());
+    return a->value("ok", false) ? 0 : 1;
+  }
+  auto names = [](const json& list) {
+    std::string out;
+    for (const auto& n : list) out += (out.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
+    return out;
+  };
+  const json& errors = (*a)["config_errors"];
+  if (errors.is_array() && !errors.empty()) {
+    std::printf("configuration not reloaded; the running one stays in force:\n");
+    for (const auto& e : errors) std::printf("  %s\n", e.is_string() ? e.get<std::string>().c_str() : e.dump().c_str());
+    return 1;
+  }
+  const json& u = (*a)["upstreams"];
+  std::printf("configuration reloaded\n");
+  for (const char* what : {"added", "removed", "changed", "unchanged"}) {
+    if (u[what].is_array() && !u[what].empty()) std::printf("  upstreams %-10s %s\n", what, names(u[what]).c_str());
+  }
+  for (const auto& f : u["failed"]) {
+    std::printf("  upstream %s NOT applied: %s\n", f.value("name", std::string()).c_str(),
+                f.value("error", std::string()).c_str());
+  }
+  if (!(*a)["applied"].empty()) std::printf("  applied    %s\n", names((*a)["applied"]).c_str());
+  if (!(*a)["needs_restart"].empty()) {
+    std::printf("  changed but not applied until a restart: %s\n", names((*a)["needs_restart"]).c_str());
+  }
+  const json& p = (*a)["prices"];
+  if (p.value("ok", false)) {
+    std::printf("  price tables reloaded\n");
+  } else {
+    std::printf("  price tables NOT reloaded (the previous ones stay): %s\n", p.value("error", std::string()).c_str());
+  }
+  return a->value("ok", false) ? 0 : 1;
 }
 
 struct QuoteArgs {
@@ -490,6 +538,9 @@ int main(int argc, char** argv) {
   send->add_flag("--sync", sync, "wait until everything is durable; print accepted/rejected; exit 1 on rejects");
   auto* status = app.add_subcommand("status", "show the running daemon's counters and buffer");
   status->add_flag("--json", as_json, "print JSON");
+  auto* reload_config = app.add_subcommand(
+      "reload", "make the running daemon re-read its configuration (same as SIGHUP) and print what changed");
+  reload_config->add_flag("--json", as_json, "print the report as JSON");
   auto* buf = app.add_subcommand("buffer", "inspect the buffer (works with the daemon stopped)");
   buf->require_subcommand(1);
   auto* dump = buf->add_subcommand("dump", "print the buffered spans as NDJSON");
@@ -542,7 +593,8 @@ int main(int argc, char** argv) {
   list->add_flag("--json", as_json, "one JSON object per line");
   auto* unpriced = prices->add_subcommand("unpriced", "models the running daemon saw without a price");
   unpriced->add_flag("--json", as_json, "print JSON");
-  auto* reload = prices->add_subcommand("reload", "make the running daemon re-read its price tables");
+  auto* reload = prices->add_subcommand(
+      "reload", "make the running daemon re-read its price tables (SIGHUP and `spanvault reload` do it too)");
 
   CLI11_PARSE(app, argc, argv);
   if (quote->parsed()) return CmdQuote(q);
@@ -570,6 +622,7 @@ int main(int argc, char** argv) {
   }
   if (send->parsed()) return CmdSend(g, file, sync);
   if (status->parsed()) return CmdStatus(g, as_json);
+  if (reload_config->parsed()) return CmdReload(g, as_json);
   if (dump->parsed()) return CmdDump(g);
   if (salvage->parsed()) return CmdSalvage(g, salvage_dir);
   if (rejected->parsed()) return CmdRejected(g, as_json, limit);

@@ -492,4 +492,12 @@ std::string DescribeKeys() {
   return out;
 }
 
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {
+  std::vector<std::string> changed;
+  for (const KeyDef& k : Keys()) {
+    if (k.get(a) != k.get(b)) changed.push_back(k.name);
+  }
+  return changed;
+}
+
 }  // namespace spanvault::daemon

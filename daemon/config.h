@@ -65,11 +65,13 @@ struct Config {
   buffer::Options buffer;  // buffer.dir is derived: state_dir/buffer
   // Default: none. `price_tables`: user price tables, before the built-in
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
-  // Reloaded on SIGHUP.
+  // Reloaded on SIGHUP (a changed list applies too: daemon/reload.h).
   std::vector<std::string> price_tables;
   // Default: none. `[[upstream]]` tables (design §5); only from the file.
+  // A reload applies changes live (daemon/reload.h).
   std::vector<upstream::UpstreamConfig> upstreams;
-  // Default: 5s. On SIGTERM, how long requests in flight may still finish.
+  // Default: 5s. On SIGTERM (and for forwarders a reload stops), how long
+  // requests in flight may still finish.
   std::chrono::milliseconds shutdown_grace{5000};
   // Default: 2. Threads that encode, compress and send to the upstreams.
   uint32_t upstream_threads = 2;
@@ -101,5 +103,10 @@ Config LoadConfig(const LoadOptions& options, std::vector<std::string>* problems
 // One line per key: "section.key = value  (default ...)"; for --help texts
 // and the README.
 std::string DescribeKeys();
+
+// The keys (as named in the file: "state_dir", "ingest.udp") whose values
+// differ between `a` and `b`, in table order. The [[upstream]] tables are not
+// keys: reload.h compares them by name.
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
 
 }  // namespace spanvault::daemon

@@ -4,76 +4,63 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <future>
-#include <shared_mutex>
 #include <system_error>
-#include <thread>
 
 #include "buffer/salvage.h"
-#include "buffer/span_queue.h"
 #include "common/log.h"
-#include "common/util.h"
-#include "daemon/pricing.h"
+#include "daemon/daemon_impl.h"
 #include "daemon/status.h"
-#include "ipc/datagram_listener.h"
-#include "ipc/http_listener.h"
 #include "ipc/socket_activation.h"
-#include "ipc/stream_listener.h"
 #include "ipc/unix_socket.h"
 #include "otlp/otlp_ingest.h"
-#include "upstream/forwarder.h"
 
 namespace spanvault::daemon {
 namespace asio = boost::asio;
 
-struct Daemon::Impl {
-  Config config;
-  int64_t started_ns = NowNanos();
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::vector<std::thread> threads;
-  std::unique_ptr<buffer::SpanQueue> queue;
-  // Upstreams: their own io_context, so that compressing batches never
-  // competes with the listeners' handlers for a thread.
-  asio::io_context upstream_ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> upstream_work;
-  std::vector<std::thread> upstream_threads;
-  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
-  std::shared_mutex forwarders_mu;  // the writer thread's on_commit reads the list
-  std::unique_ptr<Pricing> pricing;
-  ipc::Counters counters;
-  std::unique_ptr<ipc::StreamListener> stream;
-  std::unique_ptr<ipc::DatagramListener> dgram;
-  std::unique_ptr<ipc::DatagramListener> udp;
-  std::unique_ptr<ipc::HttpListener> http;
-  std::vector<std::string> socket_files;  // removed at Stop
-  int udp_port = -1;
-  int http_port = -1;
-  bool stopped = false;
-  std::atomic<bool> ready{false};  // GET /readyz: started and not stopping
-  Daemon* self = nullptr;          // for the control handler
-
-  ~Impl() {
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-    // After a failed Start (or without Stop): cancel what the forwarders
-    // have in flight while their threads still run, then end the threads.
-    forwarders.clear();
-    upstream_work.reset();
-    upstream_ioc.stop();
-    for (auto& t : upstream_threads) {
-      if (t.joinable()) t.join();
-    }
-    // After a failed Start: leave no socket file of ours behind.
-    if (!stopped) {
-      for (const auto& f : socket_files) ::unlink(f.c_str());
-    }
+Daemon::Impl::~Impl() {
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
   }
-};
+  // After a failed Start (or without Stop): cancel what the forwarders
+  // have in flight while their threads still run, then end the threads.
+  forwarders.clear();
+  upstream_work.reset();
+  upstream_ioc.stop();
+  for (auto& t : upstream_threads) {
+    if (t.joinable()) t.join();
+  }
+  // After a failed Start: leave no socket file of ours behind.
+  if (!stopped) {
+    for (const auto& f : socket_files) ::unlink(f.c_str());
+  }
+}
+
+void StartUpstreamThreads(Daemon::Impl& d) {
+  if (!d.upstream_threads.empty()) return;
+  for (uint32_t i = 0; i < d.config.upstream_threads; ++i) {
+    d.upstream_threads.emplace_back([&ioc = d.upstream_ioc] {
+      pthread_setname_np(pthread_self(), "sv-upstream");
+      for (;;) {
+        try {
+          ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          LOG_ERROR("upstream thread caught an exception; continuing", {{"error", e.what()}});
+        }
+      }
+    });
+  }
+}
+
+void StopForwardersInParallel(std::vector<RunningForwarder> forwarders, std::chrono::milliseconds grace) {
+  std::vector<std::thread> stoppers;
+  for (auto& f : forwarders) {
+    stoppers.emplace_back([&f, grace] { f.forwarder->Stop(grace); });
+  }
+  for (auto& t : stoppers) t.join();
+  forwarders.clear();
+}
 
 namespace {
 
@@ -96,30 +83,50 @@ Status StartForwarders(Daemon::Impl& d) {
   }
   upstream::ForwarderOptions fo;
   fo.max_age = d.config.buffer.max_age;
-  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
+  std::vector<RunningForwarder> forwarders;
   for (const auto& u : d.config.upstreams) {
     auto f = upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo);
     if (!f) return Fail(f.error());
-    forwarders.push_back(std::move(*f));
+    forwarders.push_back({std::move(*f), d.next_instance++});
   }
   d.upstream_work.emplace(d.upstream_ioc.get_executor());
-  for (uint32_t i = 0; i < d.config.upstream_threads && !forwarders.empty(); ++i) {
-    d.upstream_threads.emplace_back([&ioc = d.upstream_ioc] {
-      pthread_setname_np(pthread_self(), "sv-upstream");
-      for (;;) {
-        try {
-          ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          LOG_ERROR("upstream thread caught an exception; continuing", {{"error", e.what()}});
-        }
-      }
-    });
-  }
-  for (auto& f : forwarders) f->Start();
+  if (!forwarders.empty()) StartUpstreamThreads(d);
+  for (auto& f : forwarders) f.forwarder->Start();
   std::unique_lock lk(d.forwarders_mu);
   d.forwarders = std::move(forwarders);
   return {};
+}
+
+// One sample of the rate windows: accepted spans per transport, delivered
+// spans per upstream.
+void SampleRates(Daemon::Impl& d) {
+  std::array<uint64_t, span::kTransportCount> accepted{};
+  for (size_t i = 0; i < accepted.size(); ++i) accepted[i] = d.counters.transport[i].spans_accepted.load();
+  std::vector<RateSampler::UpstreamSample> upstreams;
+  {
+    std::shared_lock lk(d.forwarders_mu);
+    for (const auto& f : d.forwarders) {
+      upstreams.push_back({f.forwarder->name(), f.instance, f.forwarder->GetStats().delivered_spans});
+    }
+  }
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::lock_guard lk(d.rates_mu);
+  d.rates.Record(now, accepted, upstreams);
+}
+
+// Every second on an I/O thread until Stop() clears `sampling`; ioc.stop()
+// abandons the last wait.
+void ScheduleSample(Daemon::Impl& d) {
+  auto now = std::chrono::steady_clock::now();
+  d.next_sample += std::chrono::seconds(1);
+  if (d.next_sample < now) d.next_sample = now + std::chrono::seconds(1);  // fell behind: skip, do not burst
+  d.rate_timer->expires_at(d.next_sample);
+  d.rate_timer->async_wait([&d](const boost::system::error_code& ec) {
+    if (ec || !d.sampling.load()) return;
+    SampleRates(d);
+    ScheduleSample(d);
+  });
 }
 
 // The OTLP decoders of the HTTP listener (ipc/ does not depend on otlp/).
@@ -164,7 +171,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   bo.dir = config.state_dir / "buffer";
   bo.on_commit = [&d] {
     std::shared_lock lk(d.forwarders_mu);
-    for (auto& f : d.forwarders) f->Notify();
+    for (auto& f : d.forwarders) f.forwarder->Notify();
   };
   auto q = buffer::SpanQueue::Open(bo);
   if (!q) return Fail(q.error());
@@ -304,6 +311,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
       }
     });
   }
+  // The first sample of the rate windows, then one a second.
+  SampleRates(started);
+  started.rate_timer.emplace(started.ioc);
+  started.next_sample = std::chrono::steady_clock::now();
+  started.sampling = true;
+  ScheduleSample(started);
   started.ready = true;
   auto stats = started.queue->GetStats();
   LOG_INFO("spanvaultd started", {{"version", SPANVAULT_VERSION},
@@ -317,18 +330,16 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
 namespace {
 
 void StopForwarders(Daemon::Impl& d) {
-  std::vector<std::unique_ptr<upstream::Forwarder>> forwarders;
+  // No reload may start forwarders again after this.
+  std::lock_guard reload_lock(d.reload_mu);
+  d.forwarders_closed = true;
+  std::vector<RunningForwarder> forwarders;
   {
     std::unique_lock lk(d.forwarders_mu);
     forwarders.swap(d.forwarders);
   }
-  // Stop them side by side: the grace is a bound on the whole shutdown.
-  std::vector<std::thread> stoppers;
-  for (auto& f : forwarders) {
-    stoppers.emplace_back([&f, grace = d.config.shutdown_grace] { f->Stop(grace); });
-  }
-  for (auto& t : stoppers) t.join();
-  forwarders.clear();
+  // Side by side: the grace is a bound on the whole shutdown.
+  StopForwardersInParallel(std::move(forwarders), d.config.shutdown_grace);
   d.upstream_work.reset();
   d.upstream_ioc.stop();
   for (auto& t : d.upstream_threads) {
@@ -343,6 +354,7 @@ void Daemon::Stop() {
   if (d.stopped) return;
   d.stopped = true;
   d.ready = false;
+  d.sampling = false;
   // 1. Stop reading: lines already read are decoded and handed to the store.
   if (d.stream) d.stream->Stop();
   if (d.dgram) d.dgram->Stop();
@@ -380,10 +392,26 @@ std::string Daemon::StatusJson() const {
   nlohmann::json j =
       nlohmann::json::parse(BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
-  nlohmann::json ups = nlohmann::json::array();
+  std::vector<std::pair<upstream::ForwarderStats, uint64_t>> forwarders;  // with their instance
   {
     std::shared_lock lk(impl_->forwarders_mu);
-    for (const auto& f : impl_->forwarders) ups.push_back(ForwarderStatusJson(f->GetStats()));
+    for (const auto& f : impl_->forwarders) forwarders.emplace_back(f.forwarder->GetStats(), f.instance);
+  }
+  // Rates over the last minute (or since start), from the 1 s samples. A
+  // forwarder not sampled yet (just started by a reload) has none yet.
+  nlohmann::json ups = nlohmann::json::array();
+  std::lock_guard lk(impl_->rates_mu);
+  j["rate_window_seconds"] = impl_->rates.transport(span::Transport::kUnixStream).WindowSeconds();
+  for (int i = 0; i < span::kTransportCount; ++i) {
+    auto t = static_cast<span::Transport>(i);
+    j["transports"][std::string(span::TransportName(t))]["spans_per_second_1m"] = impl_->rates.transport(t).PerSecond();
+  }
+  for (const auto& [stats, instance] : forwarders) {
+    nlohmann::json u = ForwarderStatusJson(stats);
+    const CounterWindow* w = impl_->rates.upstream(stats.name, instance);
+    u["delivered_per_second_1m"] = w != nullptr ? w->PerSecond() : 0.0;
+    u["rate_window_seconds"] = w != nullptr ? w->WindowSeconds() : 0.0;
+    ups.push_back(std::move(u));
   }
   j["upstreams"] = std::move(ups);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -393,6 +421,14 @@ Status Daemon::ReloadPrices() { return impl_->pricing->Reload(); }
 
 std::optional<std::string> Daemon::Control(const std::string& key, const nlohmann::json& line) {
   if (key == "$status") return StatusJson();
+  if (key == "$reload") {
+    // Blocks this I/O thread while replaced forwarders stop (up to
+    // shutdown_grace); the other I/O threads go on serving.
+    if (line["$reload"] != true) return std::nullopt;
+    nlohmann::json answer = ReloadFromSource().ToJson();
+    answer["$reload"] = true;
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   if (key == "$dead_letter") return DeadLetterControl(*impl_->queue, line);
   if (key == "$salvage") {
     // `spanvault buffer salvage DIR` while the daemon runs: the spans of a

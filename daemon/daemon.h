@@ -2,8 +2,10 @@
 // (ipc → span → buffer). Usable in-process by tests.
 //
 // Threading: `io_threads` threads run one io_context shared by all listeners;
-// the buffer has its own writer thread. Start() and Stop() are called from
-// one controlling thread (main, or a test).
+// the buffer has its own writer thread; the forwarders run on
+// `upstream_threads` threads of their own. Start() and Stop() are called from
+// one controlling thread (main, or a test); Reload() and the other methods
+// may be called from any thread (reloads run one at a time).
 #pragma once
 
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "common/error.h"
 #include "daemon/config.h"
+#include "daemon/reload.h"
 
 namespace spanvault::daemon {
 
@@ -31,12 +34,32 @@ class Daemon {
   // The status document `spanvault status` prints (see README).
   std::string StatusJson() const;
 
+  // Applies a new configuration without a restart (see reload.h): upstreams
+  // by name (unchanged ones keep running; removed, added and changed ones
+  // are stopped and started), price tables, log_level, shutdown_grace. Keys
+  // that need a restart are reported and logged, not applied. An invalid
+  // `next` changes nothing. Listeners and their connections are untouched,
+  // and no buffered span is lost. Blocks while replaced forwarders finish
+  // their requests in flight (at most shutdown_grace). After Stop() began it
+  // changes nothing and reports an error.
+  ReloadReport Reload(const Config& next);
+
+  // Where ReloadFromSource() reads the configuration: the options the daemon
+  // was started with (file, --set, flags, environment).
+  void SetReloadSource(LoadOptions options);
+  // Loads the configuration from the reload source (problems → the report's
+  // config_errors, nothing applied) and Reload()s it. SIGHUP and
+  // {"$reload": true}. Without a source: an error, nothing applied.
+  ReloadReport ReloadFromSource();
+
   // Re-reads the price tables (SIGHUP, `spanvault prices reload`). On error
   // the previous tables stay in force and the error is returned.
   Status ReloadPrices();
 
   // Answers a control line of the stream socket ({"$status": true},
-  // {"$prices": "reload" | "unpriced"}); nullopt for an unknown one.
+  // {"$reload": true} → ReloadReport::ToJson() plus "$reload",
+  // {"$prices": "reload" | "unpriced"}, {"$dead_letter": ...},
+  // {"$salvage": DIR}); nullopt for an unknown one.
   std::optional<std::string> Control(const std::string& key, const nlohmann::json& line);
 
   // The Prometheus text exposition served at GET /metrics (daemon/metrics.cc).
@@ -46,6 +69,8 @@ class Daemon {
   int udp_port() const;
   // The HTTP port actually bound (useful with port 0), or -1.
   int http_port() const;
+  // The running configuration (a reload changes only what it applied).
+  // Not synchronized with a concurrent Reload().
   const Config& config() const;
 
   // Exposed for daemon.cc's helpers only.

@@ -97,6 +97,9 @@ int main(int argc, char** argv) {
     LOG_ERROR("cannot start", {{"error", e.what()}});
     return 1;
   }
+  // SIGHUP and {"$reload": true} load the configuration the way it was
+  // loaded now: the same file, --set and flags, SPANVAULT_* variables.
+  d->SetReloadSource(lo);
   // systemd (Type=notify): READY once the store is open and the listeners
   // run; STATUS with the buffer and upstream health, refreshed; WATCHDOG at
   // half of WatchdogSec. No-ops outside systemd (no NOTIFY_SOCKET).
@@ -125,8 +128,10 @@ int main(int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      LOG_INFO("SIGHUP received: reloading price tables", nullptr);
-      (void)d->ReloadPrices();  // errors are logged; the old tables stay
+      LOG_INFO("SIGHUP received: reloading the configuration", nullptr);
+      // Logs its problems, or what changed in one line ("configuration reloaded").
+      (void)d->ReloadFromSource();
+      sd_notifyf(0, "STATUS=%s", status_line().c_str());
       continue;
     }
     LOG_INFO("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

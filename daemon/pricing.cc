@@ -104,7 +104,16 @@ void Pricing::CountUnpriced(std::string_view model) {
 }
 
 Status Pricing::Reload() {
-  auto book = cost::LoadPriceBook(sources_);
+  std::vector<std::string> sources;
+  {
+    std::lock_guard lock(mu_);
+    sources = sources_;
+  }
+  return Reload(std::move(sources));
+}
+
+Status Pricing::Reload(std::vector<std::string> sources) {
+  auto book = cost::LoadPriceBook(sources);
   std::lock_guard lock(mu_);
   ++reloads_;
   if (!book) {
@@ -115,6 +124,7 @@ Status Pricing::Reload() {
   size_t models = 0;
   for (const auto& t : (*book)->tables()) models += t->model_count();
   book_ = std::move(*book);
+  sources_ = std::move(sources);
   last_error_.clear();
   generation_.fetch_add(1, std::memory_order_release);
   LOG_INFO("price tables reloaded", {{"tables", sources_.size() + 1}, {"models", models}});

@@ -33,6 +33,9 @@ class Pricing : public span::Enricher {
   // Re-reads every source. On any error the current book stays in force and
   // the error is returned (and remembered for status).
   Status Reload();
+  // Loads `sources` instead (a reloaded configuration changed the list); on
+  // success they replace the current sources, on error nothing changes.
+  Status Reload(std::vector<std::string> sources);
 
   // Model name → spans seen without a price, most first.
   std::vector<std::pair<std::string, uint64_t>> Unpriced() const;
@@ -47,8 +50,8 @@ class Pricing : public span::Enricher {
   const cost::PriceBook* Current();
   void CountUnpriced(std::string_view model);
 
-  const std::vector<std::string> sources_;
-  mutable std::mutex mu_;  // book_, last_error_, unpriced_, reloads_
+  mutable std::mutex mu_;  // sources_, book_, last_error_, unpriced_, reloads_
+  std::vector<std::string> sources_;
   std::shared_ptr<const cost::PriceBook> book_;
   std::atomic<uint64_t> generation_{1};
   std::string last_error_;

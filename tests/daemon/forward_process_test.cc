@@ -17,26 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Upstream {
-  std::string name;
-  std::string endpoint;
-  std::string extra;  // more TOML lines for the table
-};
-
-// Writes DIR/spanvault.toml with these upstreams and returns its path.
-std::string WriteConfig(const TempDir& dir, const std::vector<Upstream>& upstreams, const std::string& top = "") {
-  std::string path = dir.str() + "/spanvault.toml";
-  std::ofstream f(path);
-  f << top << "\n";
-  for (const auto& u : upstreams) {
-    f << "[[upstream]]\nname = \"" << u.name << "\"\nendpoint = \"" << u.endpoint << "\"\n"
-      << "linger = \"20ms\"\nbatch_max_spans = 200\n"
-      << "retry = { initial = \"20ms\", max = \"300ms\" }\n"
-      << u.extra << "\n";
-  }
-  return path;
-}
-
 json Status(const DaemonProcess& d) {
   std::vector<std::string> argv = {SPANVAULT_CLI_PATH, "status", "--json"};
   for (auto& a : d.DirArgs()) argv.push_back(a);
@@ -66,12 +46,6 @@ json SendSynced(const DaemonProcess& d, const std::vector<std::string>& ids) {
   auto answer = c->ReadLine(10s);
   EXPECT_TRUE(answer.has_value());
   return answer ? json::parse(*answer, nullptr, false) : json();
-}
-
-std::vector<std::string> Ids(const std::string& prefix, int n) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(prefix + std::to_string(i));
-  return ids;
 }
 
 RunResult Cli(const DaemonProcess& d, std::vector<std::string> args) {
@@ -280,6 +254,95 @@ TEST(DeadLetterCliTest, ListReplayPurgeWithTheDaemonRunningAndStopped) {
   EXPECT_EQ(purge.code, 0) << purge.out;
   EXPECT_EQ(purge.out, "purged 1\n");
   EXPECT_EQ(Cli(d, {"dead-letter", "list", "--json"}).out, "");
+}
+
+TEST(ReloadProcessTest, SighupMovesAnUpstreamWhileAClientKeepsSendingOnItsConnection) {
+  FakeBackend a, b;
+  a.Start();
+  b.Start();
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start({"--config", WriteConfig(dir, {{"main", a.url("/v1/spans"), ""}})});
+  // One client, one connection, acknowledged batches before, during and after
+  // the reload; batches begun after the reload was logged are "post".
+  std::atomic<bool> reloaded{false}, stop{false}, connection_ok{true};
+  std::mutex mu;
+  std::set<std::string> acked, post;
+  std::thread sender([&] {
+    auto c = cli::StreamClient::Connect(d.Socket());
+    if (!c) {
+      connection_ok = false;
+      return;
+    }
+    for (int batch = 0; !stop; ++batch) {
+      bool after = reloaded.load();
+      std::vector<std::string> ids = Ids((after ? "post" : "pre") + std::to_string(batch) + "-", 50);
+      std::string data;
+      for (const auto& id : ids) data += Span(id) + "\n";
+      data += "{\"$sync\":" + std::to_string(batch) + "}\n";
+      auto answer = c->Write(data).has_value() ? c->ReadLine(10s) : Fail(Error::Io("write failed"));
+      if (!answer || json::parse(*answer, nullptr, false).value("accepted", 0) != 50) {
+        connection_ok = false;
+        return;
+      }
+      std::lock_guard lock(mu);
+      acked.insert(ids.begin(), ids.end());
+      if (after) post.insert(ids.begin(), ids.end());
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  WriteConfig(dir, {{"main", b.url("/v1/spans"), ""}});
+  d.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return d.Log().find("\"msg\":\"configuration reloaded\"") != std::string::npos; }));
+  reloaded = true;
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return post.size() >= 500 || !connection_ok;
+  }));
+  stop = true;
+  sender.join();
+  EXPECT_TRUE(connection_ok) << "the connection made before the reload keeps working after it";
+  ASSERT_GE(post.size(), 500u);
+  auto delivered = [&] {
+    auto got_a = a.received_span_ids(), got_b = b.received_span_ids();
+    size_t missing = 0;
+    for (const auto& id : acked) missing += got_a.count(id) == 0 && got_b.count(id) == 0 ? 1 : 0;
+    return missing;
+  };
+  EXPECT_TRUE(WaitFor([&] { return delivered() == 0; })) << delivered() << " of " << acked.size() << " missing";
+  auto got_a = a.received_span_ids(), got_b = b.received_span_ids();
+  for (const auto& id : post) {
+    EXPECT_EQ(got_b.count(id), 1u) << id;
+    EXPECT_EQ(got_a.count(id), 0u) << id << " went to the old endpoint";
+  }
+  EXPECT_NE(d.Log().find("upstream changed"), std::string::npos);
+  EXPECT_EQ(Status(d)["upstreams"][0]["endpoint"], b.url("/v1/spans"));
+  json s;
+  EXPECT_TRUE(WaitFor([&] { return (s = Status(d))["rate_window_seconds"].get<double>() >= 1; }));
+  EXPECT_GT(s["transports"]["unix_stream"]["spans_per_second_1m"].get<double>(), 0) << s.dump();
+
+  // `spanvault reload` does the same and prints what changed.
+  WriteConfig(dir, {{"main", b.url("/v1/spans"), ""}, {"extra", a.url("/v1/spans"), ""}}, "io_threads = 3");
+  RunResult r = Cli(d, {"reload"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("upstreams added      extra"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("upstreams unchanged  main"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("changed but not applied until a restart: io_threads"), std::string::npos) << r.out;
+  // A broken file: exit 1, the running configuration stays.
+  WriteConfig(dir, {{"main", "ftp://nowhere/x", ""}});
+  r = Cli(d, {"reload"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("configuration not reloaded"), std::string::npos) << r.out;
+  EXPECT_EQ(Status(d)["upstreams"].size(), 2u);
+  // The human status shows the rates.
+  RunResult human = Cli(d, {"status"});
+  EXPECT_EQ(human.code, 0);
+  size_t first = human.out.find("rate/s (1m)");
+  ASSERT_NE(first, std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("rate/s (1m)", first + 1), std::string::npos) << "transports and upstreams: " << human.out;
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Helpers for tests that run the real binaries (spanvaultd, spanvault):
-// run a command, start/kill/restart the daemon, read what its buffer holds.
+// run a command, start/kill/restart the daemon, write its config file, read
+// what its buffer holds.
 #pragma once
 
 #include <fcntl.h>
@@ -126,6 +127,35 @@ class DaemonProcess {
 inline std::string Span(const std::string& id) {
   return R"({"name":"gen","span_id":")" + id +
          R"(","type":"generation","model":"gpt-4o-mini","usage":{"input_tokens":12,"output_tokens":3},"input":"hello"})";
+}
+
+inline std::vector<std::string> Ids(const std::string& prefix, int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(prefix + std::to_string(i));
+  return ids;
+}
+
+// One [[upstream]] table of a test config: short linger and retry backoff.
+struct Upstream {
+  std::string name;
+  std::string endpoint;
+  std::string extra;  // more TOML lines for the table
+};
+
+// Writes DIR/spanvault.toml with these upstreams (after the top-level lines
+// `top`) and returns its path. Writing it again replaces it (for reloads).
+inline std::string WriteConfig(const TempDir& dir, const std::vector<Upstream>& upstreams,
+                               const std::string& top = "") {
+  std::string path = dir.str() + "/spanvault.toml";
+  std::ofstream f(path);
+  f << top << "\n";
+  for (const auto& u : upstreams) {
+    f << "[[upstream]]\nname = \"" << u.name << "\"\nendpoint = \"" << u.endpoint << "\"\n"
+      << "linger = \"20ms\"\nbatch_max_spans = 200\n"
+      << "retry = { initial = \"20ms\", max = \"300ms\" }\n"
+      << u.extra << "\n";
+  }
+  return path;
 }
 
 inline std::multiset<std::string> DumpIds(const DaemonProcess& d) {

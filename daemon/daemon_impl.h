@@ -1,0 +1,98 @@
+// The daemon's state, shared by daemon.cc (start, stop, status) and
+// daemon_reload.cc (configuration reload). Private to daemon/.
+//
+// Locks, outermost first:
+//   reload_mu      one reload at a time; Stop() takes it before stopping the
+//                  forwarders, so no reload runs during or after it.
+//   forwarders_mu  the forwarder list: shared by the writer thread's
+//                  on_commit hook, StatusJson and the rate sampler; unique
+//                  only to swap entries — never held while a forwarder stops.
+//   rates_mu       the rate sampler's windows.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buffer/span_queue.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/pricing.h"
+#include "daemon/rates.h"
+#include "ipc/datagram_listener.h"
+#include "ipc/http_listener.h"
+#include "ipc/ingest.h"
+#include "ipc/stream_listener.h"
+#include "upstream/forwarder.h"
+
+namespace spanvault::daemon {
+
+// A running forwarder and the number that tells it from the one a reload
+// replaced it with (the rate sampler starts a new window when it changes).
+struct RunningForwarder {
+  std::unique_ptr<upstream::Forwarder> forwarder;
+  uint64_t instance = 0;
+};
+
+struct Daemon::Impl {
+  // The running configuration. A reload updates upstreams, log_level,
+  // shutdown_grace and price_tables (under reload_mu); the rest keeps the
+  // values the daemon started with.
+  Config config;
+  int64_t started_ns = NowNanos();
+  boost::asio::io_context ioc;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<buffer::SpanQueue> queue;
+  // Upstreams: their own io_context, so that compressing batches never
+  // competes with the listeners' handlers for a thread. The threads start
+  // with the first forwarder (at start or at a reload).
+  boost::asio::io_context upstream_ioc;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> upstream_work;
+  std::vector<std::thread> upstream_threads;
+  std::vector<RunningForwarder> forwarders;  // in config order
+  std::shared_mutex forwarders_mu;
+  uint64_t next_instance = 1;  // under reload_mu (or before the daemon serves)
+  std::mutex reload_mu;
+  std::optional<LoadOptions> reload_source;  // under reload_mu
+  bool forwarders_closed = false;            // under reload_mu: Stop() began
+  std::unique_ptr<Pricing> pricing;
+  ipc::Counters counters;
+  // Intake and delivery rates: sampled every second on `ioc`.
+  std::optional<boost::asio::steady_timer> rate_timer;
+  std::chrono::steady_clock::time_point next_sample;
+  std::atomic<bool> sampling{false};
+  mutable std::mutex rates_mu;
+  RateSampler rates;
+  std::unique_ptr<ipc::StreamListener> stream;
+  std::unique_ptr<ipc::DatagramListener> dgram;
+  std::unique_ptr<ipc::DatagramListener> udp;
+  std::unique_ptr<ipc::HttpListener> http;
+  std::vector<std::string> socket_files;  // removed at Stop
+  int udp_port = -1;
+  int http_port = -1;
+  bool stopped = false;
+  std::atomic<bool> ready{false};  // GET /readyz: started and not stopping
+  Daemon* self = nullptr;          // for the control handler
+
+  ~Impl();
+};
+
+// Starts config.upstream_threads threads on upstream_ioc unless they run.
+// Called with reload_mu held, or before the daemon serves.
+void StartUpstreamThreads(Daemon::Impl& d);
+
+// Stops the forwarders side by side (the grace bounds the whole wait), then
+// destroys them. Blocks; must not run on upstream_ioc's threads.
+void StopForwardersInParallel(std::vector<RunningForwarder> forwarders, std::chrono::milliseconds grace);
+
+}  // namespace spanvault::daemon
