@@ -5,17 +5,6 @@
 namespace spanvault::daemon {
 namespace {
 
-// SameUpstream compares field by field (upstream/ has no operator==). A new
-// field must be compared too, or changing only it would be reported as
-// "unchanged" and not applied: this trips when the struct changes size.
-static_assert(sizeof(upstream::UpstreamConfig) == 416 && sizeof(upstream::RetryOptions) == 40,
-              "UpstreamConfig or RetryOptions changed: compare the new field in SameUpstream, then update the sizes");
-
-bool SameRetry(const upstream::RetryOptions& a, const upstream::RetryOptions& b) {
-  return a.initial == b.initial && a.max == b.max && a.multiplier == b.multiplier && a.auth_pause == b.auth_pause &&
-         a.max_retry_after == b.max_retry_after;
-}
-
 const upstream::UpstreamConfig* Find(const std::vector<upstream::UpstreamConfig>& list, const std::string& name) {
   for (const auto& u : list) {
     if (u.name == name) return &u;
@@ -25,15 +14,7 @@ const upstream::UpstreamConfig* Find(const std::vector<upstream::UpstreamConfig>
 
 }  // namespace
 
-bool SameUpstream(const upstream::UpstreamConfig& a, const upstream::UpstreamConfig& b) {
-  return a.name == b.name && a.endpoint == b.endpoint && a.format == b.format && a.dialect == b.dialect &&
-         a.public_key == b.public_key && a.secret_key == b.secret_key && a.api_key == b.api_key &&
-         a.parent == b.parent && a.headers == b.headers && a.batch_max_spans == b.batch_max_spans &&
-         a.batch_max_bytes == b.batch_max_bytes && a.linger == b.linger && a.gzip == b.gzip &&
-         a.gzip_level == b.gzip_level && a.concurrency == b.concurrency && a.timeout == b.timeout &&
-         SameRetry(a.retry, b.retry) && a.tls_ca_file == b.tls_ca_file &&
-         a.tls_insecure_skip_verify == b.tls_insecure_skip_verify && a.max_response_bytes == b.max_response_bytes;
-}
+bool SameUpstream(const upstream::UpstreamConfig& a, const upstream::UpstreamConfig& b) { return a == b; }
 
 UpstreamDiff DiffUpstreams(const std::vector<upstream::UpstreamConfig>& running,
                            const std::vector<upstream::UpstreamConfig>& next) {

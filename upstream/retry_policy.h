@@ -37,6 +37,8 @@ struct RetryOptions {
   // Default: 1h. A longer Retry-After is cut to this (a misbehaving proxy must
   // not park an upstream for days).
   std::chrono::milliseconds max_retry_after{3600000};
+
+  bool operator==(const RetryOptions&) const = default;
 };
 
 enum class Action {

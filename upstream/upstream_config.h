@@ -69,6 +69,9 @@ struct UpstreamConfig {
 
   // Every problem, prefixed with "upstream <name>: ".
   std::vector<std::string> Validate() const;
+
+  // Every setting equal (a reload keeps such an upstream's forwarder).
+  bool operator==(const UpstreamConfig&) const = default;
 };
 
 // Sets `key` ("endpoint", "linger", "retry.initial", "headers.Authorization")
