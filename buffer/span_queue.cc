@@ -14,7 +14,8 @@
 // renamed to "<dir>.corrupt-<unix seconds>" and a fresh one is created: a
 // damaged store must not keep the daemon down.
 //
-// Consumers: AddConsumer starts a cursor at next_seq. Ack moves it forward
+// Consumers: AddConsumer starts a cursor at next_seq (the first one at the
+// head: it takes what was buffered without a consumer). Ack moves it forward
 // (never back) and, when the slowest cursor passes the head, deletes
 // [head, slowest) with one DeleteRange in the same WriteBatch as the cursor.
 // Acks are written without fsync: losing one only means redelivery.
@@ -326,7 +327,9 @@ Status SpanQueue::Impl::AddConsumer(std::string_view name) {
   {
     std::lock_guard lk(state_mu_);
     if (cursors_.contains(name)) return {};
-    pos = index_.next_seq();
+    // The first consumer takes what was buffered while there was none (no
+    // one else will ever deliver it); later ones start at the tail.
+    pos = cursors_.empty() ? index_.head_seq() : index_.next_seq();
   }
   rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), meta_cf_, CursorKey(name), SeqKey(pos));
   if (!s.ok()) return Fail(FromRocks("adding consumer", s));

@@ -193,8 +193,11 @@ class SpanQueue {
   // cache (for consumers draining a backlog).
   Result<RecordBatch> ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
 
-  // Consumers (one per upstream). A new consumer starts at next_seq (the
-  // current head of the stream). Registered consumers are persisted.
+  // Consumers (one per upstream). A new consumer starts at next_seq (it gets
+  // spans appended from now on), except when there is no consumer at all:
+  // then it starts at the oldest buffered span, so that spans kept while no
+  // upstream was configured are delivered. Registered consumers are
+  // persisted.
   Status AddConsumer(std::string_view name);
   Status RemoveConsumer(std::string_view name);
   std::vector<std::string> Consumers() const;
