@@ -753,16 +753,26 @@ std::vector<SenderPlan> Plan(uint64_t total, int connections, size_t pool_count)
   return plans;
 }
 
-void StreamSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, const Options& opt, SenderResult& res) {
+// rate > 0: paced like the datagram sender, a write of at most ~0.5 ms worth
+// of spans at a time.
+void StreamSender(int fd, Pool& pool, SenderPlan plan, uint64_t id_base, double rate, const Options& opt,
+                  SenderResult& res) {
   try {
     const size_t n = pool.count();
     size_t i = plan.first_span % n;
     uint64_t seq = plan.first_seq;
     uint64_t left = plan.count;
+    const uint64_t burst = rate > 0 ? std::max<uint64_t>(static_cast<uint64_t>(rate / 2000.0), 1) : UINT64_MAX;
+    const int64_t t0 = MonoNs();
     while (left > 0) {
       if (i == n) i = 0;
+      if (rate > 0) {
+        int64_t due = t0 + static_cast<int64_t>(static_cast<double>(plan.count - left) * 1e9 / rate);
+        if (due > MonoNs()) SleepUntilMono(due);
+      }
       size_t j = i;
-      while (j < n && j - i < left && (j == i || pool.begin[j + 1] - pool.begin[i] <= kStreamWriteBytes)) {
+      while (j < n && j - i < left && j - i < burst &&
+             (j == i || pool.begin[j + 1] - pool.begin[i] <= kStreamWriteBytes)) {
         WriteHex64(id_base + seq++, &pool.data[pool.id_offset[j]]);
         ++j;
       }
@@ -934,9 +944,10 @@ int RunStream(Context& ctx, StatusClient& status, Result& r) {
     fds.push_back(fd);
   }
   auto plans = Plan(opt.spans, opt.connections, ctx.pool.count());
+  const double per_sender_rate = opt.rate > 0 ? opt.rate / opt.connections : 0;
   Meter meter;
   auto results = RunSenders(fds.size(), ctx.pool, meter, opt.pid, [&](size_t i, Pool& pool, SenderResult& res) {
-    StreamSender(fds[i], pool, plans[i], ctx.id_base, opt, res);
+    StreamSender(fds[i], pool, plans[i], ctx.id_base, per_sender_rate, opt, res);
   });
   std::optional<double> cpu_end = ProcessCpuSeconds(opt.pid);
   for (int f : fds) close(f);
@@ -1600,7 +1611,8 @@ int Run(int argc, char** argv) {
                  "parallel senders (connections / sockets); default 2 for stream, 1 for dgram and udp")
       ->check(CLI::Range(1, 256));
   app.add_option("--rate", opt.rate,
-                 "target spans/s for udp and dgram, paced in small bursts (0 = as fast as possible)")
+                 "target spans/s, paced in small bursts (0 = as fast as possible); with --drain live: "
+                 "the ingest rate while delivering")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   app.add_option("--span-bytes", opt.span_bytes, "approximate size of each span in bytes")
@@ -1674,10 +1686,6 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "spanvault-bench: --span-bytes %zu is too large for the datagram socket (at most %zu)\n",
                  opt.span_bytes, kMaxDgramSpanBytes - 1024);
     return 1;
-  }
-  if (opt.transport == "stream" && opt.rate > 0) {
-    std::fprintf(stderr, "spanvault-bench: note: --rate is ignored for stream (it always sends as fast as possible)\n");
-    opt.rate = 0;
   }
   if (opt.pid > 0 && !ProcessCpuSeconds(opt.pid)) {
     std::fprintf(stderr, "spanvault-bench: warning: cannot read /proc/%d/stat; daemon CPU and RSS not reported\n",

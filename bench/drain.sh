@@ -157,7 +157,7 @@ run_one() {
     return 0
   fi
   path=$(echo "$lines" | sed -n 's/^path="\(.*\)"$/\1/p')
-  lines=$(echo "$lines" | grep -v '^path=')
+  lines=$(echo "$lines" | grep -v '^path=' || true)
   local dir="$TMP/$tag"
   local log="$dir/daemon.log" conf="$dir/spanvaultd.toml"
   local port gz

@@ -38,13 +38,7 @@ size_t VarintSize(uint64_t v) {
   return n;
 }
 
-void PutVarint(uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
+void PutVarint(uint64_t v, std::string& out) { AppendVarint(v, out); }
 
 void PutLenTag(uint32_t field, size_t len, std::string& out) {
   PutVarint((static_cast<uint64_t>(field) << 3) | 2, out);

@@ -103,6 +103,23 @@ class WireReader {
 
 // Appends fields to a string. Nested messages: write them into their own
 // WireWriter (or reserve with BeginLen/EndLen) and add them with Bytes().
+// Appends `v` as a protobuf varint: one append per value (a push_back per
+// byte showed up at ~5% of OTLP export time).
+inline void AppendVarint(uint64_t v, std::string& out) {
+  if (v < 0x80) {
+    out.push_back(static_cast<char>(v));
+    return;
+  }
+  char buf[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
+}
+
 class WireWriter {
  public:
   explicit WireWriter(std::string& out) : out_(out) {}
@@ -148,13 +165,7 @@ class WireWriter {
 
  private:
   void Key(uint32_t field, WireType t) { PutVarint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(t)); }
-  void PutVarint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
+  void PutVarint(uint64_t v) { AppendVarint(v, out_); }
   std::string& out_;
 };
 
