@@ -12,7 +12,10 @@
 #                 500,000 dgram, 500,000 udp)
 #   UDP_RATE      UDP target rate in spans/s (default 100000)
 #   MODES         durability modes to run (default "process machine")
-#   TRANSPORTS    transports to run (default "stream dgram udp")
+#   TRANSPORTS    transports to run (default "stream dgram udp otlp-proto
+#                 otlp-json"; the OTLP ones POST ExportTraceServiceRequests of
+#                 512 spans on 2 keep-alive connections for OTLP_SECONDS,
+#                 default 10, with spanvault-otlp-bench)
 #   DAEMON_ARGS   extra spanvaultd arguments (e.g. "--set buffer.fsync_interval=100ms")
 #   KEEP_TMP=1    keep the temporary directories (daemon logs, state)
 #
@@ -37,7 +40,9 @@ if ! awk -v s="$SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then
 fi
 UDP_RATE=${UDP_RATE:-100000}
 MODES=${MODES:-process machine}
-TRANSPORTS=${TRANSPORTS:-stream dgram udp}
+TRANSPORTS=${TRANSPORTS:-stream dgram udp otlp-proto otlp-json}
+OTLP_BENCH=build/spanvault-otlp-bench
+OTLP_SECONDS=${OTLP_SECONDS:-10}
 
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); if (v < 1000) v = 1000; print v }'; }
 STREAM_SPANS=$(scaled 1000000)
@@ -97,6 +102,57 @@ free_udp_port() {
   return 1
 }
 
+# A TCP port on 127.0.0.1 nobody listens on (checked in /proc/net/tcp*).
+free_tcp_port() {
+  local port hex i
+  for i in $(seq 1 200); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    hex=$(printf '%04X' "$port")
+    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "run.sh: no free TCP port found" >&2
+  return 1
+}
+
+# Daemon CPU seconds (utime + stime) from /proc/PID/stat.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# run_otlp TRANSPORT MODE HTTP_PORT: one OTLP/HTTP row (peak RSS since the
+# daemon started: the earlier transports' peaks included).
+run_otlp() {
+  local transport=$1 mode=$2 hport=$3 enc=proto
+  [ "$transport" = otlp-json ] && enc=json
+  if [ ! -x "$OTLP_BENCH" ]; then
+    echo "run.sh: $OTLP_BENCH not found; skipping $transport" >&2
+    return 0
+  fi
+  local c0 c1 t0 t1 out rc=0
+  c0=$(cpu_seconds "$DAEMON_PID"); t0=$(date +%s.%N)
+  out=$("$OTLP_BENCH" "$hport" "$enc" "$OTLP_SECONDS" 2 512) || rc=$?
+  c1=$(cpu_seconds "$DAEMON_PID"); t1=$(date +%s.%N)
+  echo "run.sh: $transport: $out" >&2
+  if [ "$rc" -ne 0 ]; then
+    ROWS+=("| $transport | $mode | failed (exit $rc) | | | | | | |")
+    STATUS=1
+    return 0
+  fi
+  local rss
+  rss=$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$DAEMON_PID/status")
+  ROWS+=("$(echo "$out" | awk -v mode="$mode" -v t="$transport" -v secs="$OTLP_SECONDS" -v c0="$c0" -v c1="$c1" \
+    -v t0="$t0" -v t1="$t1" -v rss="$rss" '
+    function commas(n,   s) { s = sprintf("%d", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+    {
+      for (i = 1; i <= NF; i++) { if ($(i + 1) == "spans/s,") rate = $i; if ($(i + 1) == "B/span):") bps = substr($i, 1) }
+      gsub(/[(]/, "", bps)
+      printf "| %s (batches of 512) | %s | %s | 2 | %s | %.1f | %d | %d | 0 (answered after durable) |", t, mode, commas(rate * secs), commas(rate), rate * bps / 1048576, 100 * (c1 - c0) / (t1 - t0), rss
+    }')")
+}
+
 STATUS=0
 ROWS=()
 
@@ -106,9 +162,10 @@ for mode in $MODES; do
   log="$TMP/daemon-$mode.log"
   mkdir -p "$state" "$run"
   port=$(free_udp_port)
+  hport=$(free_tcp_port)
 
   # shellcheck disable=SC2086
-  "$DAEMON" --state-dir "$state" --runtime-dir "$run" --udp "127.0.0.1:$port" --log-level warn \
+  "$DAEMON" --state-dir "$state" --runtime-dir "$run" --udp "127.0.0.1:$port" --http "127.0.0.1:$hport" --log-level warn \
     --set buffer.durability="$mode" --set buffer.max_disk_bytes=16GiB ${DAEMON_ARGS:-} 2>"$log" &
   DAEMON_PID=$!
 
@@ -129,6 +186,11 @@ for mode in $MODES; do
   echo "run.sh: spanvaultd pid $DAEMON_PID, durability=$mode, runtime dir $run, udp 127.0.0.1:$port" >&2
 
   for transport in $TRANSPORTS; do
+    case "$transport" in
+      otlp-proto|otlp-json)
+        run_otlp "$transport" "$mode" "$hport"
+        continue ;;
+    esac
     args=(--transport "$transport" --runtime-dir "$run" --pid "$DAEMON_PID" --markdown-row)
     case "$transport" in
       stream) args+=(--spans "$STREAM_SPANS" --connections 2) ;;

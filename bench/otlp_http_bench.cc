@@ -1,10 +1,13 @@
-// OTLP/HTTP ingest rate against a running spanvaultd (not a test; built next
-// to them). Each connection sends ExportTraceServiceRequests of `batch`
-// GenAI spans (~1 KB each on the wire) back to back on one keep-alive
-// connection and waits for each answer (which spanvaultd sends once the
-// spans are durable).
+// spanvault-otlp-bench: OTLP/HTTP ingest rate against a running spanvaultd
+// (bench/run.sh runs it for TRANSPORTS otlp-proto and otlp-json). Each
+// connection sends ExportTraceServiceRequests of `batch` GenAI spans (~1 KB
+// each on the wire) back to back on one keep-alive connection and waits for
+// each answer (which spanvaultd sends once the spans are durable).
 //
-//   otlp_http_bench PORT [proto|json] [SECONDS=10] [CONNECTIONS=4] [BATCH=512]
+//   spanvault-otlp-bench PORT [proto|json] [SECONDS=10] [CONNECTIONS=4] [BATCH=512]
+//
+// Prints one line: "protobuf: 2 connections, batches of 512 spans (N bytes,
+// N B/span): N spans/s, N MB/s, N failed"; exits 1 when a request failed.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
