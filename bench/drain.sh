@@ -66,69 +66,9 @@ BACKLOG_BATCHES=${BACKLOG_BATCHES:-512}
 RETRY_INITIAL=${RETRY_INITIAL:-50ms}
 RETRY_MAX=${RETRY_MAX:-200ms}
 
-# A short path: Unix socket paths are limited to 107 bytes.
-TMP=$(mktemp -d /tmp/svd.XXXXXX)
-DAEMON_PID=""
-STATUS=0
-ROWS=()
-
-stop_daemon() {
-  local pid=$DAEMON_PID
-  [ -n "$pid" ] || return 0
-  DAEMON_PID=""
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do  # up to 30 s
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "drain.sh: spanvaultd ($pid) did not stop within 30 s of SIGTERM; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    STATUS=1
-  fi
-  local rc=0
-  wait "$pid" 2>/dev/null || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "drain.sh: spanvaultd ($pid) exited with status $rc" >&2
-    STATUS=1
-  fi
-}
-
-cleanup() {
-  stop_daemon || true
-  if [ "${KEEP_TMP:-0}" = 1 ]; then
-    echo "drain.sh: kept $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A TCP port on 127.0.0.1 nobody listens on or uses (checked in /proc/net/tcp*),
-# outside the kernel's ephemeral range so that no outgoing connection takes it
-# before the sink binds it (at once for live, after the backlog is built for
-# backlog); a port taken in between makes that run fail, not lie.
-free_tcp_port() {
-  local port hex i lo=32768 hi=60999 base span
-  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-  if [ "$lo" -gt 12000 ]; then
-    base=10000 span=$((lo - 10000))
-  else
-    base=$((hi + 1)) span=$((65535 - hi))
-  fi
-  for i in $(seq 1 200); do
-    port=$((base + (RANDOM * 32768 + RANDOM) % span))
-    hex=$(printf '%04X' "$port")
-    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "drain.sh: no free TCP port found" >&2
-  return 1
-}
+SCRIPT=drain.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # upstream_lines FORMAT: the [[upstream]] lines a format needs besides the sink's port.
 upstream_lines() {

@@ -49,73 +49,9 @@ STREAM_SPANS=$(scaled 1000000)
 DGRAM_SPANS=$(scaled 500000)
 UDP_SPANS=$(scaled 500000)
 
-# A short path: Unix socket paths are limited to 107 bytes.
-TMP=$(mktemp -d /tmp/svb.XXXXXX)
-DAEMON_PID=""
-
-stop_daemon() {
-  local pid=$DAEMON_PID
-  [ -n "$pid" ] || return 0
-  DAEMON_PID=""
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do  # up to 30 s
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: spanvaultd ($pid) did not stop within 30 s of SIGTERM; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    STATUS=1
-  fi
-  local rc=0
-  wait "$pid" 2>/dev/null || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    echo "run.sh: spanvaultd ($pid) exited with status $rc" >&2
-    STATUS=1
-  fi
-}
-
-cleanup() {
-  stop_daemon || true
-  if [ "${KEEP_TMP:-0}" = 1 ]; then
-    echo "run.sh: kept $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A UDP port on 127.0.0.1 nobody is bound to (checked in /proc/net/udp*).
-free_udp_port() {
-  local port hex i
-  for i in $(seq 1 200); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    hex=$(printf '%04X' "$port")
-    if ! cat /proc/net/udp /proc/net/udp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "run.sh: no free UDP port found" >&2
-  return 1
-}
-
-# A TCP port on 127.0.0.1 nobody listens on (checked in /proc/net/tcp*).
-free_tcp_port() {
-  local port hex i
-  for i in $(seq 1 200); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    hex=$(printf '%04X' "$port")
-    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -qi ":$hex\$"; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "run.sh: no free TCP port found" >&2
-  return 1
-}
+SCRIPT=run.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # Daemon CPU seconds (utime + stime) from /proc/PID/stat.
 cpu_seconds() {
@@ -152,9 +88,6 @@ run_otlp() {
       printf "| %s (batches of 512) | %s | %s | 2 | %s | %.1f | %d | %d | 0 (answered after durable) |", t, mode, commas(rate * secs), commas(rate), rate * bps / 1048576, 100 * (c1 - c0) / (t1 - t0), rss
     }')")
 }
-
-STATUS=0
-ROWS=()
 
 for mode in $MODES; do
   state="$TMP/state-$mode"
