@@ -155,7 +155,7 @@ for mode in $MODES; do
 done
 
 echo
-echo "spanvault benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SPANS_SCALE=$SCALE"
+echo "spanvault benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SPANS_SCALE=$SCALE, net.unix.max_dgram_qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo '?')"
 echo
 echo "| transport | durability | spans sent | conns | spans/s | MiB/s | daemon CPU % | daemon peak RSS (MiB) | loss |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---|"

@@ -234,7 +234,21 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     o.enricher = d.pricing.get();
     o.lanes = config.io_threads == 0 ? 2 : config.io_threads;
     d.dgram = std::make_unique<ipc::DatagramListener>(d.ioc, *fd, o, limits, submit, d.counters);
-    LOG_INFO("listening", {{"transport", "unix_dgram"}, {"path", path}, {"receive_buffer_bytes", granted}});
+    // The kernel queues at most net.unix.max_dgram_qlen datagrams per Unix
+    // datagram socket, whatever its buffer size: beyond that senders block
+    // (or get EAGAIN). The kernel default, 10, is far too few for bursts.
+    const int qlen = ipc::MaxDatagramQueue();
+    LOG_INFO("listening", {{"transport", "unix_dgram"},
+                           {"path", path},
+                           {"receive_buffer_bytes", granted},
+                           {"max_queued_datagrams", qlen}});
+    if (qlen > 0 && qlen < 128) {
+      LOG_WARN(
+          "net.unix.max_dgram_qlen is low: apps sending to the datagram socket block (or drop spans) after this "
+          "many queued datagrams; set it to 512 (the .deb installs /usr/lib/sysctl.d/60-spanvault.conf): "
+          "sysctl -w net.unix.max_dgram_qlen=512",
+          {{"max_dgram_qlen", qlen}, {"path", path}});
+    }
   }
   if (config.ingest.udp != "off") {
     auto hp = ipc::ParseHostPort(config.ingest.udp);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <fstream>
 
 namespace spanvault::ipc {
 namespace {
@@ -137,6 +138,13 @@ int SetReceiveBuffer(int fd, int bytes) {
   socklen_t len = sizeof got;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
   return got;
+}
+
+int MaxDatagramQueue() {
+  std::ifstream in("/proc/sys/net/unix/max_dgram_qlen");
+  int v = -1;
+  if (!(in >> v)) return -1;
+  return v;
 }
 
 Result<int> BindUdpSocket(const HostPort& hp, bool allow_remote, int rcvbuf) {

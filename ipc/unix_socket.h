@@ -35,6 +35,11 @@ Result<int> BindUdpSocket(const HostPort& addr, bool allow_remote, int rcvbuf);
 // SO_RCVBUF up to rmem_max); returns what the kernel granted.
 int SetReceiveBuffer(int fd, int bytes);
 
+// net.unix.max_dgram_qlen (/proc/sys/net/unix/max_dgram_qlen): how many
+// datagrams the kernel queues on a Unix datagram socket before senders
+// block. -1 when it cannot be read.
+int MaxDatagramQueue();
+
 // The port a bound socket got (for ":0").
 int BoundPort(int fd);
 

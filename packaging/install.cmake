@@ -20,6 +20,9 @@ configure_file(${CMAKE_CURRENT_SOURCE_DIR}/systemd/spanvault.service
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/systemd/spanvault.service systemd/spanvault.socket
   DESTINATION lib/systemd/system)
 install(FILES etc/spanvault.toml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/spanvault)
+# net.unix.max_dgram_qlen = 512 (the kernel's 10 makes datagram senders block
+# or drop); applied by the package's postinst and at every boot.
+install(FILES packaging/sysctl/60-spanvault.conf DESTINATION lib/sysctl.d)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES cost/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME README.cost.md)
 install(FILES cost/builtin_prices.json DESTINATION ${CMAKE_INSTALL_DATADIR}/spanvault)

@@ -15,13 +15,16 @@ p=${prefix#/}
 etc=etc
 [ "$prefix" = /usr ] || etc="$p/etc"
 for f in $p/bin/spanvaultd $p/bin/spanvault $p/lib/systemd/system/spanvault.service \
-         $p/lib/systemd/system/spanvault.socket $etc/spanvault/spanvault.toml $p/share/doc/spanvault/README.md; do
+         $p/lib/systemd/system/spanvault.socket $etc/spanvault/spanvault.toml $p/share/doc/spanvault/README.md \
+         $p/lib/sysctl.d/60-spanvault.conf; do
   if [ ! -e "$root/$f" ]; then echo "missing after install: /$f" >&2; exit 1; fi
 done
 grep -q "^ExecStart=$prefix/bin/spanvaultd --config /$etc/spanvault/spanvault.toml\$" \
   "$root/$p/lib/systemd/system/spanvault.service" || { echo "unexpected ExecStart" >&2; exit 1; }
 "$root/$p/bin/spanvaultd" --check-config --config "$root/$etc/spanvault/spanvault.toml" \
   --state-dir "$tmp/state" --runtime-dir "$tmp/run"
+grep -qx 'net.unix.max_dgram_qlen = 512' "$root/$p/lib/sysctl.d/60-spanvault.conf" ||
+  { echo "sysctl drop-in without max_dgram_qlen" >&2; exit 1; }
 if command -v systemd-analyze >/dev/null; then
   units="$tmp/units"
   mkdir -p "$units"
