@@ -137,6 +137,14 @@ int CmdStatus(const Globals& g, bool as_json) {
               b.value("fsyncs", 0ull), b.value("write_errors", 0ull));
   std::printf("  dead letters       %llu now, %llu since start\n", b.value("dead_letters", 0ull),
               b.value("dead_letters_total", 0ull));
+  if (const json& p = s["prices"]; p.is_object()) {
+    std::string top;
+    for (const auto& m : p["unpriced_models"]) {
+      top += (top.empty() ? "" : ", ") + m.value("model", std::string()) + " (" + m["spans"].dump() + ")";
+    }
+    std::printf("  prices             %llu models; %llu spans priced, %llu unpriced%s%s\n", p.value("models", 0ull),
+                p.value("priced_spans", 0ull), p.value("unpriced_spans", 0ull), top.empty() ? "" : ": ", top.c_str());
+  }
   if (b.contains("store_recovered_from")) {
     std::printf("  damaged store moved aside: %s\n", b["store_recovered_from"].get<std::string>().c_str());
   }

@@ -143,6 +143,13 @@ std::vector<std::pair<std::string, uint64_t>> Pricing::Unpriced() const {
 
 std::string Pricing::StatusJson() const {
   nlohmann::json j;
+  // The models seen most often without a price (all: `spanvault prices unpriced`).
+  nlohmann::json top = nlohmann::json::array();
+  for (const auto& [model, n] : Unpriced()) {
+    if (top.size() == 5) break;
+    top.push_back({{"model", model}, {"spans", n}});
+  }
+  j["unpriced_models"] = std::move(top);
   std::lock_guard lock(mu_);
   nlohmann::json tables = nlohmann::json::array();
   size_t models = 0;

@@ -404,6 +404,13 @@ TEST_F(PricingTest, SpansArePricedFromUserAndBuiltInTables) {
   ASSERT_TRUE(u.has_value());
   json unpriced = json::parse(*c.ReadLine());
   ASSERT_EQ(unpriced["models"].size(), 2u) << unpriced.dump();
+  // The status document names them too (what `spanvault status` prints).
+  ASSERT_TRUE(c.Write("{\"$status\":true}\n").has_value());
+  json status = json::parse(*c.ReadLine());
+  std::set<std::string> names;
+  for (const auto& m : status["prices"]["unpriced_models"]) names.insert(m["model"].get<std::string>());
+  // mystery-1 has no price; gpt-4o without usage cannot be priced.
+  EXPECT_EQ(names, (std::set<std::string>{"gpt-4o", "mystery-1"})) << status["prices"].dump();
   StopDaemon();
   std::map<std::string, json> by_id;
   for (auto& s : StoredSpans()) by_id[s["span_id"]] = s;
