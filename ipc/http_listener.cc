@@ -413,35 +413,16 @@ void HttpListener::Start() { impl_->Start(); }
 void HttpListener::Stop() { impl_->Stop(); }
 
 Result<int> BindTcpListener(const HostPort& hp, bool allow_remote, int backlog) {
-  std::string host = hp.host == "localhost" ? "127.0.0.1" : hp.host;
   std::string where = hp.host + ":" + std::to_string(hp.port);
-  if (!allow_remote && !IsLoopback(host)) {
-    return Fail(Error::Invalid("HTTP address " + where + " is not loopback; set allow_remote = true to listen on it"));
-  }
-  sockaddr_storage ss{};
-  socklen_t len;
-  in_addr a4;
-  in6_addr a6;
-  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(hp.port);
-    s->sin_addr = a4;
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons(hp.port);
-    s->sin6_addr = a6;
-    len = sizeof(sockaddr_in6);
-  } else {
-    return Fail(Error::Invalid("HTTP host \"" + hp.host + "\" is not an IP address"));
-  }
+  auto addr = ResolveListenAddress(hp, allow_remote, "HTTP");
+  if (!addr) return Fail(addr.error());
+  const sockaddr_storage& ss = addr->storage;
+  const socklen_t len = addr->len;
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Fail(Error::Io(std::string("socket: ") + std::strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
     std::string e = "bind HTTP " + where + ": " + std::strerror(errno);
     close(fd);
     return Fail(Error::Io(e));

@@ -147,40 +147,45 @@ int MaxDatagramQueue() {
   return v;
 }
 
-Result<int> BindUdpSocket(const HostPort& hp, bool allow_remote, int rcvbuf) {
+Result<InetAddress> ResolveListenAddress(const HostPort& hp, bool allow_remote, std::string_view what) {
   std::string host = hp.host == "localhost" ? "127.0.0.1" : hp.host;
   if (!allow_remote && !IsLoopback(host)) {
-    return Fail(Error::Invalid("UDP address " + hp.host + ":" + std::to_string(hp.port) +
+    return Fail(Error::Invalid(std::string(what) + " address " + hp.host + ":" + std::to_string(hp.port) +
                                " is not loopback; set allow_remote = true to listen on it"));
   }
-  sockaddr_storage ss{};
-  socklen_t len;
-  int family;
+  InetAddress a;
   in_addr a4;
   in6_addr a6;
   if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* s = reinterpret_cast<sockaddr_in*>(&a.storage);
     s->sin_family = AF_INET;
     s->sin_port = htons(hp.port);
     s->sin_addr = a4;
-    len = sizeof(sockaddr_in);
-    family = AF_INET;
+    a.len = sizeof(sockaddr_in);
   } else if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
+    auto* s = reinterpret_cast<sockaddr_in6*>(&a.storage);
     s->sin6_family = AF_INET6;
     s->sin6_port = htons(hp.port);
     s->sin6_addr = a6;
-    len = sizeof(sockaddr_in6);
-    family = AF_INET6;
+    a.len = sizeof(sockaddr_in6);
   } else {
-    return Fail(Error::Invalid("UDP host \"" + hp.host + "\" is not an IP address"));
+    return Fail(Error::Invalid(std::string(what) + " host \"" + hp.host + "\" is not an IP address"));
   }
+  return a;
+}
+
+Result<int> BindUdpSocket(const HostPort& hp, bool allow_remote, int rcvbuf) {
+  auto addr = ResolveListenAddress(hp, allow_remote, "UDP");
+  if (!addr) return Fail(addr.error());
+  const sockaddr_storage& ss = addr->storage;
+  const socklen_t len = addr->len;
+  const int family = ss.ss_family;
   int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Fail(Error::Io(Errno("socket")));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   if (rcvbuf > 0) SetReceiveBuffer(fd, rcvbuf);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
     std::string e = Errno("bind UDP " + hp.host + ":" + std::to_string(hp.port));
     close(fd);
     return Fail(Error::Io(e));

@@ -3,6 +3,8 @@
 // receive-buffer options. Plain POSIX; returns owned file descriptors.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,15 @@ struct HostPort {
 // "127.0.0.1:4319", "[::1]:4319", "localhost:4319".
 Result<HostPort> ParseHostPort(std::string_view s);
 bool IsLoopback(const std::string& host);
+
+// A numeric IPv4/IPv6 address to bind ("localhost" is 127.0.0.1).
+struct InetAddress {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+};
+// Errors: a non-loopback address without allow_remote, a host that is not
+// an IP address (messages start with `what`: "UDP", "HTTP").
+Result<InetAddress> ResolveListenAddress(const HostPort& hp, bool allow_remote, std::string_view what);
 
 // Binds a UDP socket; refuses a non-loopback address unless allow_remote.
 // Enables SO_RXQ_OVFL and asks for a receive buffer of `rcvbuf` bytes.

@@ -373,51 +373,6 @@ void AppendJsonDouble(double v, std::string& out) {
   out.append(buf, r.ptr);
 }
 
-void AppendElement(element e, std::string& out) {
-  switch (e.type()) {
-    case element_type::ARRAY: {
-      out.push_back('[');
-      bool first = true;
-      for (element x : simdjson::dom::array(e)) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendElement(x, out);
-      }
-      out.push_back(']');
-      break;
-    }
-    case element_type::OBJECT: {
-      out.push_back('{');
-      bool first = true;
-      for (auto field : simdjson::dom::object(e)) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendJsonString(field.key, out);
-        out.push_back(':');
-        AppendElement(field.value, out);
-      }
-      out.push_back('}');
-      break;
-    }
-    case element_type::STRING:
-      AppendJsonString(std::string_view(e), out);
-      break;
-    case element_type::INT64:
-      out += std::to_string(int64_t(e));
-      break;
-    case element_type::UINT64:
-      out += std::to_string(uint64_t(e));
-      break;
-    case element_type::DOUBLE:
-      AppendJsonDouble(double(e), out);
-      break;
-    case element_type::BOOL:
-      out += bool(e) ? "true" : "false";
-      break;
-    case element_type::NULL_VALUE:
-      out += "null";
-      break;
-  }
-}
+void AppendElement(element e, std::string& out) { span::AppendJsonElement(e, out, AppendJsonDouble); }
 
 }  // namespace spanvault::otlp::export_detail

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "otlp/otlp_export.h"
+#include "span/decoder.h"
 #include "span/json_writer.h"
 
 namespace spanvault::otlp::export_detail {
@@ -38,18 +39,8 @@ class AttrSink {
   virtual void Array(std::string_view k, simdjson::dom::array a) = 0;
 };
 
-enum class Type : uint8_t {
-  kSpan,
-  kGeneration,
-  kEmbedding,
-  kRetrieval,
-  kTool,
-  kAgent,
-  kChain,
-  kGuardrail,
-  kEvaluator,
-  kEvent
-};
+// The canonical span types (span/decoder.h); kTypes below is indexed by them.
+using Type = span::SpanType;
 
 struct TypeInfo {
   std::string_view name, operation, langfuse, brokle, openinference, braintrust;
@@ -70,6 +61,7 @@ inline constexpr TypeInfo kTypes[] = {
     {"evaluator", "", "evaluator", "span", "EVALUATOR", "score", false},
     {"event", "", "event", "event", "CHAIN", "task", false},
 };
+static_assert(std::size(kTypes) == static_cast<size_t>(Type::kEvent) + 1, "one entry per span type");
 
 // Canonical convention: input includes cache reads and writes, output
 // includes reasoning.

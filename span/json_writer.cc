@@ -102,7 +102,7 @@ void AppendJsonDouble(double v, std::string& out) {
   }
 }
 
-void AppendJsonElement(simdjson::dom::element e, std::string& out) {
+void AppendJsonElement(simdjson::dom::element e, std::string& out, DoubleWriter number) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::OBJECT: {
@@ -113,7 +113,7 @@ void AppendJsonElement(simdjson::dom::element e, std::string& out) {
         first = false;
         AppendJsonString(field.key, out);
         out.push_back(':');
-        AppendJsonElement(field.value, out);
+        AppendJsonElement(field.value, out, number);
       }
       out.push_back('}');
       break;
@@ -124,7 +124,7 @@ void AppendJsonElement(simdjson::dom::element e, std::string& out) {
       for (auto v : simdjson::dom::array(e)) {
         if (!first) out.push_back(',');
         first = false;
-        AppendJsonElement(v, out);
+        AppendJsonElement(v, out, number);
       }
       out.push_back(']');
       break;
@@ -139,7 +139,7 @@ void AppendJsonElement(simdjson::dom::element e, std::string& out) {
       AppendJsonUint(uint64_t(e), out);
       break;
     case element_type::DOUBLE:
-      AppendJsonDouble(double(e), out);
+      number(double(e), out);
       break;
     case element_type::BOOL:
       out.append(bool(e) ? "true" : "false");

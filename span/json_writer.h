@@ -17,7 +17,9 @@ void AppendJsonInt(int64_t v, std::string& out);
 void AppendJsonUint(uint64_t v, std::string& out);
 // Shortest text that reads back as the same double.
 void AppendJsonDouble(double v, std::string& out);
-// Serialises a parsed element (compact).
-void AppendJsonElement(simdjson::dom::element e, std::string& out);
+// Serialises a parsed element (compact). `number` writes its doubles
+// (default: AppendJsonDouble).
+using DoubleWriter = void (*)(double, std::string&);
+void AppendJsonElement(simdjson::dom::element e, std::string& out, DoubleWriter number = AppendJsonDouble);
 
 }  // namespace spanvault::span
