@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ipc/session_registry.h"
 
 namespace spanvault::ipc {
 namespace asio = boost::asio;
@@ -73,9 +74,7 @@ class HttpListener::Impl : public std::enable_shared_from_this<HttpListener::Imp
   SubmitFn submit_;
   TransportCounters& counters_;
   IngestContext ctx_;
-  std::mutex mu_;
-  std::vector<std::weak_ptr<HttpSession>> sessions_;  // guarded by mu_; pruned of expired entries
-  bool stopped_ = false;                              // guarded by mu_
+  SessionRegistry<HttpSession> sessions_;
 
  private:
   void DoAccept();
@@ -351,10 +350,7 @@ void HttpListener::Impl::DoAccept() {
 
 void HttpListener::Impl::OnAccept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted) return;
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-  }
+  if (!sessions_.open()) return;
   if (ec) {
     // Out of file descriptors (or another transient error): pause instead of
     // spinning on a listening socket that stays readable.
@@ -373,33 +369,20 @@ void HttpListener::Impl::OnAccept(boost::system::error_code ec, tcp::socket sock
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this());
-    {
-      std::lock_guard lock(mu_);
-      sessions_.push_back(session);
-      if (sessions_.size() > 2 * counters_.connections.load() + 64) {
-        std::erase_if(sessions_, [](auto& w) { return w.expired(); });
-      }
-    }
+    sessions_.Add(session, counters_.connections.load());
     session->Run();
   }
   DoAccept();
 }
 
 void HttpListener::Impl::Stop() {
-  std::vector<std::shared_ptr<HttpSession>> live;
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& w : sessions_) {
-      if (auto s = w.lock()) live.push_back(std::move(s));
-    }
-  }
+  auto live = sessions_.Close();
+  if (!live) return;
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor_.close(ec);
   });
-  for (auto& s : live) {
+  for (auto& s : *live) {
     asio::post(s->executor(), [s] { s->StopReading(); });
   }
 }

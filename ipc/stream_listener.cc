@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ipc/session_registry.h"
 
 namespace spanvault::ipc {
 namespace asio = boost::asio;
@@ -74,9 +75,7 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
   SubmitFn submit_;
   Counters& counters_;
   ControlFn control_;
-  std::mutex mu_;
-  std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_; pruned of expired entries
-  bool stopped_ = false;                          // guarded by mu_
+  SessionRegistry<Session> sessions_;
 
  private:
   void DoAccept();
@@ -389,10 +388,7 @@ void StreamListener::Impl::DoAccept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec,
                                                                               stream::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    {
-      std::lock_guard lock(self->mu_);
-      if (self->stopped_) return;
-    }
+    if (!self->sessions_.open()) return;
     if (!ec) {
       auto& c = self->counters_[span::Transport::kUnixStream];
       if (c.connections.load() >= self->options_.max_connections) {
@@ -404,13 +400,7 @@ void StreamListener::Impl::DoAccept() {
         c.connections.fetch_add(1);
         c.connections_total.fetch_add(1);
         auto session = std::make_shared<Session>(std::move(socket), self);
-        {
-          std::lock_guard lock(self->mu_);
-          self->sessions_.push_back(session);
-          if (self->sessions_.size() > 2 * c.connections.load() + 64) {
-            std::erase_if(self->sessions_, [](auto& w) { return w.expired(); });
-          }
-        }
+        self->sessions_.Add(session, c.connections.load());
         session->Start();
       }
     } else {
@@ -426,20 +416,13 @@ void StreamListener::Impl::DoAccept() {
 }
 
 void StreamListener::Impl::Stop() {
-  std::vector<std::shared_ptr<Session>> live;
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& w : sessions_) {
-      if (auto s = w.lock()) live.push_back(std::move(s));
-    }
-  }
+  auto live = sessions_.Close();
+  if (!live) return;
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor_.close(ec);
   });
-  for (auto& s : live) {
+  for (auto& s : *live) {
     asio::post(s->executor(), [s] { s->StopReading(); });
   }
 }
