@@ -22,6 +22,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <atomic>
 #include <chrono>
@@ -95,6 +96,8 @@ class SpanQueue::Impl {
   void WriterLoop();
   void CommitGroup(std::vector<Request>& group);
   void CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results);
+  // Writer thread: group_batch_, cleared, with room for a group of that size.
+  rocksdb::WriteBatch& GroupBatch(uint64_t span_bytes, const std::vector<uint64_t>& q_bytes);
   void CheckAge();
   void SyncIfDue(bool force);
   // Writer thread: OK when the store may be written; after a failed write, an
@@ -155,6 +158,11 @@ class SpanQueue::Impl {
   Clock::time_point next_age_check_ = Clock::now();
   Clock::time_point last_commit_ = Clock::now();
   uint64_t appended_since_trim_ = 0;
+  // The group commit's WriteBatch, kept between groups so that its buffer is
+  // sized once for a group instead of growing (copying, and faulting in fresh
+  // pages) while every group is built; reset by TrimIfIdle.
+  rocksdb::WriteBatch group_batch_;
+  size_t group_batch_reserved_ = 0;
   Clock::time_point last_drop_log_{};
   uint64_t unlogged_drop_spans_ = 0;
   uint64_t unlogged_drop_bytes_ = 0;

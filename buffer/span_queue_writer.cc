@@ -159,6 +159,8 @@ void SpanQueue::Impl::TrimIfIdle() {
       if (!s.ok()) LOG_WARN("span store: idle flush failed", {{"error", s.ToString()}});
     }
   }
+  group_batch_ = rocksdb::WriteBatch();
+  group_batch_reserved_ = 0;
   ::malloc_trim(0);
 }
 
@@ -177,6 +179,21 @@ void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
   last_commit_ = Clock::now();
   if (stored > 0 && options_.on_commit) options_.on_commit();
   for (size_t i = 0; i < group.size(); ++i) RunDone(group[i].done, results[i]);
+}
+
+rocksdb::WriteBatch& SpanQueue::Impl::GroupBatch(uint64_t span_bytes, const std::vector<uint64_t>& q_bytes) {
+  // Per record: tag, column family id and two length varints beyond the key,
+  // the value header and the span; then the head and quarantine deletes.
+  size_t need = span_bytes + span_bytes / 64 + 4096;
+  for (uint64_t b : q_bytes) need += b + 16;
+  // Grow to the largest group seen; shrink after a burst of big ones.
+  if (need > group_batch_reserved_ || (group_batch_reserved_ > (16u << 20) && need < group_batch_reserved_ / 8)) {
+    group_batch_reserved_ = need + need / 4;
+    group_batch_ = rocksdb::WriteBatch(group_batch_reserved_);
+  } else {
+    group_batch_.Clear();
+  }
+  return group_batch_;
 }
 
 void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results) {
@@ -244,7 +261,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     q_plan = quarantine_.PlanAdd(first_q_id, q_bytes, options_.quarantine_max_entries, options_.quarantine_max_bytes);
   }
 
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch& wb = GroupBatch(total_in, q_bytes);
   uint64_t seq = next;
   uint64_t refused = 0;
   std::string value;
