@@ -83,14 +83,25 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
   if (!s.ok()) return Fail(Error::Io("cannot open a copy of " + dir.string() + ": " + s.ToString()));
   std::unique_ptr<rocksdb::DB> db(raw);
   rocksdb::ColumnFamilyHandle* spans = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
   for (size_t i = 0; i < handles.size(); ++i) {
     if (descriptors[i].name == internal::kSpansCf) spans = handles[i];
+    if (descriptors[i].name == internal::kMetaCf) meta = handles[i];
   }
+  // Spans below the head were delivered (or dropped) and are deleted lazily
+  // (store_format.h): start at the head when it can still be read.
+  std::string head_key = internal::SeqKey(0);
+  if (meta != nullptr) {
+    std::string v;
+    if (db->Get(rocksdb::ReadOptions(), meta, internal::kHeadKey, &v).ok() && internal::DecodeSeq(v)) head_key = v;
+  }
+  rocksdb::Slice lower(head_key);
   Status st;
   if (spans != nullptr) {
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
     ro.readahead_size = 2 << 20;
+    ro.iterate_lower_bound = &lower;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, spans));
     span::Batch batch;
     auto flush = [&]() -> Status {

@@ -91,7 +91,7 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
   rocksdb::DBOptions dbo = internal::MakeDbOptions();
   if (options_.env != nullptr) dbo.env = options_.env;
   const std::string dir = options_.dir.string();
-  auto descriptors = internal::Descriptors(dbo, dir);
+  auto descriptors = internal::Descriptors(dbo, dir, read_only_ ? nullptr : internal::SpanFloor(span_floor_));
   if (read_only_) {
     // A read-only view cannot create column families: leave out the ones an
     // older store does not have yet.
@@ -196,6 +196,7 @@ Status SpanQueue::Impl::Recover() {
     if (!it->status().ok()) return Fail(FromRocks("scanning consumers", it->status()));
   }
   index_.Reset(span_floor);
+  if (!read_only_) RaiseSpanFloor(span_floor);
   {
     internal::SeqRangeIterator it(db_.get(), spans_cf_, span_floor, 0, /*full_scan=*/true);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -306,8 +307,14 @@ Status SpanQueue::Impl::CheckWritable() const {
 
 void SpanQueue::Impl::AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head) {
   if (new_head <= head) return;
-  wb.DeleteRange(spans_cf_, SeqKey(head), SeqKey(new_head));
+  // No tombstone: the spans below the head go lazily (store_format.h).
   wb.Put(meta_cf_, kHeadKey, SeqKey(new_head));
+}
+
+void SpanQueue::Impl::RaiseSpanFloor(uint64_t head) {
+  uint64_t cur = span_floor_->load(std::memory_order_relaxed);
+  while (head > cur && !span_floor_->compare_exchange_weak(cur, head, std::memory_order_release)) {
+  }
 }
 
 uint64_t SpanQueue::Impl::MinCursorLocked(std::string_view except) const {
@@ -357,6 +364,7 @@ Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Fail(FromRocks("removing consumer", s));
   wal_dirty_ = true;
+  RaiseSpanFloor(new_head);
   std::lock_guard lk(state_mu_);
   cursors_.erase(cursors_.find(name));
   index_.TrimBelow(new_head);
@@ -390,6 +398,7 @@ Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Fail(FromRocks("ack", s));
   wal_dirty_ = true;
+  RaiseSpanFloor(new_head);
   uint64_t trimmed;
   {
     std::lock_guard lk(state_mu_);
@@ -397,16 +406,20 @@ Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
     trimmed = index_.TrimBelow(new_head).bytes;
   }
   write_lock.unlock();
-  // A range tombstone frees nothing until compaction reaches it; whole SST
-  // files below the head can go at once (a metadata change, no rewrite).
-  if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed >= kReclaimBytes) {
-    trimmed_since_reclaim_ = 0;
-    std::string lo = SeqKey(0), hi = SeqKey(new_head);
-    rocksdb::Slice begin(lo), end(hi);
-    rocksdb::Status r = rocksdb::DeleteFilesInRange(db_.get(), spans_cf_, &begin, &end);
-    if (!r.ok()) LOG_WARN("span store: could not drop delivered SST files", {{"error", r.ToString()}});
-  }
+  ReclaimBelow(new_head, trimmed);
   return {};
+}
+
+void SpanQueue::Impl::ReclaimBelow(uint64_t head, uint64_t trimmed) {
+  // Spans below the head stay in their table files until a compaction reads
+  // them; whole SST files below it can go at once (a metadata change, no
+  // rewrite). L0 files wait until they are moved down.
+  if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed < kReclaimBytes) return;
+  trimmed_since_reclaim_ = 0;
+  std::string lo = SeqKey(0), hi = SeqKey(head);
+  rocksdb::Slice begin(lo), end(hi);
+  rocksdb::Status r = rocksdb::DeleteFilesInRange(db_.get(), spans_cf_, &begin, &end);
+  if (!r.ok()) LOG_WARN("span store: could not drop SST files below the head", {{"error", r.ToString()}});
 }
 
 std::vector<std::string> SpanQueue::Impl::Consumers() const {

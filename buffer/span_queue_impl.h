@@ -90,6 +90,12 @@ class SpanQueue::Impl {
   Status CheckWritable() const;
   // Adds "delete every span below new_head" to `wb` when that moves the head.
   void AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head);
+  // After the head it names is written: the compaction filter's floor.
+  void RaiseSpanFloor(uint64_t head);
+  // After `trimmed` more logical bytes went below `head`: every 64 MiB, drop
+  // the SST files that lie wholly below it. Holding db_mu_ (shared), or on
+  // the writer thread; no other lock.
+  void ReclaimBelow(uint64_t head, uint64_t trimmed);
   uint64_t MinCursorLocked(std::string_view except) const;
 
   // span_queue_writer.cc
@@ -120,6 +126,9 @@ class SpanQueue::Impl {
   rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dead_letter_cf_ = nullptr;  // null in a read-only view of an older store
+  // The persisted head, for the spans column family's compaction filter
+  // (store_format.h); 0 (no filtering) in a read-only view.
+  std::shared_ptr<std::atomic<uint64_t>> span_floor_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // the writer waits for requests

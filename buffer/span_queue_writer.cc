@@ -315,6 +315,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
       ++counters_.write_errors;
     } else {
       if (sync) ++counters_.fsyncs;
+      RaiseSpanFloor(new_head);
       removed = index_.TrimBelow(new_head);
       seq = next;
       for (size_t i = 0; i < n; ++i) {
@@ -346,12 +347,13 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     return;
   }
   NoteDropped("max_disk_bytes", removed.spans + skipped_spans, removed.bytes + skipped_bytes);
+  if (removed.bytes > 0) ReclaimBelow(new_head, removed.bytes);
 }
 
 void SpanQueue::Impl::CheckAge() {
   if (store_failed_ || !db_) return;  // nothing to drop on a store being repaired
   const int64_t cutoff = NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
-  std::lock_guard write_lock(write_mu_);
+  std::unique_lock write_lock(write_mu_);
   SpanIndex::AgePlan plan;
   uint64_t head;
   {
@@ -399,6 +401,7 @@ void SpanQueue::Impl::CheckAge() {
       return;
     }
     wal_dirty_ = true;
+    RaiseSpanFloor(new_head);
   }
   SpanIndex::Removed removed;
   {
@@ -408,7 +411,9 @@ void SpanQueue::Impl::CheckAge() {
     counters_.dropped_spans += removed.spans;
     counters_.dropped_bytes += removed.bytes;
   }
+  write_lock.unlock();
   NoteDropped("max_age", removed.spans, removed.bytes);
+  if (removed.bytes > 0) ReclaimBelow(new_head, removed.bytes);
 }
 
 rocksdb::Status SpanQueue::Impl::RecoverIfFailed() {

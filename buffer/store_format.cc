@@ -5,6 +5,7 @@
 // pin old WAL files.
 #include "buffer/store_format.h"
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
@@ -18,8 +19,50 @@
 namespace spanvault::buffer::internal {
 namespace {
 
-rocksdb::ColumnFamilyOptions SpansCfOptions() {
+// Drops spans below the head (store_format.h) whenever RocksDB writes a table
+// file: delivered spans still in a memtable never reach disk, older ones go
+// at the next compaction that reads them. The whole run below the head is
+// skipped at once and leaves no point tombstones (kRemove would write one per
+// span at flush): every seq is written exactly once and never read below the
+// head, so there is no older version a tombstone would have to hide.
+class SpanFloorFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit SpanFloorFilter(uint64_t floor) : floor_(floor), floor_key_(SeqKey(floor)) {}
+  Decision FilterV2(int /*level*/, const rocksdb::Slice& key, ValueType type, const rocksdb::Slice& /*value*/,
+                    std::string* /*new_value*/, std::string* skip_until) const override {
+    if (type != ValueType::kValue) return Decision::kKeep;
+    auto seq = DecodeSeq(key);
+    if (!seq || *seq >= floor_) return Decision::kKeep;
+    *skip_until = floor_key_;
+    return Decision::kRemoveAndSkipUntil;
+  }
+  const char* Name() const override { return "spanvault.SpanFloorFilter"; }
+
+ private:
+  const uint64_t floor_;  // read once per table file: the floor only rises
+  const std::string floor_key_;
+};
+
+class SpanFloorFilterFactory final : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit SpanFloorFilterFactory(SpanFloor floor) : floor_(std::move(floor)) {}
+  bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
+    return reason == rocksdb::TableFileCreationReason::kFlush ||
+           reason == rocksdb::TableFileCreationReason::kCompaction;
+  }
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    return std::make_unique<SpanFloorFilter>(floor_->load(std::memory_order_acquire));
+  }
+  const char* Name() const override { return "spanvault.SpanFloorFilterFactory"; }
+
+ private:
+  SpanFloor floor_;
+};
+
+rocksdb::ColumnFamilyOptions SpansCfOptions(SpanFloor floor) {
   rocksdb::ColumnFamilyOptions o;
+  if (floor) o.compaction_filter_factory = std::make_shared<SpanFloorFilterFactory>(std::move(floor));
   // At most 3 × 32 MiB of memtables: a daemon draining a backlog should not
   // hold more than ~100 MiB of it in memory (the target is < 150 MB RSS).
   o.write_buffer_size = 32ull << 20;
@@ -136,10 +179,11 @@ rocksdb::DBOptions MakeDbOptions() {
   return o;
 }
 
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir) {
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir,
+                                                         SpanFloor span_floor) {
   std::vector<rocksdb::ColumnFamilyDescriptor> d = {
       {rocksdb::kDefaultColumnFamilyName, SmallCfOptions()},
-      {kSpansCf, SpansCfOptions()},
+      {kSpansCf, SpansCfOptions(std::move(span_floor))},
       {kQuarantineCf, SmallCfOptions()},
       {kMetaCf, SmallCfOptions()},
       {kDeadLetterCf, SmallCfOptions()},

@@ -9,16 +9,25 @@
 //                                    with invalid UTF-8 replaced by U+FFFD)
 //   meta        "cursor/<name>"   -> u64: the next seq the consumer reads; every seq
 //                                    below it is acknowledged by that consumer
-//               "head"            -> u64: every span seq below it was deleted
+//               "head"            -> u64: every span seq below it is deleted (see below)
 //               "quarantine_head" -> u64: every quarantine id below it was deleted
 //               "dead_letter_head" -> u64: every dead-letter id below it was deleted
 //               "store_id"        -> 16 hex digits, random, written when the store is created
 //   dead_letters id u64           -> metadata JSON {time, upstream, seq, status, reason, response}
 //                                    | '\n' | the canonical span JSON (neither holds a raw
 //                                    newline, so the first one splits them)
-// Seqs and ids start at 1. "head" and "quarantine_head" are written in the same
-// WriteBatch as the DeleteRange they describe, so seqs and ids never restart
-// after the store empties and recovery scans start past the range tombstones.
+// Seqs and ids start at 1. "quarantine_head" is written in the same
+// WriteBatch as the DeleteRange it describes, so ids never restart after the
+// quarantine empties and recovery scans start past the range tombstones.
+// Spans below "head" are deleted lazily, with no tombstone: every read starts
+// at the head, the spans column family's compaction filter (SpanFloorFilter)
+// drops them at flush and compaction, and whole SST files below the head are
+// deleted (DeleteFilesInRange). A tombstone per acknowledgement would make
+// the flushed files' key ranges overlap, and RocksDB would then rewrite the
+// undelivered spans in every L0 -> L1 compaction: with ingest and delivery
+// at full speed that compaction took a quarter of the daemon's CPU. Stores
+// written before this have range tombstones below "head"; they are read the
+// same way.
 // The logical size of a record (what max_disk_bytes and quarantine_max_bytes
 // count) is key + value.
 #pragma once
@@ -27,6 +36,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,6 +101,12 @@ Error FromRocks(std::string what, const rocksdb::Status& s);
 // Descriptors for default, spans, quarantine, meta and dead_letters (in that
 // order, so the handles come back at indexes 0..4), plus any other column family the store
 // at `dir` has (RocksDB refuses to open a store without naming all of them).
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir);
+// `span_floor` (null: no filter, for read-only and salvage opens) is the
+// persisted head: the spans column family's compaction filter drops every
+// seq below it when RocksDB writes a table file (flush or compaction). It
+// must only ever be raised after the "head" that it copies is written.
+using SpanFloor = std::shared_ptr<const std::atomic<uint64_t>>;
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir,
+                                                         SpanFloor span_floor = nullptr);
 
 }  // namespace spanvault::buffer::internal
