@@ -48,6 +48,7 @@ class HttpClient {
     boost::system::error_code ec;
     http::write(socket_, req, ec);
     Response res;
+    res.result(0u);  // Beast's default is 200: a failed exchange must not look like success
     if (ec) return res;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1u << 30);
