@@ -88,7 +88,8 @@ class SpanQueue::Impl {
   Status MoveAside(const rocksdb::Status& why);
   Status Recover();
   Status CheckWritable() const;
-  // Adds "delete every span below new_head" to `wb` when that moves the head.
+  // Adds the new head to `wb` when it moves: every span below it is then
+  // deleted, lazily (store_format.h), with no tombstone.
   void AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head);
   // After the head it names is written: the compaction filter's floor.
   void RaiseSpanFloor(uint64_t head);
