@@ -252,7 +252,8 @@ Status SpanQueue::Impl::OpenPrimary() {
                                {"bytes", index_.bytes()},
                                {"head_seq", index_.head_seq()},
                                {"next_seq", index_.next_seq()},
-                               {"consumers", cursors_.size()}});
+                               {"consumers", cursors_.size()},
+                               {"wal_crc32c", internal::Crc32cImplementation()}});
   return {};
 }
 

@@ -186,8 +186,10 @@ rocksdb::WriteBatch& SpanQueue::Impl::GroupBatch(uint64_t span_bytes, const std:
   // the value header and the span; then the head and quarantine deletes.
   size_t need = span_bytes + span_bytes / 64 + 4096;
   for (uint64_t b : q_bytes) need += b + 16;
-  // Grow to the largest group seen; shrink after a burst of big ones.
-  if (need > group_batch_reserved_ || (group_batch_reserved_ > (16u << 20) && need < group_batch_reserved_ / 8)) {
+  // Grow to the largest group seen; TrimIfIdle gives it back once intake
+  // pauses. Shrinking while busy made it regrow from fresh pages: at full
+  // ingest the page faults were a tenth of the writer thread.
+  if (need > group_batch_reserved_) {
     group_batch_reserved_ = need + need / 4;
     group_batch_ = rocksdb::WriteBatch(group_batch_reserved_);
   } else {

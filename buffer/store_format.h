@@ -109,4 +109,12 @@ using SpanFloor = std::shared_ptr<const std::atomic<uint64_t>>;
 std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir,
                                                          SpanFloor span_floor = nullptr);
 
+// crc32c_hw.cc: RocksDB's CRC-32C (WAL records) computed with SSE4.2 when the
+// CPU has it. Crc32cImplementation() names the one in use ("sse4.2" or
+// "rocksdb-portable"); Crc32cExtend is what RocksDB's calls reach;
+// Crc32cExtendRocksDb is RocksDB's own software code, for tests.
+const char* Crc32cImplementation();
+uint32_t Crc32cExtend(uint32_t crc, const char* data, size_t n);
+uint32_t Crc32cExtendRocksDb(uint32_t crc, const char* data, size_t n);
+
 }  // namespace spanvault::buffer::internal
