@@ -63,10 +63,14 @@ class SpanFloorFilterFactory final : public rocksdb::CompactionFilterFactory {
 rocksdb::ColumnFamilyOptions SpansCfOptions(SpanFloor floor) {
   rocksdb::ColumnFamilyOptions o;
   if (floor) o.compaction_filter_factory = std::make_shared<SpanFloorFilterFactory>(std::move(floor));
-  // At most 3 × 32 MiB of memtables: a daemon draining a backlog should not
-  // hold more than ~100 MiB of it in memory (the target is < 150 MB RSS).
+  // At most 4 × 32 MiB of memtables, full only while ingest runs: an idle
+  // intake flushes them (SpanQueue's TrimIfIdle), so a daemon draining a
+  // backlog holds none of it in memory (the target is < 150 MB RSS). With
+  // 3, ingest at full speed stopped for a full memtable about three times a
+  // second while the flushes caught up with the disk; 4 and two flush
+  // threads (MakeDbOptions) measured ~10% more spans/s.
   o.write_buffer_size = 32ull << 20;
-  o.max_write_buffer_number = 3;
+  o.max_write_buffer_number = 4;
   o.target_file_size_base = 64ull << 20;
   o.level_compaction_dynamic_level_bytes = true;
   // No compression. Spans are short-lived (deleted once forwarded), the bound
@@ -170,6 +174,9 @@ rocksdb::DBOptions MakeDbOptions() {
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   o.max_background_jobs = 4;
+  // Two memtables flush at once: one flush alternates CPU (building the
+  // table) and waiting for its fdatasync; the disk is what limits ingest.
+  o.max_background_flushes = 2;
   o.bytes_per_sync = 1 << 20;
   o.max_total_wal_size = 256ull << 20;
   o.keep_log_file_num = 4;
