@@ -1,7 +1,9 @@
 #include "cost/decimal.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 
 namespace spanvault::cost {
 namespace {
@@ -76,6 +78,46 @@ void AppendDecimal(Int128 units, int scale, std::string& out) {
   bool negative = units < 0;
   // Work on the magnitude as unsigned so the minimum value cannot overflow.
   UInt128 mag = negative ? static_cast<UInt128>(-(units + 1)) + 1 : static_cast<UInt128>(units);
+  if (mag <= static_cast<UInt128>(UINT64_MAX) && scale >= 0 && scale <= 18) {
+    // Every cost on the hot path (six per priced span): the integer part
+    // and the fraction each with to_chars (two digits per step), the
+    // fraction as 10^scale + frac so that its leading zeros come out too.
+    static constexpr uint64_t kPow[19] = {1,
+                                          10,
+                                          100,
+                                          1000,
+                                          10000,
+                                          100000,
+                                          1000000,
+                                          10000000,
+                                          100000000,
+                                          1000000000,
+                                          10000000000,
+                                          100000000000,
+                                          1000000000000,
+                                          10000000000000,
+                                          100000000000000,
+                                          1000000000000000,
+                                          10000000000000000,
+                                          100000000000000000,
+                                          1000000000000000000};
+    const uint64_t v = static_cast<uint64_t>(mag);
+    const uint64_t whole = v / kPow[scale], frac = v % kPow[scale];
+    char text[48];
+    char* p = text;
+    if (negative) *p++ = '-';
+    p = std::to_chars(p, text + sizeof text, whole).ptr;
+    if (frac != 0) {
+      char f[24];
+      char* e = std::to_chars(f, f + sizeof f, kPow[scale] + frac).ptr;  // "1" then `scale` digits
+      while (e[-1] == '0') --e;
+      *p++ = '.';
+      std::memcpy(p, f + 1, static_cast<size_t>(e - (f + 1)));
+      p += e - (f + 1);
+    }
+    out.append(text, static_cast<size_t>(p - text));
+    return;
+  }
   char digits[64];  // least significant first
   int n = 0;
   // 128-bit division is a library call; every cost on the hot path fits in

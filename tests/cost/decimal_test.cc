@@ -61,6 +61,24 @@ TEST(DecimalTest, FormatsWithoutExponentOrTrailingZeros) {
   for (const auto& c : cases) EXPECT_EQ(FormatDecimal(c.units, 12), c.want);
 }
 
+TEST(DecimalTest, FormatsTheSameAcrossThe64BitBoundaryAndEveryScale) {
+  // Magnitudes up to 2^64 - 1 take a 64-bit path, larger ones a 128-bit one.
+  const Int128 max64 = static_cast<Int128>(UINT64_MAX);
+  EXPECT_EQ(FormatDecimal(max64, 12), "18446744.073709551615");
+  EXPECT_EQ(FormatDecimal(max64 + 1, 12), "18446744.073709551616");
+  EXPECT_EQ(FormatDecimal(-max64, 12), "-18446744.073709551615");
+  EXPECT_EQ(FormatDecimal(-(max64 + 1), 12), "-18446744.073709551616");
+  EXPECT_EQ(FormatDecimal(max64 * 10, 12), "184467440.73709551615");
+  EXPECT_EQ(FormatDecimal(max64, 0), "18446744073709551615");
+  EXPECT_EQ(FormatDecimal(max64 + 1, 0), "18446744073709551616");
+  EXPECT_EQ(FormatDecimal(5, 18), "0.000000000000000005");
+  EXPECT_EQ(FormatDecimal(Pow10(18), 18), "1");
+  EXPECT_EQ(FormatDecimal(Pow10(19) + 5, 18), "10.000000000000000005");
+  EXPECT_EQ(FormatDecimal(7, 20), "0.00000000000000000007");
+  EXPECT_EQ(FormatDecimal(1'010'000, 6), "1.01");
+  EXPECT_EQ(FormatDecimal(-7, 3), "-0.007");
+}
+
 TEST(DecimalTest, MulDivRoundsHalfAwayFromZero) {
   Int128 out = 0;
   ASSERT_TRUE(MulDivRound(3, 100'000, 1'000'000, out));  // 0.3
