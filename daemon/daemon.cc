@@ -214,6 +214,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     so.fsync_barriers = machine;
     so.max_connections = config.ingest.max_connections;
     so.enricher = d.pricing.get();
+    // These may take seconds (Control below): never on an I/O thread, where
+    // they would stall every connection and datagram socket it serves.
+    so.offload_controls = {"$reload", "$salvage"};
     // The listener starts before the Daemon object exists; `self` is set
     // right after Start() builds it, before any I/O thread runs.
     d.stream = std::make_unique<ipc::StreamListener>(
@@ -436,8 +439,8 @@ Status Daemon::ReloadPrices() { return impl_->pricing->Reload(); }
 std::optional<std::string> Daemon::Control(const std::string& key, const nlohmann::json& line) {
   if (key == "$status") return StatusJson();
   if (key == "$reload") {
-    // Blocks this I/O thread while replaced forwarders stop (up to
-    // shutdown_grace); the other I/O threads go on serving.
+    // Takes up to shutdown_grace while replaced forwarders stop: runs on
+    // the stream listener's control thread (offload_controls above).
     if (line["$reload"] != true) return std::nullopt;
     nlohmann::json answer = ReloadFromSource().ToJson();
     answer["$reload"] = true;

@@ -1,5 +1,6 @@
 #include "ipc/stream_listener.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -8,9 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -65,8 +68,25 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
     acceptor_.assign(stream(), fd);
   }
 
+  ~Impl() {
+    StopControlThread();
+    // The last reference can go on that thread (a finished job held it).
+    if (control_thread_.joinable()) control_thread_.detach();
+  }
+
   void Start() { DoAccept(); }
   void Stop();
+
+  bool Offloaded(std::string_view key) const {
+    return std::find(options_.offload_controls.begin(), options_.offload_controls.end(), key) !=
+           options_.offload_controls.end();
+  }
+  // Runs `job(false)` on the control thread (started on first use), or
+  // `job(true)` at once when the listener is stopping: then nothing runs
+  // the control function any more.
+  void Offload(std::function<void(bool cancelled)> job);
+  // Lets the running job finish, cancels the queued ones, joins the thread.
+  void StopControlThread();
 
   asio::io_context& ioc_;
   stream::acceptor acceptor_;
@@ -79,6 +99,13 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
 
  private:
   void DoAccept();
+  void ControlLoop();
+
+  std::mutex control_mu_;
+  std::condition_variable control_cv_;
+  std::deque<std::function<void(bool)>> control_jobs_;
+  bool control_stopped_ = false;
+  std::thread control_thread_;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -112,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t Capacity() const { return buf_.size() - span::Decoder::kPadding; }
 
   void DoRead() {
-    if (reading_ || eof_ || stopping_) return;
+    if (reading_ || eof_ || stopping_ || control_pending_) return;
     if (inflight_bytes_ > opts_.max_inflight_bytes || output_bytes_ > opts_.max_pending_output) return;
     // Keep the unconsumed tail at the front so a whole line always fits.
     if (begin_ > 0 && Capacity() - end_ < opts_.read_chunk_bytes) {
@@ -153,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ProcessLines(bool at_eof) {
     for (;;) {
+      if (control_pending_) return;  // resumed by OnControlAnswer
       const char* base = buf_.data();
       const char* nl = static_cast<const char*>(std::memchr(base + scan_, '\n', end_ - scan_));
       if (nl == nullptr) {
@@ -251,13 +279,63 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (j.is_object() && !j.empty() && owner_->control_) {
-      const std::string& key = j.begin().key();
+      const std::string key = j.begin().key();
+      if (owner_->Offloaded(key)) {
+        Offload(key, std::move(j));
+        return;
+      }
       if (std::optional<std::string> answer = owner_->control_(key, j)) {
         Send(std::move(*answer));
         return;
       }
     }
-    std::string reason = j.is_discarded() ? "invalid JSON in a control line" : "unknown control line";
+    RejectControl(j.is_discarded() ? "invalid JSON in a control line" : "unknown control line");
+  }
+
+  // A control line that may block: answered from the control thread, and
+  // until then this connection decodes no further line (ProcessLines and
+  // DoRead wait for control_pending_ to clear).
+  void Offload(const std::string& key, nlohmann::json j) {
+    FlushBatch();
+    control_pending_ = true;
+    owner_->Offload([self = shared_from_this(), key, j = std::move(j)](bool cancelled) {
+      std::optional<std::string> answer;
+      std::string error = "spanvaultd is stopping";
+      if (!cancelled) {
+        try {
+          answer = self->owner_->control_(key, j);
+        } catch (const std::exception& e) {
+          error = std::string("control line failed: ") + e.what();
+          cancelled = true;
+        }
+      }
+      if (cancelled) {
+        nlohmann::json a;
+        a[key] = j[key];
+        a["ok"] = false;
+        a["error"] = error;
+        answer = a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      asio::post(self->executor(),
+                 [self, answer = std::move(answer)]() mutable { self->OnControlAnswer(std::move(answer)); });
+    });
+  }
+
+  void OnControlAnswer(std::optional<std::string> answer) {
+    control_pending_ = false;
+    if (answer) {
+      Send(std::move(*answer));
+    } else {
+      RejectControl("unknown control line");
+    }
+    // Then the lines that arrived behind it, as OnRead would have.
+    ProcessLines(/*at_eof=*/eof_ && !stopping_);
+    FlushBatch();
+    DoRead();
+    MaybeClose();
+  }
+
+  void RejectControl(const std::string& reason) {
     counters_->payloads.fetch_add(1, std::memory_order_relaxed);
     counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
     counters_->rejected_by_kind[static_cast<size_t>(span::RejectKind::kSchema)].fetch_add(1);
@@ -353,7 +431,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void MaybeClose() {
-    if (!(eof_ || stopping_) || reading_ || writing_ || inflight_batches_ > 0 || inflight_barriers_ > 0) return;
+    if (!(eof_ || stopping_) || reading_ || writing_ || inflight_batches_ > 0 || inflight_barriers_ > 0 ||
+        control_pending_) {
+      return;
+    }
     if (closed_) return;
     closed_ = true;
     boost::system::error_code ec;
@@ -382,6 +463,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<std::string> out_;
   size_t output_bytes_ = 0;
   bool reading_ = false, writing_ = false, eof_ = false, stopping_ = false, closed_ = false, write_failed_ = false;
+  bool control_pending_ = false;  // an offloaded control line is not answered yet
 };
 
 void StreamListener::Impl::DoAccept() {
@@ -415,7 +497,49 @@ void StreamListener::Impl::DoAccept() {
   });
 }
 
+void StreamListener::Impl::Offload(std::function<void(bool)> job) {
+  {
+    std::lock_guard lk(control_mu_);
+    if (!control_stopped_) {
+      if (!control_thread_.joinable()) control_thread_ = std::thread([this] { ControlLoop(); });
+      control_jobs_.push_back(std::move(job));
+      control_cv_.notify_one();
+      return;
+    }
+  }
+  job(true);
+}
+
+void StreamListener::Impl::ControlLoop() {
+  pthread_setname_np(pthread_self(), "sv-control");
+  std::unique_lock lk(control_mu_);
+  for (;;) {
+    control_cv_.wait(lk, [this] { return control_stopped_ || !control_jobs_.empty(); });
+    if (control_jobs_.empty()) return;  // stopped
+    auto job = std::move(control_jobs_.front());
+    control_jobs_.pop_front();
+    const bool cancelled = control_stopped_;
+    lk.unlock();
+    job(cancelled);
+    job = nullptr;  // drop the session it holds before waiting again
+    lk.lock();
+  }
+}
+
+void StreamListener::Impl::StopControlThread() {
+  {
+    std::lock_guard lk(control_mu_);
+    control_stopped_ = true;
+  }
+  control_cv_.notify_all();
+  if (control_thread_.joinable() && control_thread_.get_id() != std::this_thread::get_id()) control_thread_.join();
+}
+
 void StreamListener::Impl::Stop() {
+  // A reload or salvage already running finishes (a reload is bounded by
+  // shutdown_grace); queued ones are answered "stopping". After this the
+  // control function, which uses the daemon, is never called again.
+  StopControlThread();
   auto live = sessions_.Close();
   if (!live) return;
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {

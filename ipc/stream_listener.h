@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ipc/ingest.h"
 
@@ -37,6 +38,12 @@ struct StreamOptions {
   size_t max_pending_output = 1u << 20;
   // Default: false. Barriers ask the store to fsync (durability = machine).
   bool fsync_barriers = false;
+  // Default: none. Control lines (by first key) that may block, answered on
+  // the listener's own control thread instead of an I/O thread: a reload
+  // waits for replaced forwarders, a salvage reads a whole store. The
+  // connection that sent one reads no further line until it is answered, so
+  // its answers stay in order; every other connection goes on.
+  std::vector<std::string> offload_controls;
   // Default: 1024. Further connections are accepted and closed at once.
   size_t max_connections = 1024;
   // Default: 100. Errors listed per barrier answer.

@@ -309,5 +309,50 @@ TEST_F(ReloadTest, ControlLineReloadsAndTheFirstUpstreamStartsTheUpstreamThreads
   EXPECT_EQ(WithPrefix(a, "new"), 20u);
 }
 
+TEST_F(ReloadTest, ControlLineReloadWaitingForAForwarderStallsNoOtherConnection) {
+  // One I/O thread serves every connection. The reload replaces an upstream
+  // whose request is in flight for 4 s, so it waits up to shutdown_grace
+  // for it: that wait must not hold the I/O thread.
+  const std::string top = "io_threads = 1\nshutdown_grace = \"6s\"";
+  FakeBackend a, b;
+  a.Start();
+  b.Start();
+  a.SetDefault({.delay = 4s});
+  Start({{"main", a.url(), ""}}, top);
+  auto client = Connect();
+  ASSERT_EQ(SendSync(client, Spans(Ids("s", 5)))["accepted"], 5);
+  ASSERT_TRUE(a.WaitForRequests(1, 20s));
+  WriteConfig(dir_, {{"main", b.url(), ""}}, top);
+  const auto t0 = std::chrono::steady_clock::now();
+  // A barrier right behind the reload on the same connection: answered after it.
+  ASSERT_TRUE(client.Write("{\"$reload\":true}\n" + Span("behind") + "\n{\"$sync\":7}\n").has_value());
+  std::this_thread::sleep_for(100ms);  // the reload is running
+
+  auto other = Connect();
+  nlohmann::json answer = SendSync(other, Spans(Ids("o", 3)), 9);
+  const auto other_answered = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(answer["accepted"], 3);
+  EXPECT_LT(other_answered, 2500ms) << "another connection waited for the reload";
+
+  auto line = client.ReadLine(30s);
+  ASSERT_TRUE(line.has_value());
+  const auto reload_answered = std::chrono::steady_clock::now() - t0;
+  nlohmann::json r = nlohmann::json::parse(*line);
+  EXPECT_EQ(r["$reload"], true);
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["upstreams"]["changed"], nlohmann::json::array({"main"}));
+  EXPECT_GT(reload_answered, other_answered) << "the reload did not wait for the request in flight";
+  line = client.ReadLine(30s);
+  ASSERT_TRUE(line.has_value());
+  nlohmann::json sync = nlohmann::json::parse(*line);
+  EXPECT_EQ(sync["$sync"], 7);
+  EXPECT_EQ(sync["accepted"], 1) << "the span behind the reload is stored after it";
+  // The request in flight finished within shutdown_grace: A has the first
+  // five, the new endpoint everything after them.
+  EXPECT_EQ(WithPrefix(a, "s"), 5u);
+  ASSERT_TRUE(b.WaitForUniqueSpans(4, 20s));
+  EXPECT_EQ(WithPrefix(b, "s"), 0u);
+}
+
 }  // namespace
 }  // namespace spanvault::testing
