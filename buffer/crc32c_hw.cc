@@ -10,13 +10,13 @@
 // instruction; elsewhere it calls RocksDB's own code (__real_). The result
 // is bit-for-bit RocksDB's (tests/buffer/crc32c_test.cc), so the stores stay
 // readable by any RocksDB tool.
-#include "buffer/store_format.h"
-
 #include <nmmintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "buffer/store_format.h"
 
 // rocksdb::crc32c::Extend(uint32_t, const char*, size_t), mangled.
 extern "C" uint32_t __real__ZN7rocksdb6crc32c6ExtendEjPKcm(uint32_t crc, const char* data, size_t n);

@@ -13,8 +13,8 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/log.h"
 #include "common/util.h"

@@ -46,8 +46,8 @@ TEST(Crc32cTest, SameAsRocksDbForEveryLengthAlignmentAndSeed) {
   // Extending in pieces is the same as one pass (RocksDB extends a record's
   // type byte, then its payload).
   uint32_t whole = Crc32cExtend(0, buf.data(), 4096);
-  uint32_t parts = Crc32cExtend(Crc32cExtend(Crc32cExtend(0, buf.data(), 1), buf.data() + 1, 1000), buf.data() + 1001,
-                                3095);
+  uint32_t parts =
+      Crc32cExtend(Crc32cExtend(Crc32cExtend(0, buf.data(), 1), buf.data() + 1, 1000), buf.data() + 1001, 3095);
   EXPECT_EQ(parts, whole);
   EXPECT_EQ(whole, Crc32cExtendRocksDb(0, buf.data(), 4096));
 }
