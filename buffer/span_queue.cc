@@ -288,8 +288,14 @@ void SpanQueue::Impl::Close() {
     }
     writer_.join();
   }
+  {
+    std::lock_guard lk(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (store_thread_.joinable()) store_thread_.join();
   std::unique_lock db_lock(db_mu_);
-  if (db_ && !read_only_) SyncIfDue(/*force=*/true);
+  if (db_ && !read_only_) FinalSync();
   CloseDb();
   if (!secondary_dir_.empty()) {
     std::error_code ec;
@@ -417,10 +423,11 @@ void SpanQueue::Impl::ReclaimBelow(uint64_t head, uint64_t trimmed) {
   // rewrite). L0 files wait until they are moved down.
   if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed < kReclaimBytes) return;
   trimmed_since_reclaim_ = 0;
-  std::string lo = SeqKey(0), hi = SeqKey(head);
-  rocksdb::Slice begin(lo), end(hi);
-  rocksdb::Status r = rocksdb::DeleteFilesInRange(db_.get(), spans_cf_, &begin, &end);
-  if (!r.ok()) LOG_WARN("span store: could not drop SST files below the head", {{"error", r.ToString()}});
+  {
+    std::lock_guard lk(bg_mu_);
+    reclaim_head_ = std::max(reclaim_head_, head);
+  }
+  bg_cv_.notify_one();  // StoreLoop
 }
 
 std::vector<std::string> SpanQueue::Impl::Consumers() const {

@@ -1,6 +1,7 @@
 // buffer/ internal — SpanQueue's state, shared by span_queue.cc (open,
 // recovery, consumers, reads, close) and span_queue_writer.cc (the writer
-// thread: group commit, bounds, WAL sync).
+// thread: group commit, bounds; the store thread: periodic WAL syncs and
+// dropping table files below the head).
 //
 // Locks, always taken in this order (never the other way round):
 //   write_mu_  serialises every RocksDB write that moves the head or changes
@@ -14,6 +15,8 @@
 //              in-memory work, never across I/O; readers and getters take only
 //              this one (and db_mu_).
 //   queue_mu_  the pending requests. Independent: never held with the others.
+//   bg_mu_     the store thread's wake-ups. Independent: never held with the
+//              others.
 //   db_mu_     shared by every public call that uses the DB, exclusive in
 //              Close() while the DB is destroyed.
 // Read() never goes past the in-memory next_seq, which the writer raises only
@@ -51,7 +54,7 @@ class SpanQueue::Impl {
 
   Status OpenPrimary();    // Open(): create/recover, move a corrupt store aside
   Status OpenSecondary();  // OpenReadOnly()
-  Status StartWriter();
+  Status StartWriter();    // and the store thread
 
   void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
   Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
@@ -93,9 +96,10 @@ class SpanQueue::Impl {
   void AddHeadDelete(rocksdb::WriteBatch& wb, uint64_t head, uint64_t new_head);
   // After the head it names is written: the compaction filter's floor.
   void RaiseSpanFloor(uint64_t head);
-  // After `trimmed` more logical bytes went below `head`: every 64 MiB, drop
-  // the SST files that lie wholly below it. Holding db_mu_ (shared), or on
-  // the writer thread; no other lock.
+  // After `trimmed` more logical bytes went below `head`: every 64 MiB, have
+  // the store thread drop the SST files that lie wholly below it (a MANIFEST
+  // write and an unlink per file, which a discard-mounted disk makes slow: not
+  // on the writer thread, nor on a forwarder's Ack). Takes bg_mu_ only.
   void ReclaimBelow(uint64_t head, uint64_t trimmed);
   uint64_t MinCursorLocked(std::string_view except) const;
 
@@ -106,7 +110,18 @@ class SpanQueue::Impl {
   // Writer thread: group_batch_, cleared, with room for a group of that size.
   rocksdb::WriteBatch& GroupBatch(uint64_t span_bytes, const std::vector<uint64_t>& q_bytes);
   void CheckAge();
-  void SyncIfDue(bool force);
+  // Close(), after both threads stopped: RocksDB's own SyncWAL if anything
+  // was written since the last sync.
+  void FinalSync();
+  // The store thread: every fsync_interval, SyncWalFiles() if anything was
+  // written since the last sync; and the table-file drops ReclaimBelow asks for.
+  void StoreLoop();
+  // fdatasync every WAL file that grew since its last sync, through a
+  // descriptor of our own: RocksDB's SyncWAL() from a second thread could
+  // meet a WAL append that just failed, and Debian's RocksDB asserts (aborts)
+  // on syncing a file with a failed write. Writes go on meanwhile: the writer
+  // never waits for a periodic sync.
+  void SyncWalFiles();
   // Writer thread: OK when the store may be written; after a failed write, an
   // error at once (no RocksDB call) until RepairIfFailed() succeeds.
   rocksdb::Status RecoverIfFailed();
@@ -156,13 +171,22 @@ class SpanQueue::Impl {
   Stats counters_;  // the counters only; GetStats() derives the rest
 
   std::atomic<bool> wal_dirty_{false};  // written since the last WAL sync
+
+  // The store thread.
+  std::thread store_thread_;
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  uint64_t reclaim_head_ = 0;    // drop table files below this head...
+  uint64_t reclaimed_head_ = 0;  // ...once it is above this one
+  // The store thread's own: each WAL file's size at its last sync.
+  std::map<std::string, uint64_t> wal_synced_size_;
   std::mutex close_mu_;
   bool closed_ = false;
 
-  // The writer thread's own (and Close's, after the join).
-  Clock::time_point last_sync_ = Clock::now();
-  // Writer thread only: the store failed a write and has not recovered yet.
-  bool store_failed_ = false;
+  // Written by the writer thread only (read by the store thread): the store
+  // failed a write and has not recovered yet.
+  std::atomic<bool> store_failed_{false};
   Clock::time_point last_repair_{};
   std::string last_store_error_;
   Clock::time_point next_age_check_ = Clock::now();

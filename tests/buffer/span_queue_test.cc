@@ -1071,6 +1071,39 @@ TEST(SpanQueueLazyDeleteTest, FlushDropsDeliveredSpansAndWritesNoRangeTombstone)
 namespace spanvault::buffer {
 namespace {
 
+// Table files wholly below the head are dropped without waiting for a
+// compaction to read them, by the store thread (ReclaimBelow hands it the head
+// every 64 MiB acknowledged). Only files below L0 qualify: ~140 MB fill four
+// 32 MiB memtables, and the fourth L0 file has RocksDB move files down (a
+// trivial move, no rewrite); at least one of them must go.
+TEST(SpanQueueLazyDeleteTest, TableFilesBelowTheHeadAreDroppedAfterAcks) {
+  testing::TempDir dir;
+  auto q = MustOpen(DefaultOptions(dir.path()));
+  ASSERT_TRUE(q);
+  ASSERT_TRUE(q->AddConsumer("up"));
+  const std::string pad(1000, 'y');
+  auto append = [&](int batches) {
+    for (int k = 0; k < batches; ++k) {
+      span::Batch b;
+      b.received_ns = NowNanos();
+      for (int i = 0; i < 1000; ++i) {
+        std::string json = R"({"name":"s","pad":")" + pad + R"("})";
+        b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(json.size())});
+        b.data += json;
+      }
+      ASSERT_TRUE(AppendAndWait(*q, std::move(b)).ok);
+    }
+  };
+  append(140);
+  ASSERT_TRUE(WaitFor([&] { return SstBytes(dir.path()) >= 120'000'000; }, 30s)) << "the memtables were not flushed";
+  std::this_thread::sleep_for(1s);  // the move below L0, a metadata change right after the fourth flush
+  const uint64_t flushed = SstBytes(dir.path());
+  ASSERT_TRUE(q->Ack("up", q->next_seq()));
+  EXPECT_TRUE(WaitFor([&] { return SstBytes(dir.path()) + 20'000'000 < flushed; }, 20s))
+      << "table files below the head are still there: " << SstBytes(dir.path()) << " of " << flushed << " bytes";
+  EXPECT_EQ(q->GetStats().spans, 0u);
+}
+
 // Delivered spans stay in the table files until RocksDB drops them (lazy
 // deletion), so salvaging a store must start at its head or it would send
 // them all again.
