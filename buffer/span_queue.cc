@@ -60,6 +60,7 @@ Status Validate(const Options& o) {
   if (o.max_age.count() <= 0) add("max_age must be positive");
   if (o.max_disk_bytes == 0) add("max_disk_bytes must be positive");
   if (o.max_pending_bytes == 0) add("max_pending_bytes must be positive");
+  if (o.max_group_bytes == 0) add("max_group_bytes must be positive");
   if (!problems.empty()) return Fail(Error::Invalid("span queue options: " + problems));
   return {};
 }

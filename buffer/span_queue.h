@@ -76,6 +76,12 @@ struct Options {
   uint64_t dead_letter_max_bytes = 256ull << 20;
   // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
   uint64_t max_pending_bytes = 64ull << 20;
+  // Default: 4 MiB. The most one group commit (one RocksDB write) takes from
+  // the queue, in whole requests and at least one; the rest go into the next.
+  // Groups of all that is queued (up to max_pending_bytes) were ~10% slower
+  // with 8 connections and took ~40% more memory: a 64 MiB WriteBatch is
+  // built, logged and inserted into a 32 MiB memtable as one piece.
+  uint64_t max_group_bytes = 4ull << 20;
   // Default: none. Called on the writer thread after every group commit that
   // stored spans (before the Append callbacks run); must be quick (the
   // forwarders use it to wake up).

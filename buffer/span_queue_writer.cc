@@ -1,8 +1,8 @@
 // The threads of SpanQueue: the writer (group commit, the bounds) and the
 // store thread (periodic WAL syncs, dropping table files below the head).
 //
-// The writer's loop: take every queued request, plan the group under the
-// state lock (which seqs it gets, what max_disk_bytes and the quarantine
+// The writer's loop: take the queued requests (up to max_group_bytes), plan
+// the group under the state lock (which seqs it gets, what max_disk_bytes and the quarantine
 // bounds delete), build ONE WriteBatch (spans, quarantine entries, and the
 // head moves that make room), write it once (sync when durability is machine
 // or any request asked for fsync), apply the plan to the in-memory index,
@@ -149,9 +149,17 @@ void SpanQueue::Impl::WriterLoop() {
     {
       std::unique_lock lk(queue_mu_);
       queue_cv_.wait_until(lk, next_age_check_, [&] { return !queue_.empty() || closing_; });
-      for (auto& r : queue_) group.push_back(std::move(r));
-      queue_.clear();
-      pending_bytes_ = 0;
+      // Whole requests up to max_group_bytes, in order; the rest wait for the
+      // next group (the wait above returns at once while any are queued).
+      uint64_t taken = 0;
+      while (!queue_.empty() && (group.empty() || taken < options_.max_group_bytes)) {
+        const uint64_t bytes = PendingBytes(queue_.front().batch);
+        taken += bytes;
+        pending_bytes_ -= std::min(pending_bytes_, bytes);
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (queue_.empty()) pending_bytes_ = 0;
       stop = closing_ && group.empty();
     }
     space_cv_.notify_all();

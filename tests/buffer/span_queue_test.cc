@@ -341,6 +341,40 @@ TEST(SpanQueueTest, GroupCommitsConcurrentAppendsInOrder) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, i + 1);
 }
 
+// A group commit takes whole requests from the queue up to max_group_bytes
+// (at least one), in order; the rest go into the following groups.
+TEST(SpanQueueTest, GroupCommitTakesAtMostMaxGroupBytes) {
+  testing::TempDir dir;
+  Options o = DefaultOptions(dir.path());
+  const span::Batch probe = MakeBatch(10, T(1), "g");
+  const uint64_t request_bytes = probe.data.size() + probe.spans.size() * internal::kSpanOverhead;
+  o.max_group_bytes = 2 * request_bytes + 1;  // three requests pass it
+  auto q = MustOpen(o);
+  ASSERT_TRUE(q);
+  // Hold the writer in the first request's callback while ten more queue up.
+  std::promise<void> hold;
+  std::shared_future<void> held = hold.get_future().share();
+  q->Append(MakeBatch(10, T(1), "g"), false, [&](const AppendResult&) { held.wait(); });
+  std::mutex mu;
+  std::vector<uint64_t> first_seqs;
+  std::promise<void> all_done;
+  for (int i = 0; i < 10; ++i) {
+    q->Append(MakeBatch(10, T(1), "g"), false, [&, i](const AppendResult& r) {
+      EXPECT_TRUE(r.ok);
+      std::lock_guard lk(mu);
+      first_seqs.push_back(r.first_seq);
+      if (i == 9) all_done.set_value();
+    });
+  }
+  hold.set_value();
+  all_done.get_future().wait();
+  // The held request, then 3 + 3 + 3 + 1.
+  EXPECT_EQ(q->GetStats().write_batches, 5u);
+  std::lock_guard lk(mu);
+  ASSERT_EQ(first_seqs.size(), 10u);
+  for (size_t i = 0; i < first_seqs.size(); ++i) EXPECT_EQ(first_seqs[i], 11 + 10 * i);
+}
+
 TEST(SpanQueueTest, BarrierCompletesAfterEverythingBeforeItAndFsyncs) {
   testing::TempDir dir;
   auto q = MustOpen(DefaultOptions(dir.path()));
