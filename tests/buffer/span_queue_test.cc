@@ -352,9 +352,13 @@ TEST(SpanQueueTest, GroupCommitTakesAtMostMaxGroupBytes) {
   auto q = MustOpen(o);
   ASSERT_TRUE(q);
   // Hold the writer in the first request's callback while ten more queue up.
-  std::promise<void> hold;
+  std::promise<void> hold, entered;
   std::shared_future<void> held = hold.get_future().share();
-  q->Append(MakeBatch(10, T(1), "g"), false, [&](const AppendResult&) { held.wait(); });
+  q->Append(MakeBatch(10, T(1), "g"), false, [&](const AppendResult&) {
+    entered.set_value();
+    held.wait();
+  });
+  entered.get_future().wait();  // that request's group is written: the ten below queue behind it
   std::mutex mu;
   std::vector<uint64_t> first_seqs;
   std::promise<void> all_done;
