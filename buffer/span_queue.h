@@ -77,7 +77,9 @@ struct Options {
   // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
   uint64_t max_pending_bytes = 64ull << 20;
   // Default: 4 MiB. The most one group commit (one RocksDB write) takes from
-  // the queue, in whole requests and at least one; the rest go into the next.
+  // the queue in process mode, in whole requests and at least one; the rest
+  // go into the next. In machine mode a group takes all that is queued (each
+  // group costs an fsync).
   // Groups of all that is queued (up to max_pending_bytes) were ~10% slower
   // with 8 connections and took ~40% more memory: a 64 MiB WriteBatch is
   // built, logged and inserted into a 32 MiB memtable as one piece.

@@ -150,9 +150,11 @@ void SpanQueue::Impl::WriterLoop() {
       std::unique_lock lk(queue_mu_);
       queue_cv_.wait_until(lk, next_age_check_, [&] { return !queue_.empty() || closing_; });
       // Whole requests up to max_group_bytes, in order; the rest wait for the
-      // next group (the wait above returns at once while any are queued).
+      // next group (the wait above returns at once while any are queued). In
+      // machine mode every group costs an fsync: it takes all that is queued.
+      const uint64_t cap = options_.durability == Durability::kMachine ? UINT64_MAX : options_.max_group_bytes;
       uint64_t taken = 0;
-      while (!queue_.empty() && (group.empty() || taken < options_.max_group_bytes)) {
+      while (!queue_.empty() && (group.empty() || taken < cap)) {
         const uint64_t bytes = PendingBytes(queue_.front().batch);
         taken += bytes;
         pending_bytes_ -= std::min(pending_bytes_, bytes);

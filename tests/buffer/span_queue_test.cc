@@ -342,10 +342,14 @@ TEST(SpanQueueTest, GroupCommitsConcurrentAppendsInOrder) {
 }
 
 // A group commit takes whole requests from the queue up to max_group_bytes
-// (at least one), in order; the rest go into the following groups.
-TEST(SpanQueueTest, GroupCommitTakesAtMostMaxGroupBytes) {
+// (at least one), in order; the rest go into the following groups. In machine
+// mode, where each group costs an fsync, it takes all that is queued.
+class GroupCommitSizeTest : public ::testing::TestWithParam<Durability> {};
+
+TEST_P(GroupCommitSizeTest, TakesAtMostMaxGroupBytesInProcessModeAndEverythingInMachineMode) {
   testing::TempDir dir;
   Options o = DefaultOptions(dir.path());
+  o.durability = GetParam();
   const span::Batch probe = MakeBatch(10, T(1), "g");
   const uint64_t request_bytes = probe.data.size() + probe.spans.size() * internal::kSpanOverhead;
   o.max_group_bytes = 2 * request_bytes + 1;  // three requests pass it
@@ -372,12 +376,17 @@ TEST(SpanQueueTest, GroupCommitTakesAtMostMaxGroupBytes) {
   }
   hold.set_value();
   all_done.get_future().wait();
-  // The held request, then 3 + 3 + 3 + 1.
-  EXPECT_EQ(q->GetStats().write_batches, 5u);
+  // The held request, then 3 + 3 + 3 + 1; or then all ten.
+  EXPECT_EQ(q->GetStats().write_batches, GetParam() == Durability::kProcess ? 5u : 2u);
   std::lock_guard lk(mu);
   ASSERT_EQ(first_seqs.size(), 10u);
   for (size_t i = 0; i < first_seqs.size(); ++i) EXPECT_EQ(first_seqs[i], 11 + 10 * i);
 }
+
+INSTANTIATE_TEST_SUITE_P(Durability, GroupCommitSizeTest, ::testing::Values(Durability::kProcess, Durability::kMachine),
+                         [](const ::testing::TestParamInfo<Durability>& i) {
+                           return i.param == Durability::kProcess ? "process" : "machine";
+                         });
 
 TEST(SpanQueueTest, BarrierCompletesAfterEverythingBeforeItAndFsyncs) {
   testing::TempDir dir;
