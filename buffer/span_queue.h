@@ -79,10 +79,10 @@ struct Options {
   // Default: 4 MiB. The most one group commit (one RocksDB write) takes from
   // the queue in process mode, in whole requests and at least one; the rest
   // go into the next. In machine mode a group takes all that is queued (each
-  // group costs an fsync).
-  // Groups of all that is queued (up to max_pending_bytes) were ~10% slower
-  // with 8 connections and took ~40% more memory: a 64 MiB WriteBatch is
-  // built, logged and inserted into a 32 MiB memtable as one piece.
+  // group costs an fsync). Groups of all that is queued (up to
+  // max_pending_bytes) were ~10% slower with 8 connections and took ~40% more
+  // memory: a 64 MiB WriteBatch was built, logged and inserted into a 32 MiB
+  // memtable as one piece.
   uint64_t max_group_bytes = 4ull << 20;
   // Default: none. Called on the writer thread after every group commit that
   // stored spans (before the Append callbacks run); must be quick (the

@@ -1,16 +1,16 @@
 // The threads of SpanQueue: the writer (group commit, the bounds) and the
 // store thread (periodic WAL syncs, dropping table files below the head).
 //
-// The writer's loop: take the queued requests (up to max_group_bytes), plan
-// the group under the state lock (which seqs it gets, what max_disk_bytes and the quarantine
-// bounds delete), build ONE WriteBatch (spans, quarantine entries, and the
-// head moves that make room), write it once (sync when durability is machine
-// or any request asked for fsync), apply the plan to the in-memory index,
-// then run every `done` in order with no lock held. Between groups: max_age
-// drops about every second.
+// The writer's loop: take the queued requests (up to max_group_bytes in
+// process mode), plan the group under the state lock (which seqs it gets,
+// what max_disk_bytes and the quarantine bounds delete), build ONE WriteBatch
+// (spans, quarantine entries, and the head moves that make room), write it
+// once (sync when durability is machine or any request asked for fsync),
+// apply the plan to the in-memory index, then run every `done` in order with
+// no lock held. Between groups: max_age drops about every second.
 //
 // The store thread does what would otherwise stall ingest behind the disk:
-// in process mode an fdatasync of the WAL every fsync_interval (60-100 ms
+// in process mode an fdatasync of the WAL every fsync_interval (40-100 ms
 // each at full ingest on the benchmark VM), and the table-file drops at the
 // bound (an unlink on a discard-mounted disk waits for the discard).
 //
