@@ -62,21 +62,20 @@ Result<std::string> ReadFile(const std::string& path) {
 }  // namespace
 
 void AppendCostJson(const Cost& cost, std::string& out) {
-  auto field = [&](const char* name, int64_t v) {
-    out.push_back('"');
-    out += name;
-    out += "\":";
+  // `key` is `"name":` (one append per field: this runs for every priced span).
+  auto field = [&](std::string_view key, int64_t v) {
+    out.append(key);
     AppendDecimal(v, 12, out);
     out.push_back(',');
   };
   out.push_back('{');
-  field("total", cost.total);
-  field("input", cost.input);
-  field("output", cost.output);
-  field("cache_read", cost.cache_read);
-  field("cache_write", cost.cache_write);
-  field("reasoning", cost.reasoning);
-  if (cost.request != 0) field("request", cost.request);
+  field("\"total\":", cost.total);
+  field("\"input\":", cost.input);
+  field("\"output\":", cost.output);
+  field("\"cache_read\":", cost.cache_read);
+  field("\"cache_write\":", cost.cache_write);
+  field("\"reasoning\":", cost.reasoning);
+  if (cost.request != 0) field("\"request\":", cost.request);
   out += "\"currency\":\"USD\",\"price_id\":";
   AppendJsonString(cost.price_id, out);
   out += ",\"source\":\"table\"}";

@@ -87,11 +87,11 @@ void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
     return;
   }
   cost::AppendCostJson(*cost, cost_json);
-  priced_.fetch_add(1, std::memory_order_relaxed);
+  priced_.Add();
 }
 
 void Pricing::CountUnpriced(std::string_view model) {
-  unpriced_total_.fetch_add(1, std::memory_order_relaxed);
+  unpriced_total_.Add();
   std::lock_guard lock(mu_);
   auto it = unpriced_.find(model);
   if (it != unpriced_.end()) {
@@ -159,8 +159,8 @@ std::string Pricing::StatusJson() const {
   }
   j["tables"] = std::move(tables);
   j["models"] = models;
-  j["priced_spans"] = priced_.load();
-  j["unpriced_spans"] = unpriced_total_.load();
+  j["priced_spans"] = priced_.Load();
+  j["unpriced_spans"] = unpriced_total_.Load();
   j["reloads"] = reloads_;
   if (!last_error_.empty()) j["last_reload_error"] = last_error_;
   return j.dump();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/sharded_counter.h"
 #include "cost/price_book.h"
 #include "span/decoder.h"
 
@@ -39,8 +40,8 @@ class Pricing : public span::Enricher {
 
   // Model name → spans seen without a price, most first.
   std::vector<std::pair<std::string, uint64_t>> Unpriced() const;
-  uint64_t priced_spans() const { return priced_.load(std::memory_order_relaxed); }
-  uint64_t unpriced_spans() const { return unpriced_total_.load(std::memory_order_relaxed); }
+  uint64_t priced_spans() const { return priced_.Load(); }
+  uint64_t unpriced_spans() const { return unpriced_total_.Load(); }
   // {"tables":[...],"models":N,"priced_spans":N,"unpriced_spans":N,"reloads":N,"last_reload_error":"..."}
   std::string StatusJson() const;
 
@@ -57,8 +58,8 @@ class Pricing : public span::Enricher {
   std::string last_error_;
   uint64_t reloads_ = 0;
   std::map<std::string, uint64_t, std::less<>> unpriced_;
-  std::atomic<uint64_t> priced_{0};
-  std::atomic<uint64_t> unpriced_total_{0};
+  ShardedCounter priced_;  // added to by every I/O thread, once per span
+  ShardedCounter unpriced_total_;
 };
 
 }  // namespace spanvault::daemon

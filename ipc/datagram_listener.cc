@@ -98,6 +98,10 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
       }
       return 0;
     }
+    // Counted once per call, not per datagram: the counters are shared by
+    // the lanes on the other I/O threads.
+    counters_.payloads.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+    uint64_t bytes = 0;
     span::Decoder& decoder = ThreadDecoder(limits_, options_.enricher);
     for (int i = 0; i < got; ++i) {
       const msghdr& h = msgs_[i].msg_hdr;
@@ -121,8 +125,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
         }
       }
       size_t len = msgs_[i].msg_len;
-      counters_.payloads.fetch_add(1, std::memory_order_relaxed);
-      counters_.bytes.fetch_add(len, std::memory_order_relaxed);
+      bytes += len;
       std::string_view payload(data_.data() + i * slot_bytes_, len);
       size_t q0 = batch.quarantine.size();
       if ((h.msg_flags & MSG_TRUNC) != 0 || len > options_.max_datagram_bytes) {
@@ -144,6 +147,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
         CountRejections(batch, q0, counters_);
       }
     }
+    counters_.bytes.fetch_add(bytes, std::memory_order_relaxed);
     return got;
   }
 

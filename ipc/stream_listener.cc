@@ -242,7 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
       HandleControl(line);
       return;
     }
-    counters_->payloads.fetch_add(1, std::memory_order_relaxed);
+    ++payloads_pending_;  // published by FlushBatch, once per read
     if (received_ns_ == 0) received_ns_ = NowNanos();
     size_t q0 = batch_.quarantine.size();
     // The line sits inside buf_, which has kPadding readable bytes past end_.
@@ -344,6 +344,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void FlushBatch() {
     received_ns_ = 0;
+    if (payloads_pending_ != 0) {
+      counters_->payloads.fetch_add(payloads_pending_, std::memory_order_relaxed);
+      payloads_pending_ = 0;
+    }
     if (batch_.empty()) return;
     size_t bytes = batch_.data.size();
     for (auto& q : batch_.quarantine) bytes += q.rejection.excerpt.size();
@@ -451,6 +455,10 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t begin_ = 0, scan_ = 0, end_ = 0;  // unconsumed bytes [begin_, end_); no '\n' in [begin_, scan_)
   bool discarding_ = false;
   uint64_t line_no_ = 0;
+  // Lines decoded since the last FlushBatch, not yet in counters_->payloads:
+  // one atomic add per read instead of one per line (the counters are shared
+  // with every other connection's I/O thread).
+  uint64_t payloads_pending_ = 0;
   int64_t received_ns_ = 0;
   span::Batch batch_;
   std::vector<uint64_t> span_lines_;  // lines of batch_ that produced spans
