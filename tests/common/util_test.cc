@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
+#include "common/sharded_counter.h"
+
 namespace spanvault {
 namespace {
 
@@ -49,6 +54,26 @@ TEST(UtilTest, RandomIds) {
   EXPECT_EQ(a.size(), 32u);
   EXPECT_NE(a, b);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+// Every add from every thread is in the sum, however the threads fall on the
+// shards (more threads than shards here, so some share one).
+TEST(ShardedCounterTest, SumsAddsFromManyThreads) {
+  ShardedCounter c;
+  EXPECT_EQ(c.Load(), 0u);
+  constexpr int kThreads = ShardedCounter::kShards + 3;
+  constexpr uint64_t kAdds = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&c, t] {
+      for (uint64_t i = 0; i < kAdds; ++i) c.Add(t % 2 == 0 ? 1 : 3);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t even = (kThreads + 1) / 2, odd = kThreads / 2;
+  EXPECT_EQ(c.Load(), kAdds * (even * 1 + odd * 3));
+  c.Add();
+  EXPECT_EQ(c.Load(), kAdds * (even * 1 + odd * 3) + 1);
 }
 
 }  // namespace
