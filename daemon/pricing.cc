@@ -22,7 +22,7 @@ Result<std::unique_ptr<Pricing>> Pricing::Create(std::vector<std::string> source
 }
 
 Pricing::Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book)
-    : sources_(std::move(sources)), book_(std::move(book)) {}
+    : sources_(std::move(sources)), book_(std::move(book)), no_model_(UnpricedCounter("")) {}
 
 const cost::PriceBook* Pricing::Current() {
   struct Cached {
@@ -48,59 +48,68 @@ void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
   // not "unpriced".
   const bool model_call = span.type == span::SpanType::kGeneration || span.type == span::SpanType::kEmbedding;
   if (span.model.empty()) {
-    if (model_call) CountUnpriced("");
-    return;
-  }
-  if (!span.has_usage) {
-    CountUnpriced(span.model);
+    if (model_call) CountUnpriced(no_model_);
     return;
   }
   const cost::PriceBook* book = Current();
   // Name resolution (lowercasing, exact maps, patterns, dated names) depends
-  // only on provider and model: cache it per thread for the current book.
+  // only on provider and model: cache it per thread for the current book,
+  // with the model's unpriced counter, so that a span of an unknown model
+  // takes no lock either.
+  struct Name {
+    cost::PriceBook::Found found;
+    ShardedCounter* unpriced = nullptr;
+  };
   struct NameCache {
     const cost::PriceBook* book = nullptr;
-    std::unordered_map<std::string, cost::PriceBook::Found> found;
+    std::unordered_map<std::string, Name> names;
     std::string key;
   };
-  thread_local NameCache names;
-  if (names.book != book) {
-    names.found.clear();
-    names.book = book;
+  thread_local NameCache cache;
+  if (cache.book != book) {
+    cache.names.clear();
+    cache.book = book;
   }
-  names.key.assign(span.provider);
-  names.key.push_back('\0');
-  names.key.append(span.model);
-  auto it = names.found.find(names.key);
-  if (it == names.found.end()) {
-    if (names.found.size() >= kMaxCachedNames) names.found.clear();
-    it = names.found.emplace(names.key, book->FindModel(span.provider, span.model)).first;
+  cache.key.assign(span.provider);
+  cache.key.push_back('\0');
+  cache.key.append(span.model);
+  auto it = cache.names.find(cache.key);
+  if (it == cache.names.end()) {
+    if (cache.names.size() >= kMaxCachedNames) cache.names.clear();
+    it = cache.names.emplace(cache.key, Name{book->FindModel(span.provider, span.model), nullptr}).first;
   }
-  if (it->second.model == nullptr) {
-    CountUnpriced(span.model);
+  Name& name = it->second;
+  auto unpriced = [&] {
+    if (name.unpriced == nullptr) name.unpriced = UnpricedCounter(span.model);
+    CountUnpriced(name.unpriced);
+  };
+  if (name.found.model == nullptr || !span.has_usage) {
+    unpriced();
     return;
   }
-  cost::Match match = cost::PriceBook::At(it->second, span.start_ns, span.usage.input_tokens.value_or(0));
+  cost::Match match = cost::PriceBook::At(name.found, span.start_ns, span.usage.input_tokens.value_or(0));
   auto cost = cost::PriceBook::Compute(match, span.usage);
   if (!cost) {
-    CountUnpriced(span.model);
+    unpriced();
     return;
   }
   cost::AppendCostJson(*cost, cost_json);
   priced_.Add();
 }
 
-void Pricing::CountUnpriced(std::string_view model) {
-  unpriced_total_.Add();
+ShardedCounter* Pricing::UnpricedCounter(std::string_view model) {
   std::lock_guard lock(mu_);
   auto it = unpriced_.find(model);
-  if (it != unpriced_.end()) {
-    ++it->second;
-  } else if (unpriced_.size() < kMaxUnpricedNames) {
-    unpriced_.emplace(std::string(model), 1);
-  } else {
-    ++unpriced_["(other)"];
+  if (it == unpriced_.end()) {
+    if (unpriced_.size() >= kMaxUnpricedNames) model = "(other)";
+    it = unpriced_.try_emplace(std::string(model), std::make_unique<ShardedCounter>()).first;
   }
+  return it->second.get();
+}
+
+void Pricing::CountUnpriced(ShardedCounter* model_counter) {
+  unpriced_total_.Add();
+  model_counter->Add();
 }
 
 Status Pricing::Reload() {
@@ -135,7 +144,9 @@ std::vector<std::pair<std::string, uint64_t>> Pricing::Unpriced() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   {
     std::lock_guard lock(mu_);
-    out.assign(unpriced_.begin(), unpriced_.end());
+    for (const auto& [model, counter] : unpriced_) {
+      if (uint64_t n = counter->Load()) out.emplace_back(model, n);
+    }
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;

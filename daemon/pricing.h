@@ -49,7 +49,11 @@ class Pricing : public span::Enricher {
   explicit Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book);
   // This thread's reference to the current book (valid until its next call).
   const cost::PriceBook* Current();
-  void CountUnpriced(std::string_view model);
+  // The counter of spans seen for `model` without a price. Entries are never
+  // removed, so the pointer stays valid for this object's life; at most
+  // kMaxUnpricedNames names, the rest share "(other)".
+  ShardedCounter* UnpricedCounter(std::string_view model);
+  void CountUnpriced(ShardedCounter* model_counter);
 
   mutable std::mutex mu_;  // sources_, book_, last_error_, unpriced_, reloads_
   std::vector<std::string> sources_;
@@ -57,8 +61,9 @@ class Pricing : public span::Enricher {
   std::atomic<uint64_t> generation_{1};
   std::string last_error_;
   uint64_t reloads_ = 0;
-  std::map<std::string, uint64_t, std::less<>> unpriced_;
-  ShardedCounter priced_;  // added to by every I/O thread, once per span
+  std::map<std::string, std::unique_ptr<ShardedCounter>, std::less<>> unpriced_;
+  ShardedCounter* no_model_ = nullptr;  // unpriced_[""]: model calls that name no model
+  ShardedCounter priced_;               // added to by every I/O thread, once per span
   ShardedCounter unpriced_total_;
 };
 
