@@ -43,6 +43,20 @@ TEST(Crc32cTest, SameAsRocksDbForEveryLengthAlignmentAndSeed) {
           << "offset " << offset << " length " << n;
     }
   }
+  // Runs long enough for the three-lane path (768 bytes and more), with the
+  // single-chain head and tail around it.
+  std::vector<char> big(100'000);
+  for (auto& c : big) c = static_cast<char>(rng());
+  for (size_t n : {767u, 768u, 769u, 1535u, 1536u, 2311u, 4096u, 32761u, 99'990u}) {
+    for (size_t offset : {0u, 3u, 8u}) {
+      uint32_t seed = static_cast<uint32_t>(rng());
+      ASSERT_EQ(Crc32cExtend(seed, big.data() + offset, n), Crc32cExtendRocksDb(seed, big.data() + offset, n))
+          << "offset " << offset << " length " << n;
+    }
+  }
+  std::string zeros(3000, '\0');
+  EXPECT_EQ(Crc32cExtend(0x12345678, zeros.data(), zeros.size()),
+            Crc32cExtendRocksDb(0x12345678, zeros.data(), zeros.size()));
   // Extending in pieces is the same as one pass (RocksDB extends a record's
   // type byte, then its payload).
   uint32_t whole = Crc32cExtend(0, buf.data(), 4096);
