@@ -3,8 +3,11 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "buffer/store_format.h"
 #include "common/log.h"
@@ -12,6 +15,62 @@
 
 namespace spanvault::buffer {
 namespace fs = std::filesystem;
+
+namespace {
+
+// Opens the RocksDB database at `dir` (a copy) read-only with all its column
+// families, repairing what it can on the way (notes go to `note`).
+rocksdb::Status OpenCopy(const fs::path& dir, std::unique_ptr<rocksdb::DB>& db,
+                         std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                         std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors,
+                         const std::function<void(const std::string&)>& note) {
+  std::error_code ec;
+  fs::remove(dir / "LOCK", ec);
+  rocksdb::DBOptions dbo = internal::MakeDbOptions();
+  dbo.create_if_missing = false;
+  rocksdb::DB* raw = nullptr;
+  auto try_open = [&]() {
+    handles.clear();
+    raw = nullptr;
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(dbo, dir.string(), &names).ok()) names = {rocksdb::kDefaultColumnFamilyName};
+    descriptors.clear();
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    return rocksdb::DB::OpenForReadOnly(dbo, dir.string(), descriptors, &handles, &raw);
+  };
+  rocksdb::Status s = try_open();
+  if (!s.ok()) {
+    // The usual damage is a truncated or garbled CURRENT: point it at the
+    // newest manifest, which keeps every column family's name.
+    std::string newest;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      std::string n = e.path().filename().string();
+      if (n.starts_with("MANIFEST-") && n > newest) newest = n;
+    }
+    if (!newest.empty()) {
+      std::FILE* f = std::fopen((dir / "CURRENT").c_str(), "w");
+      if (f != nullptr) {
+        std::fprintf(f, "%s\n", newest.c_str());
+        std::fclose(f);
+      }
+      s = try_open();
+    }
+  }
+  if (!s.ok()) {
+    // Rebuild the manifest from the table and WAL files.
+    note("repaired: " + s.ToString());
+    std::vector<rocksdb::ColumnFamilyDescriptor> known = dir.filename() == internal::kSpansDbDir
+                                                             ? internal::SpansDbDescriptors(nullptr)
+                                                             : internal::Descriptors(dbo, dir.string());
+    rocksdb::Status repaired = rocksdb::RepairDB(dir.string(), dbo, known, rocksdb::ColumnFamilyOptions());
+    if (!repaired.ok()) note("RepairDB: " + repaired.ToString());
+    s = try_open();
+  }
+  if (raw != nullptr) db.reset(raw);
+  return s;
+}
+
+}  // namespace
 
 Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(span::Batch&&)>& sink) {
   std::error_code ec;
@@ -37,67 +96,12 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
       fs::remove_all(p, e);
     }
   } cleanup{copy};
-  fs::remove(copy / "LOCK", ec);
 
   SalvageResult result;
-  rocksdb::DBOptions dbo = internal::MakeDbOptions();
-  dbo.create_if_missing = false;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  rocksdb::DB* raw = nullptr;
-  auto try_open = [&]() {
-    handles.clear();
-    raw = nullptr;
-    std::vector<std::string> names;
-    if (!rocksdb::DB::ListColumnFamilies(dbo, copy.string(), &names).ok()) names = {rocksdb::kDefaultColumnFamilyName};
-    descriptors.clear();
-    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    return rocksdb::DB::OpenForReadOnly(dbo, copy.string(), descriptors, &handles, &raw);
-  };
-  rocksdb::Status s = try_open();
-  if (!s.ok()) {
-    // The usual damage is a truncated or garbled CURRENT: point it at the
-    // newest manifest, which keeps every column family's name.
-    std::string newest;
-    for (const auto& e : fs::directory_iterator(copy, ec)) {
-      std::string n = e.path().filename().string();
-      if (n.starts_with("MANIFEST-") && n > newest) newest = n;
-    }
-    if (!newest.empty()) {
-      std::FILE* f = std::fopen((copy / "CURRENT").c_str(), "w");
-      if (f != nullptr) {
-        std::fprintf(f, "%s\n", newest.c_str());
-        std::fclose(f);
-      }
-      s = try_open();
-    }
-  }
-  if (!s.ok()) {
-    // Rebuild the manifest from the table and WAL files.
-    result.repair_note = "repaired: " + s.ToString();
-    rocksdb::Status repaired = rocksdb::RepairDB(copy.string(), dbo, internal::Descriptors(dbo, copy.string()),
-                                                 rocksdb::ColumnFamilyOptions());
-    if (!repaired.ok()) result.repair_note += "; RepairDB: " + repaired.ToString();
-    s = try_open();
-  }
-  if (!s.ok()) return Fail(Error::Io("cannot open a copy of " + dir.string() + ": " + s.ToString()));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ColumnFamilyHandle* spans = nullptr;
-  rocksdb::ColumnFamilyHandle* meta = nullptr;
-  for (size_t i = 0; i < handles.size(); ++i) {
-    if (descriptors[i].name == internal::kSpansCf) spans = handles[i];
-    if (descriptors[i].name == internal::kMetaCf) meta = handles[i];
-  }
-  // Spans below the head were delivered (or dropped) and are deleted lazily
-  // (store_format.h): start at the head when it can still be read.
-  std::string head_key = internal::SeqKey(0);
-  if (meta != nullptr) {
-    std::string v;
-    if (db->Get(rocksdb::ReadOptions(), meta, internal::kHeadKey, &v).ok() && internal::DecodeSeq(v)) head_key = v;
-  }
-  rocksdb::Slice lower(head_key);
+  auto note = [&](const std::string& n) { result.repair_note += (result.repair_note.empty() ? "" : "; ") + n; };
   Status st;
-  if (spans != nullptr) {
+  // Every span that reads back from `spans` of `db`, at or past `lower`.
+  auto read_spans = [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* spans, const rocksdb::Slice& lower) {
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;
     ro.readahead_size = 2 << 20;
@@ -124,13 +128,44 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
       if (batch.spans.size() >= 1000) st = flush();
     }
     if (st) st = flush();
-    if (st && !it->status().ok()) {
-      result.repair_note += (result.repair_note.empty() ? "" : "; ") +
-                            std::string("stopped reading at a damaged block: ") + it->status().ToString();
+    if (st && !it->status().ok()) note("stopped reading at a damaged block: " + it->status().ToString());
+  };
+
+  // The main database (head, and an older store's spans), then the spans
+  // database under it (store_format.h).
+  std::string head_key = internal::SeqKey(0);
+  bool opened_any = false;
+  std::string open_error;
+  for (const fs::path& db_dir : {copy, copy / internal::kSpansDbDir}) {
+    if (!fs::exists(db_dir, ec)) continue;
+    std::unique_ptr<rocksdb::DB> db;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    rocksdb::Status s = OpenCopy(db_dir, db, handles, descriptors, note);
+    if (!s.ok()) {
+      open_error = s.ToString();
+      continue;
     }
+    opened_any = true;
+    const bool main = db_dir == copy;
+    rocksdb::ColumnFamilyHandle* spans = nullptr;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    for (size_t i = 0; i < handles.size(); ++i) {
+      if (main && descriptors[i].name == internal::kSpansCf) spans = handles[i];
+      if (!main && descriptors[i].name == rocksdb::kDefaultColumnFamilyName) spans = handles[i];
+      if (main && descriptors[i].name == internal::kMetaCf) meta = handles[i];
+    }
+    // Spans below the head were delivered (or dropped) and are deleted
+    // lazily (store_format.h): start at the head when it can still be read.
+    if (meta != nullptr) {
+      std::string v;
+      if (db->Get(rocksdb::ReadOptions(), meta, internal::kHeadKey, &v).ok() && internal::DecodeSeq(v)) head_key = v;
+    }
+    if (spans != nullptr && st) read_spans(db.get(), spans, rocksdb::Slice(head_key));
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    db->Close();
   }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  db->Close();
+  if (!opened_any) return Fail(Error::Io("cannot open a copy of " + dir.string() + ": " + open_error));
   if (!st) return Fail(st.error());
   return result;
 }

@@ -92,7 +92,8 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
   rocksdb::DBOptions dbo = internal::MakeDbOptions();
   if (options_.env != nullptr) dbo.env = options_.env;
   const std::string dir = options_.dir.string();
-  auto descriptors = internal::Descriptors(dbo, dir, read_only_ ? nullptr : internal::SpanFloor(span_floor_));
+  const std::string spans_dir = (options_.dir / internal::kSpansDbDir).string();
+  auto descriptors = internal::Descriptors(dbo, dir);
   if (read_only_) {
     // A read-only view cannot create column families: leave out the ones an
     // older store does not have yet.
@@ -119,26 +120,106 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
   }
   for (size_t i = 0; i < handles_.size() && i < descriptors.size(); ++i) {
     const std::string& name = descriptors[i].name;
-    if (name == internal::kSpansCf) spans_cf_ = handles_[i];
+    if (name == internal::kSpansCf) legacy_spans_cf_ = handles_[i];
     if (name == internal::kQuarantineCf) quarantine_cf_ = handles_[i];
     if (name == internal::kMetaCf) meta_cf_ = handles_[i];
     if (name == internal::kDeadLetterCf) dead_letter_cf_ = handles_[i];
   }
-  if (spans_cf_ == nullptr || quarantine_cf_ == nullptr || meta_cf_ == nullptr) {
+  if (quarantine_cf_ == nullptr || meta_cf_ == nullptr) {
     CloseDb();
-    return rocksdb::Status::Corruption("the store lacks the spans, quarantine or meta column family");
+    return rocksdb::Status::Corruption("the store lacks the quarantine or meta column family");
   }
+
+  std::error_code ec;
+  const bool have_spans_db = fs::exists(fs::path(spans_dir) / "CURRENT", ec);
+  if (read_only_ && !have_spans_db) {
+    if (legacy_spans_cf_ == nullptr) {
+      CloseDb();
+      return rocksdb::Status::Corruption("the store has no spans database");
+    }
+    spans_store_ = db_.get();  // a store from before the split
+    spans_cf_ = legacy_spans_cf_;
+    return s;
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> spans_handles;
+  raw = nullptr;
+  if (read_only_) {
+    s = rocksdb::DB::OpenAsSecondary(dbo, spans_dir, (secondary_dir_ / internal::kSpansDbDir).string(),
+                                     internal::SpansDbDescriptors(nullptr), &spans_handles, &raw);
+    if (s.ok()) s = raw->TryCatchUpWithPrimary();
+  } else {
+    s = rocksdb::DB::Open(dbo, spans_dir, internal::SpansDbDescriptors(internal::SpanFloor(span_floor_)),
+                          &spans_handles, &raw);
+  }
+  if (raw != nullptr) spans_db_.reset(raw);
+  // The default column family's handle: the DB's own is used instead.
+  for (auto* h : spans_handles) {
+    if (spans_db_) spans_db_->DestroyColumnFamilyHandle(h);
+  }
+  if (!s.ok()) {
+    CloseDb();
+    return s;
+  }
+  spans_store_ = spans_db_.get();
+  spans_cf_ = spans_db_->DefaultColumnFamily();
   return s;
 }
 
 void SpanQueue::Impl::CloseDb() {
+  if (spans_db_) {
+    spans_db_->Close();
+    spans_db_.reset();
+  }
   if (db_) {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
     db_.reset();
   }
   handles_.clear();
-  spans_cf_ = quarantine_cf_ = meta_cf_ = dead_letter_cf_ = nullptr;
+  spans_store_ = nullptr;
+  spans_cf_ = legacy_spans_cf_ = quarantine_cf_ = meta_cf_ = dead_letter_cf_ = nullptr;
+}
+
+std::vector<fs::path> SpanQueue::Impl::WalDirs() const { return {options_.dir, options_.dir / internal::kSpansDbDir}; }
+
+rocksdb::Status SpanQueue::Impl::MigrateSpans() {
+  if (legacy_spans_cf_ == nullptr || read_only_) return rocksdb::Status::OK();
+  uint64_t head = 1;
+  {
+    std::string v;
+    if (db_->Get(rocksdb::ReadOptions(), meta_cf_, kHeadKey, &v).ok()) head = DecodeSeq(v).value_or(1);
+  }
+  // Below the head everything was delivered or dropped (deleted lazily).
+  uint64_t spans = 0, bytes = 0;
+  {
+    internal::SeqRangeIterator it(db_.get(), legacy_spans_cf_, std::max<uint64_t>(head, 1), 0, /*full_scan=*/true);
+    rocksdb::WriteBatch wb;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      wb.Put(spans_cf_, it->key(), it->value());
+      ++spans;
+      bytes += it->key().size() + it->value().size();
+      if (wb.GetDataSize() >= (4u << 20)) {
+        if (rocksdb::Status s = spans_db_->Write(rocksdb::WriteOptions(), &wb); !s.ok()) return s;
+        wb.Clear();
+      }
+    }
+    if (!it->status().ok()) return it->status();
+    if (wb.Count() > 0) {
+      if (rocksdb::Status s = spans_db_->Write(rocksdb::WriteOptions(), &wb); !s.ok()) return s;
+    }
+  }
+  // On disk (a synced table file) before the original goes.
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  fo.allow_write_stall = true;
+  if (rocksdb::Status s = spans_db_->Flush(fo); !s.ok()) return s;
+  if (rocksdb::Status s = db_->DropColumnFamily(legacy_spans_cf_); !s.ok()) return s;
+  std::erase(handles_, legacy_spans_cf_);
+  db_->DestroyColumnFamilyHandle(legacy_spans_cf_);
+  legacy_spans_cf_ = nullptr;
+  LOG_INFO("span store: moved the buffered spans into their own database",
+           {{"dir", (options_.dir / internal::kSpansDbDir).string()}, {"spans", spans}, {"bytes", bytes}});
+  return rocksdb::Status::OK();
 }
 
 Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
@@ -199,7 +280,7 @@ Status SpanQueue::Impl::Recover() {
   index_.Reset(span_floor);
   if (!read_only_) RaiseSpanFloor(span_floor);
   {
-    internal::SeqRangeIterator it(db_.get(), spans_cf_, span_floor, 0, /*full_scan=*/true);
+    internal::SeqRangeIterator it(spans_store_, spans_cf_, span_floor, 0, /*full_scan=*/true);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       auto seq = DecodeSeq(it->key());
       if (!seq) continue;
@@ -238,6 +319,11 @@ Status SpanQueue::Impl::OpenPrimary() {
     s = OpenDb();
   }
   if (!s.ok()) return open_failed(s);
+  if (s = MigrateSpans(); !s.ok()) {
+    CloseDb();
+    return Fail(
+        Error::Io("cannot move the spans of " + options_.dir.string() + " into their own database: " + s.ToString()));
+  }
   Status r = Recover();
   if (!r && r.error().code == Error::Code::kCorruption) {
     CloseDb();
@@ -459,7 +545,7 @@ Result<std::vector<Record>> SpanQueue::Impl::Read(uint64_t from_seq, size_t max_
   }
   std::vector<Record> out;
   if (lo >= hi || max_spans == 0) return out;
-  internal::SeqRangeIterator it(db_.get(), spans_cf_, lo, hi);
+  internal::SeqRangeIterator it(spans_store_, spans_cf_, lo, hi);
   size_t bytes = 0;
   for (it->SeekToFirst(); it->Valid() && out.size() < max_spans; it->Next()) {
     auto seq = DecodeSeq(it->key());
@@ -492,7 +578,7 @@ Result<RecordBatch> SpanQueue::Impl::ReadBatch(uint64_t from_seq, size_t max_spa
   if (lo >= hi || max_spans == 0) return out;
   out.entries.reserve(std::min<uint64_t>(max_spans, hi - lo));
   out.data.reserve(std::min<size_t>(max_bytes, 64u << 20) + 4096);
-  internal::SeqRangeIterator it(db_.get(), spans_cf_, lo, hi, /*full_scan=*/true);
+  internal::SeqRangeIterator it(spans_store_, spans_cf_, lo, hi, /*full_scan=*/true);
   for (it->SeekToFirst(); it->Valid() && out.entries.size() < max_spans; it->Next()) {
     auto seq = DecodeSeq(it->key());
     int64_t received_ns = 0;

@@ -86,8 +86,12 @@ class SpanQueue::Impl {
   };
 
   // span_queue.cc
-  rocksdb::Status OpenDb();
+  rocksdb::Status OpenDb();  // both databases
   void CloseDb();
+  // Open, primary: moves an older store's spans into the spans database.
+  rocksdb::Status MigrateSpans();
+  // The directories whose WAL files SyncWalFiles keeps synced.
+  std::vector<std::filesystem::path> WalDirs() const;
   Status MoveAside(const rocksdb::Status& why);
   Status Recover();
   Status CheckWritable() const;
@@ -136,9 +140,16 @@ class SpanQueue::Impl {
   std::filesystem::path secondary_dir_;  // OpenReadOnly's scratch dir, removed at Close
 
   mutable std::shared_mutex db_mu_;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::DB> db_;  // the main database (store_format.h)
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> spans_db_;  // the spans database
+  // Where the spans are read and written: spans_db_'s default column family;
+  // in a read-only view of a store from before the split, the "spans"
+  // column family of db_ (then spans_db_ is null).
+  rocksdb::DB* spans_store_ = nullptr;
   rocksdb::ColumnFamilyHandle* spans_cf_ = nullptr;
+  // An older store's spans column family in db_, until MigrateSpans drops it.
+  rocksdb::ColumnFamilyHandle* legacy_spans_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dead_letter_cf_ = nullptr;  // null in a read-only view of an older store
@@ -179,7 +190,7 @@ class SpanQueue::Impl {
   bool bg_stop_ = false;
   uint64_t reclaim_head_ = 0;    // drop table files below this head...
   uint64_t reclaimed_head_ = 0;  // ...once it is above this one
-  // The store thread's own: each WAL file's size at its last sync.
+  // The store thread's own: each WAL file's size at its last sync, by path.
   std::map<std::string, uint64_t> wal_synced_size_;
   std::mutex close_mu_;
   bool closed_ = false;

@@ -197,7 +197,7 @@ void SpanQueue::Impl::TrimIfIdle() {
       rocksdb::FlushOptions fo;
       fo.wait = true;
       fo.allow_write_stall = true;
-      rocksdb::Status s = db_->Flush(fo, spans_cf_);
+      rocksdb::Status s = spans_db_->Flush(fo, spans_cf_);
       if (!s.ok()) LOG_WARN("span store: idle flush failed", {{"error", s.ToString()}});
     }
   }
@@ -329,23 +329,28 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
       ++results[i].stored;
     }
   }
-  AddHeadDelete(wb, head, new_head);
+  // The head and the quarantine are in the main database: a second write,
+  // after the spans' (store_format.h).
+  rocksdb::WriteBatch meta_wb;
+  AddHeadDelete(meta_wb, head, new_head);
   for (size_t k = q_plan.drop_new; k < q_json.size(); ++k) {
-    wb.Put(quarantine_cf_, SeqKey(first_q_id + k), q_json[k]);
+    meta_wb.Put(quarantine_cf_, SeqKey(first_q_id + k), q_json[k]);
   }
   if (q_plan.drop_old + q_plan.drop_new > 0 && q_plan.delete_below > q_front) {
-    wb.DeleteRange(quarantine_cf_, SeqKey(q_front), SeqKey(q_plan.delete_below));
-    wb.Put(meta_cf_, kQuarantineHeadKey, SeqKey(q_plan.delete_below));
+    meta_wb.DeleteRange(quarantine_cf_, SeqKey(q_front), SeqKey(q_plan.delete_below));
+    meta_wb.Put(meta_cf_, kQuarantineHeadKey, SeqKey(q_plan.delete_below));
   }
 
-  const bool wrote = wb.Count() > 0;
+  const bool wrote = wb.Count() > 0 || meta_wb.Count() > 0;
   rocksdb::Status s = RecoverIfFailed();
-  if (s.ok() && wrote) {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    s = db_->Write(wo, &wb);
-  } else if (s.ok() && sync) {
-    s = db_->SyncWAL();  // a barrier alone: nothing to write, but what came before must be on disk
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  if (s.ok() && wb.Count() > 0) s = spans_db_->Write(wo, &wb);
+  if (s.ok() && meta_wb.Count() > 0) s = db_->Write(wo, &meta_wb);
+  if (s.ok() && sync && !wrote) {
+    // A barrier alone: nothing to write, but what came before must be on disk.
+    s = spans_db_->SyncWAL();
+    if (s.ok()) s = db_->SyncWAL();
   }
   if (!s.ok() && !store_failed_) {
     store_failed_ = true;
@@ -409,7 +414,7 @@ void SpanQueue::Impl::CheckAge() {
     // Extents only summarise receive times: scan this one for the exact cut.
     // Only a prefix goes (the queue has no holes), so a newer span ends it.
     const Extent& e = *plan.straddling;
-    internal::SeqRangeIterator it(db_.get(), spans_cf_, e.first_seq, e.first_seq + e.count);
+    internal::SeqRangeIterator it(spans_db_.get(), spans_cf_, e.first_seq, e.first_seq + e.count);
     uint64_t cut = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       int64_t received_ns = 0;
@@ -471,7 +476,7 @@ void SpanQueue::Impl::RepairIfFailed() {
   auto now = Clock::now();
   if (now - last_repair_ < std::chrono::seconds(1)) return;
   last_repair_ = now;
-  if (db_ && db_->Resume().ok()) {
+  if (db_ && spans_db_ && db_->Resume().ok() && spans_db_->Resume().ok()) {
     store_failed_ = false;
     LOG_INFO("span store: writable again after a write error", nullptr);
     return;
@@ -503,6 +508,7 @@ void SpanQueue::Impl::FinalSync() {
   // Never SyncWAL on a store in RocksDB's error state: Debian's RocksDB is
   // built with assertions, and syncing a WAL whose last append failed aborts.
   rocksdb::Status s = RecoverIfFailed();
+  if (s.ok()) s = spans_db_->SyncWAL();
   if (s.ok()) s = db_->SyncWAL();
   std::lock_guard lk(state_mu_);
   if (s.ok()) {
@@ -527,7 +533,7 @@ void SpanQueue::Impl::StoreLoop() {
         if (db_ && !store_failed_) {
           std::string lo = SeqKey(0), hi = SeqKey(reclaim);
           rocksdb::Slice begin(lo), end(hi);
-          rocksdb::Status r = rocksdb::DeleteFilesInRange(db_.get(), spans_cf_, &begin, &end);
+          rocksdb::Status r = rocksdb::DeleteFilesInRange(spans_db_.get(), spans_cf_, &begin, &end);
           if (!r.ok()) LOG_WARN("span store: could not drop SST files below the head", {{"error", r.ToString()}});
         }
       }
@@ -550,29 +556,31 @@ void SpanQueue::Impl::SyncWalFiles() {
   // listed below, at or before the size seen (a WAL deleted meanwhile had its
   // memtable flushed to a synced table file first).
   std::string error;
-  bool new_file = false;
   std::map<std::string, uint64_t> seen;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (!IsWalFileName(name)) continue;
-    std::error_code size_ec;
-    const uint64_t size = it->file_size(size_ec);
-    if (size_ec) continue;  // gone
-    auto prev = wal_synced_size_.find(name);
-    new_file = new_file || prev == wal_synced_size_.end();
-    if (prev == wal_synced_size_.end() || prev->second < size) {
-      std::string e = SyncPath(it->path().string(), /*directory=*/false);
-      if (!e.empty()) {
-        error = std::move(e);
-        continue;  // not recorded: synced again next time
+  for (const std::filesystem::path& dir : WalDirs()) {
+    bool new_file = false;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!IsWalFileName(it->path().filename().string())) continue;
+      std::error_code size_ec;
+      const uint64_t size = it->file_size(size_ec);
+      if (size_ec) continue;  // gone
+      std::string path = it->path().string();
+      auto prev = wal_synced_size_.find(path);
+      new_file = new_file || prev == wal_synced_size_.end();
+      if (prev == wal_synced_size_.end() || prev->second < size) {
+        std::string e = SyncPath(path, /*directory=*/false);
+        if (!e.empty()) {
+          error = std::move(e);
+          continue;  // not recorded: synced again next time
+        }
       }
+      seen.emplace(std::move(path), size);
     }
-    seen.emplace(std::move(name), size);
+    if (ec) error = "list " + dir.string() + ": " + ec.message();
+    // A new WAL's directory entry, so that the file itself survives.
+    if (error.empty() && new_file) error = SyncPath(dir.string(), /*directory=*/true);
   }
-  if (ec) error = "list " + options_.dir.string() + ": " + ec.message();
-  // A new WAL's directory entry, so that the file itself survives.
-  if (error.empty() && new_file) error = SyncPath(options_.dir.string(), /*directory=*/true);
   if (error.empty()) wal_synced_size_ = std::move(seen);
   std::lock_guard lk(state_mu_);
   if (error.empty()) {

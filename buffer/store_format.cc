@@ -60,6 +60,8 @@ class SpanFloorFilterFactory final : public rocksdb::CompactionFilterFactory {
   SpanFloor floor_;
 };
 
+}  // namespace
+
 rocksdb::ColumnFamilyOptions SpansCfOptions(SpanFloor floor) {
   rocksdb::ColumnFamilyOptions o;
   if (floor) o.compaction_filter_factory = std::make_shared<SpanFloorFilterFactory>(std::move(floor));
@@ -89,6 +91,8 @@ rocksdb::ColumnFamilyOptions SpansCfOptions(SpanFloor floor) {
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;
 }
+
+namespace {
 
 rocksdb::ColumnFamilyOptions SmallCfOptions() {
   rocksdb::ColumnFamilyOptions o;
@@ -186,11 +190,9 @@ rocksdb::DBOptions MakeDbOptions() {
   return o;
 }
 
-std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir,
-                                                         SpanFloor span_floor) {
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOptions& db_options, const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> d = {
       {rocksdb::kDefaultColumnFamilyName, SmallCfOptions()},
-      {kSpansCf, SpansCfOptions(std::move(span_floor))},
       {kQuarantineCf, SmallCfOptions()},
       {kMetaCf, SmallCfOptions()},
       {kDeadLetterCf, SmallCfOptions()},
@@ -199,10 +201,15 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::DBOption
   if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
     for (const auto& name : existing) {
       bool known = std::any_of(d.begin(), d.end(), [&](const auto& x) { return x.name == name; });
-      if (!known) d.emplace_back(name, SmallCfOptions());
+      // A store written before the spans moved to their own DB (store_format.h).
+      if (!known) d.emplace_back(name, name == kSpansCf ? SpansCfOptions(nullptr) : SmallCfOptions());
     }
   }
   return d;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> SpansDbDescriptors(SpanFloor span_floor) {
+  return {{rocksdb::kDefaultColumnFamilyName, SpansCfOptions(std::move(span_floor))}};
 }
 
 }  // namespace spanvault::buffer::internal

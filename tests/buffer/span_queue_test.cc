@@ -1075,21 +1075,23 @@ TEST(SpanQueueLazyDeleteTest, FlushDropsDeliveredSpansAndWritesNoRangeTombstone)
   ASSERT_EQ(head, uint64_t{kRound} * kDeliveredRounds + 1);
   // The idle flush writes the kept spans (~12 MB) to a table file.
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (SstBytes(dir.path()) < 10'000'000 && std::chrono::steady_clock::now() < deadline) {
+  while (SstBytes(dir.path() / internal::kSpansDbDir) < 10'000'000 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
   }
-  ASSERT_GE(SstBytes(dir.path()), 10'000'000u) << "the idle flush did not happen";
+  ASSERT_GE(SstBytes(dir.path() / internal::kSpansDbDir), 10'000'000u) << "the idle flush did not happen";
   q->Close();
   q.reset();
 
   rocksdb::DBOptions dbo = internal::MakeDbOptions();
-  auto descriptors = internal::Descriptors(dbo, dir.path().string());
+  auto descriptors = internal::SpansDbDescriptors(nullptr);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(dbo, dir.path().string(), descriptors, &handles, &raw).ok());
+  ASSERT_TRUE(
+      rocksdb::DB::OpenForReadOnly(dbo, (dir.path() / internal::kSpansDbDir).string(), descriptors, &handles, &raw)
+          .ok());
   std::unique_ptr<rocksdb::DB> db(raw);
   rocksdb::TablePropertiesCollection props;
-  ASSERT_TRUE(db->GetPropertiesOfAllTables(handles[1], &props).ok());  // [1]: spans
+  ASSERT_TRUE(db->GetPropertiesOfAllTables(handles[0], &props).ok());  // the spans database's only family
   uint64_t entries = 0, range_deletions = 0, below_head = 0;
   for (const auto& [file, p] : props) {
     entries += p->num_entries;
@@ -1097,7 +1099,7 @@ TEST(SpanQueueLazyDeleteTest, FlushDropsDeliveredSpansAndWritesNoRangeTombstone)
   }
   {
     rocksdb::ReadOptions ro;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[1]));
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[0]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (internal::DecodeSeq(it->key()).value_or(0) < head) ++below_head;
     }
@@ -1142,12 +1144,14 @@ TEST(SpanQueueLazyDeleteTest, TableFilesBelowTheHeadAreDroppedAfterAcks) {
     }
   };
   append(140);
-  ASSERT_TRUE(WaitFor([&] { return SstBytes(dir.path()) >= 120'000'000; }, 30s)) << "the memtables were not flushed";
+  ASSERT_TRUE(WaitFor([&] { return SstBytes(dir.path() / internal::kSpansDbDir) >= 120'000'000; }, 30s))
+      << "the memtables were not flushed";
   std::this_thread::sleep_for(1s);  // the move below L0, a metadata change right after the fourth flush
-  const uint64_t flushed = SstBytes(dir.path());
+  const uint64_t flushed = SstBytes(dir.path() / internal::kSpansDbDir);
   ASSERT_TRUE(q->Ack("up", q->next_seq()));
-  EXPECT_TRUE(WaitFor([&] { return SstBytes(dir.path()) + 20'000'000 < flushed; }, 20s))
-      << "table files below the head are still there: " << SstBytes(dir.path()) << " of " << flushed << " bytes";
+  EXPECT_TRUE(WaitFor([&] { return SstBytes(dir.path() / internal::kSpansDbDir) + 20'000'000 < flushed; }, 20s))
+      << "table files below the head are still there: " << SstBytes(dir.path() / internal::kSpansDbDir) << " of "
+      << flushed << " bytes";
   EXPECT_EQ(q->GetStats().spans, 0u);
 }
 
@@ -1174,6 +1178,122 @@ TEST(SpanQueueLazyDeleteTest, SalvageSkipsWhatWasDelivered) {
   ASSERT_EQ(names.size(), 4u);
   EXPECT_EQ(names.front(), R"({"name":"s06"})");
   EXPECT_EQ(names.back(), R"({"name":"s09"})");
+}
+
+}  // namespace
+}  // namespace spanvault::buffer
+
+namespace spanvault::buffer {
+namespace {
+
+// A store written before the spans moved to their own database: its spans
+// are in a "spans" column family of the main one (store_format.h).
+void WriteLegacyStore(const fs::path& dir, uint64_t head, uint64_t last) {
+  rocksdb::DBOptions dbo = internal::MakeDbOptions();
+  std::vector<rocksdb::ColumnFamilyDescriptor> d = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {internal::kSpansCf, rocksdb::ColumnFamilyOptions()},
+      {internal::kQuarantineCf, rocksdb::ColumnFamilyOptions()},
+      {internal::kMetaCf, rocksdb::ColumnFamilyOptions()},
+      {internal::kDeadLetterCf, rocksdb::ColumnFamilyOptions()},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(dbo, dir.string(), d, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteBatch wb;
+  std::string value;
+  for (uint64_t seq = 1; seq <= last; ++seq) {  // below the head too: lazily deleted ones
+    value.clear();
+    internal::EncodeSpanValue(T(static_cast<int>(seq)), R"({"name":"old)" + std::to_string(seq) + R"("})", value);
+    wb.Put(handles[1], internal::SeqKey(seq), value);
+  }
+  wb.Put(handles[3], internal::kHeadKey, internal::SeqKey(head));
+  wb.Put(handles[3], internal::CursorKey("up"), internal::SeqKey(head));
+  ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &wb).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  ASSERT_TRUE(db->Close().ok());
+}
+
+std::vector<std::string> Names(const std::vector<Record>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r.json);
+  return out;
+}
+
+TEST(SpanQueueSpansDbTest, AnOlderStoresSpansMoveIntoTheSpansDatabase) {
+  testing::TempDir dir;
+  WriteLegacyStore(dir.path(), /*head=*/4, /*last=*/10);
+  {
+    // A read-only view of the older store reads the spans where they are.
+    auto ro = SpanQueue::OpenReadOnly(dir.path());
+    ASSERT_TRUE(ro.has_value()) << ro.error().message;
+    auto r = (*ro)->Read(0, 100, 1 << 20);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->size(), 7u);
+    EXPECT_EQ(r->front().seq, 4u);
+  }
+  {
+    auto q = MustOpen(DefaultOptions(dir.path()));
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->GetStats().spans, 7u);
+    EXPECT_EQ(q->next_seq(), 11u);
+    auto r = q->Read(0, 100, 1 << 20);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->size(), 7u);
+    EXPECT_EQ(r->front().seq, 4u);
+    EXPECT_EQ(r->front().json, R"({"name":"old4"})");
+    EXPECT_EQ(r->front().received_ns, T(4));
+    EXPECT_EQ(r->back().json, R"({"name":"old10"})");
+    // New spans follow them.
+    auto res = AppendAndWait(*q, MakeBatch(2, T(20)));
+    ASSERT_TRUE(res.ok);
+    EXPECT_EQ(res.first_seq, 11u);
+    ASSERT_TRUE(q->Ack("up", 6));
+    q->Close();
+  }
+  // The main database no longer has the spans column family.
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(internal::MakeDbOptions(), dir.path().string(), &families).ok());
+  EXPECT_EQ(std::count(families.begin(), families.end(), internal::kSpansCf), 0);
+  EXPECT_TRUE(fs::exists(dir.path() / internal::kSpansDbDir / "CURRENT"));
+  // Reopened: the same spans, from the spans database alone.
+  auto q = MustOpen(DefaultOptions(dir.path()));
+  ASSERT_TRUE(q);
+  auto r = q->Read(0, 100, 1 << 20);
+  ASSERT_TRUE(r.has_value());
+  auto names = Names(*r);
+  ASSERT_EQ(names.size(), 7u);
+  EXPECT_EQ(names.front(), R"({"name":"old6"})");
+  EXPECT_EQ(names[4], R"({"name":"old10"})");
+  EXPECT_EQ(names.back(), R"({"name":"s01"})");
+}
+
+// The spans and the main database are written apart: a crash can leave the
+// main one ahead (an acknowledgement persisted, the spans it covered not).
+// Seqs must still never be handed out twice.
+TEST(SpanQueueSpansDbTest, SeqsStayPastTheCursorsWhenTheSpansDatabaseIsBehind) {
+  testing::TempDir dir;
+  {
+    auto q = MustOpen(DefaultOptions(dir.path()));
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(q->AddConsumer("up"));
+    ASSERT_TRUE(AppendAndWait(*q, MakeBatch(5, T(1))).ok);
+    ASSERT_TRUE(q->Ack("up", 6));
+    q->Close();
+  }
+  // The spans database lost everything (as if its WAL had not reached the disk).
+  fs::remove_all(dir.path() / internal::kSpansDbDir);
+  auto q = MustOpen(DefaultOptions(dir.path()));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->next_seq(), 6u);
+  auto res = AppendAndWait(*q, MakeBatch(1, T(2)));
+  ASSERT_TRUE(res.ok);
+  EXPECT_EQ(res.first_seq, 6u);
+  auto r = q->Read(0, 10, 1 << 20);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->front().seq, 6u);
 }
 
 }  // namespace
