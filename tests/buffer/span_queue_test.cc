@@ -487,17 +487,24 @@ TEST(SpanQueueTest, ReopenKeepsEverythingAndContinuesSeqs) {
   EXPECT_EQ(all[7].json, R"({"name":"c00"})");
 }
 
-TEST(SpanQueueTest, SeqsDoNotRestartAfterTheStoreEmpties) {
-  testing::TempDir dir;
-  {
-    auto q = MustOpen(DefaultOptions(dir.path()));
-    ASSERT_TRUE(q);
-    ASSERT_TRUE(q->AddConsumer("up"));
-    ASSERT_TRUE(AppendAndWait(*q, MakeBatch(5, T(1))).ok);
-    ASSERT_TRUE(q->Ack("up", 6));
-    EXPECT_EQ(q->GetStats().spans, 0u);
+// A store at `dir` whose consumer "up" acknowledged the five spans it got
+// (seqs 1..5), then closed; with `remove_consumer`, "up" is removed first.
+void FiveSpansDelivered(const fs::path& dir, bool remove_consumer) {
+  auto q = MustOpen(DefaultOptions(dir));
+  ASSERT_TRUE(q);
+  ASSERT_TRUE(q->AddConsumer("up"));
+  ASSERT_TRUE(AppendAndWait(*q, MakeBatch(5, T(1))).ok);
+  ASSERT_TRUE(q->Ack("up", 6));
+  EXPECT_EQ(q->GetStats().spans, 0u);
+  if (remove_consumer) {
     ASSERT_TRUE(q->RemoveConsumer("up"));
   }
+  q->Close();
+}
+
+TEST(SpanQueueTest, SeqsDoNotRestartAfterTheStoreEmpties) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(FiveSpansDelivered(dir.path(), /*remove_consumer=*/true));
   auto q = MustOpen(DefaultOptions(dir.path()));
   ASSERT_TRUE(q);
   EXPECT_EQ(q->GetStats().next_seq, 6u);
@@ -1274,14 +1281,7 @@ TEST(SpanQueueSpansDbTest, AnOlderStoresSpansMoveIntoTheSpansDatabase) {
 // Seqs must still never be handed out twice.
 TEST(SpanQueueSpansDbTest, SeqsStayPastTheCursorsWhenTheSpansDatabaseIsBehind) {
   testing::TempDir dir;
-  {
-    auto q = MustOpen(DefaultOptions(dir.path()));
-    ASSERT_TRUE(q);
-    ASSERT_TRUE(q->AddConsumer("up"));
-    ASSERT_TRUE(AppendAndWait(*q, MakeBatch(5, T(1))).ok);
-    ASSERT_TRUE(q->Ack("up", 6));
-    q->Close();
-  }
+  ASSERT_NO_FATAL_FAILURE(FiveSpansDelivered(dir.path(), /*remove_consumer=*/false));
   // The spans database lost everything (as if its WAL had not reached the disk).
   fs::remove_all(dir.path() / internal::kSpansDbDir);
   auto q = MustOpen(DefaultOptions(dir.path()));
