@@ -143,7 +143,9 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     rocksdb::Status s = OpenCopy(db_dir, db, handles, descriptors, note);
     if (!s.ok()) {
+      // Not silent when the other database opened: its spans are missing.
       open_error = s.ToString();
+      note("cannot open " + db_dir.filename().string() + ": " + open_error);
       continue;
     }
     opened_any = true;

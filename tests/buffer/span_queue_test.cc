@@ -1276,6 +1276,24 @@ TEST(SpanQueueSpansDbTest, AnOlderStoresSpansMoveIntoTheSpansDatabase) {
   EXPECT_EQ(names.back(), R"({"name":"s01"})");
 }
 
+// A spans database that cannot be opened at all is reported in the
+// salvage's note, not passed over as if it held nothing.
+TEST(SpanQueueSpansDbTest, SalvageReportsASpansDatabaseItCannotOpen) {
+  testing::TempDir dir;
+  {
+    auto q = MustOpen(DefaultOptions(dir.path()));
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(AppendAndWait(*q, MakeBatch(3, T(1))).ok);
+    q->Close();
+  }
+  fs::remove_all(dir.path() / internal::kSpansDbDir);
+  std::ofstream(dir.path() / internal::kSpansDbDir) << "not a database";
+  auto r = Salvage(dir.path(), [](span::Batch&&) -> Status { return {}; });
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->spans, 0u);
+  EXPECT_NE(r->repair_note.find("cannot open spans"), std::string::npos) << r->repair_note;
+}
+
 // The spans and the main database are written apart: a crash can leave the
 // main one ahead (an acknowledgement persisted, the spans it covered not).
 // Seqs must still never be handed out twice.
