@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
       sock.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
       boost::beast::flat_buffer buf;
       http::request<http::string_body> req{http::verb::post, "/v1/traces", 11};
-      req.set(http::field::host, "127.0.0.1");
+      // The daemon refuses a Host that is not loopback with its port (DNS rebinding).
+      req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
       req.set(http::field::content_type, proto ? "application/x-protobuf" : "application/json");
       req.body() = body;
       req.prepare_payload();
@@ -180,6 +181,13 @@ int main(int argc, char** argv) {
           bytes += body.size();
         } else {
           ++failures;
+        }
+        if (!res.keep_alive()) {
+          // ingest.http_max_requests_per_connection: the daemon closes; a new connection goes on.
+          sock.close();
+          buf.clear();
+          sock = asio::ip::tcp::socket(ioc);
+          sock.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
         }
       }
     });

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -72,9 +73,32 @@ rocksdb::Status OpenCopy(const fs::path& dir, std::unique_ptr<rocksdb::DB>& db,
 
 }  // namespace
 
+bool SalvageSpanRecord(std::string_view value, span::Batch& batch) {
+  int64_t received_ns = 0;
+  std::string_view json;
+  if (!internal::DecodeSpanValue(rocksdb::Slice(value.data(), value.size()), &received_ns, &json) || json.empty() ||
+      json.front() != '{') {
+    return false;
+  }
+  // Only a whole JSON object goes back into the live queue: its encoders
+  // expect one, and a torn or garbled record would poison every batch it
+  // joins (the json format copies spans verbatim into the request body).
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) return false;
+  batch.received_ns = std::max(batch.received_ns, received_ns);
+  batch.spans.push_back({static_cast<uint32_t>(batch.data.size()), static_cast<uint32_t>(json.size())});
+  batch.data += json;
+  return true;
+}
+
 Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(span::Batch&&)>& sink) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Fail(Error::Invalid(dir.string() + " is not a directory"));
+  // Never through a link: a salvage reads (and copies) what it is pointed at.
+  if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+    return Fail(Error::Invalid(dir.string() + " is a symbolic link; give the directory itself"));
+  }
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return Fail(Error::Invalid(dir.string() + " is not a directory"));
   bool looks_like_rocksdb = false;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
@@ -87,8 +111,25 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
   fs::path copy = dir;
   if (!copy.has_filename()) copy = copy.parent_path();
   copy += ".salvage-" + RandomHexId(4);
-  fs::copy(dir, copy, fs::copy_options::recursive, ec);
-  if (ec) return Fail(Error::Io("cannot copy " + dir.string() + " to " + copy.string() + ": " + ec.message()));
+  // Regular files and directories only: symbolic links inside are skipped,
+  // not followed (recursive_directory_iterator does not enter them).
+  fs::create_directory(copy, ec);
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    fs::file_status st = it->symlink_status(ec);
+    if (ec) break;
+    fs::path to = copy / fs::relative(it->path(), dir, ec);
+    if (ec) break;
+    if (fs::is_directory(st)) {
+      fs::create_directory(to, ec);
+    } else if (fs::is_regular_file(st)) {
+      fs::copy_file(it->path(), to, ec);
+    }
+  }
+  if (ec) {
+    std::error_code ignored;
+    fs::remove_all(copy, ignored);
+    return Fail(Error::Io("cannot copy " + dir.string() + " to " + copy.string() + ": " + ec.message()));
+  }
   struct Cleanup {
     fs::path p;
     ~Cleanup() {
@@ -116,15 +157,10 @@ Result<SalvageResult> Salvage(const fs::path& dir, const std::function<Status(sp
       return r;
     };
     for (it->SeekToFirst(); it->Valid() && st; it->Next()) {
-      int64_t received_ns = 0;
-      std::string_view json;
-      if (!internal::DecodeSpanValue(it->value(), &received_ns, &json) || json.empty() || json.front() != '{') {
+      if (!SalvageSpanRecord(it->value().ToStringView(), batch)) {
         ++result.unreadable;
         continue;
       }
-      batch.received_ns = std::max(batch.received_ns, received_ns);
-      batch.spans.push_back({static_cast<uint32_t>(batch.data.size()), static_cast<uint32_t>(json.size())});
-      batch.data += json;
       if (batch.spans.size() >= 1000) st = flush();
     }
     if (st) st = flush();

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "span/batch.h"
@@ -25,8 +26,16 @@ struct SalvageResult {
 };
 
 // `sink` gets batches of up to 1000 spans; an error from it stops the
-// salvage and is returned. Errors: kInvalidArgument when `dir` is not a
-// RocksDB store, kIo when the copy or the repair fails.
+// salvage and is returned. Errors: kInvalidArgument when `dir` is a symbolic
+// link or not a RocksDB store, kIo when the copy or the repair fails.
+// Symbolic links inside `dir` are skipped, never followed.
 Result<SalvageResult> Salvage(const std::filesystem::path& dir, const std::function<Status(span::Batch&&)>& sink);
+
+// How Salvage reads one value of the spans database: a version-1 span record
+// (store_format.h) whose JSON is one well-formed object is appended to
+// `batch` (its receive time raising batch.received_ns) and true is returned;
+// anything else is unreadable: false, `batch` unchanged. Exposed for the
+// fuzz target (tests/fuzz/salvage_fuzz.cc).
+bool SalvageSpanRecord(std::string_view value, span::Batch& batch);
 
 }  // namespace spanvault::buffer

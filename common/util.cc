@@ -132,7 +132,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   if (s.empty()) return std::nullopt;
   double value = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
+  // !(value >= 0) also refuses "nan", which from_chars accepts.
+  if (ec != std::errc() || !(value >= 0)) return std::nullopt;
   std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
   double ms;
   if (unit.empty() || unit == "s") {
@@ -150,7 +151,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   } else {
     return std::nullopt;
   }
-  if (ms > 1e15) return std::nullopt;
+  if (!(ms <= 1e15)) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
@@ -167,7 +168,7 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
   if (s.empty()) return std::nullopt;
   double value = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
+  if (ec != std::errc() || !(value >= 0)) return std::nullopt;
   std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   struct U {
@@ -190,7 +191,7 @@ std::optional<uint64_t> ParseSize(std::string_view s) {
   for (const U& u : kUnits) {
     if (unit == u.name) {
       double v = value * u.mult;
-      if (v > 1.8e19) return std::nullopt;
+      if (!(v <= 1.8e19)) return std::nullopt;
       return static_cast<uint64_t>(v);
     }
   }

@@ -106,7 +106,7 @@ bool MatchRule::Matches(std::string_view lower, std::string_view original) const
     case Kind::kContains:
       return lower.find(value_) != std::string_view::npos;
     case Kind::kRegex:
-      if (!original.starts_with(regex_prefix_)) return false;
+      if (original.size() > kMaxRegexName || !original.starts_with(regex_prefix_)) return false;
       try {
         return std::regex_search(original.begin(), original.end(), *regex_);
       } catch (const std::regex_error&) {

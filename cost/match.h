@@ -4,6 +4,10 @@
 // case-insensitive), regex (ECMAScript, case-sensitive, searched anywhere in
 // the name unless anchored), or / and (lists of rules). Values are lowercased
 // and regexes compiled once at load; Matches() is const and thread-safe.
+// A regex never matches a name longer than kMaxRegexName bytes: libstdc++'s
+// std::regex recurses about once per character it consumes, and a span's
+// model name may be as long as the span (a 50 KB name overflowed an 8 MiB
+// stack on the built-in table's patterns).
 #pragma once
 
 #include <memory>
@@ -16,6 +20,9 @@
 #include "common/error.h"
 
 namespace spanvault::cost {
+
+// The longest name a regex rule is tried on (model names are far shorter).
+inline constexpr size_t kMaxRegexName = 1024;
 
 // ASCII lowercase copy.
 std::string AsciiLower(std::string_view s);

@@ -10,6 +10,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "ipc/http_policy.h"
+#include "ipc/peer_cred.h"
 #include "ipc/unix_socket.h"
 
 namespace spanvault::daemon {
@@ -98,6 +100,44 @@ KeyDef StringKey(std::string name, std::string help, Field field) {
           [field](const Config& c) { return field(const_cast<Config&>(c)); }};
 }
 
+// A list: a TOML array of strings in the file (ApplyTable joins it with
+// commas), comma-separated in the environment and --set. Items are trimmed;
+// empty ones are skipped. `check` returns the item to store, or "" with
+// `*error` set.
+template <typename Field>
+KeyDef ListKey(std::string name, std::string help, Field field,
+               std::function<std::string(std::string_view item, std::string* error)> check = nullptr) {
+  return {name, help,
+          [field, check](Config& c, std::string_view v) -> std::string {
+            std::vector<std::string> items;
+            size_t start = 0;
+            while (start <= v.size()) {
+              size_t comma = v.find(',', start);
+              if (comma == std::string_view::npos) comma = v.size();
+              std::string_view item = v.substr(start, comma - start);
+              while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+              while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+              start = comma + 1;
+              if (item.empty()) continue;
+              if (!check) {
+                items.emplace_back(item);
+                continue;
+              }
+              std::string error;
+              std::string checked = check(item, &error);
+              if (!error.empty()) return error;
+              items.push_back(std::move(checked));
+            }
+            field(c) = std::move(items);
+            return {};
+          },
+          [field](const Config& c) {
+            std::string out;
+            for (const auto& t : field(const_cast<Config&>(c))) out += (out.empty() ? "" : ",") + t;
+            return out.empty() ? std::string("[]") : out;
+          }};
+}
+
 const std::vector<KeyDef>& Keys() {
   static const std::vector<KeyDef> keys = [] {
     std::vector<KeyDef> k;
@@ -140,6 +180,26 @@ const std::vector<KeyDef>& Keys() {
     k.push_back(UintKey(
         "ingest.max_connections", "concurrent stream connections",
         [](Config & c) -> auto& { return c.ingest.max_connections; }));
+    k.push_back(UintKey(
+        "ingest.max_connections_per_uid", "concurrent stream connections of one peer uid (root and ours uncapped)",
+        [](Config & c) -> auto& { return c.ingest.max_connections_per_uid; }));
+    k.push_back(DurationKey(
+        "ingest.stream_idle_timeout", "a stream connection that sends nothing for this long is closed (0s: never)",
+        [](Config & c) -> auto& { return c.ingest.stream_idle_timeout; }));
+    k.push_back(SizeKey(
+        "ingest.max_inflight_bytes",
+        "bytes all listeners hold on their way to the store; when spent, reads pause, HTTP answers 503, datagrams "
+        "are dropped (0: no bound)",
+        [](Config & c) -> auto& { return c.ingest.max_inflight_bytes; }));
+    k.push_back(StringKey(
+        "ingest.admin_group", "group whose members may send admin control lines (besides root and our uid)",
+        [](Config & c) -> auto& { return c.ingest.admin_group; }));
+    k.push_back(UintKey(
+        "ingest.max_attributes", "OTLP attributes kept per span, resource, scope, event and link (0: all)",
+        [](Config & c) -> auto& { return c.ingest.max_attributes; }));
+    k.push_back(SizeKey(
+        "ingest.max_attribute_value_bytes", "longer OTLP string attribute values are cut (0: no limit)",
+        [](Config & c) -> auto& { return c.ingest.max_attribute_value_bytes; }));
     k.push_back({"ingest.socket_mode", "file mode of the Unix sockets (octal)",
                  [](Config& c, std::string_view v) -> std::string {
                    unsigned m = 0;
@@ -173,6 +233,23 @@ const std::vector<KeyDef>& Keys() {
     k.push_back(UintKey(
         "ingest.http_max_connections", "concurrent HTTP connections (more are closed at once)",
         [](Config & c) -> auto& { return c.ingest.http_max_connections; }));
+    k.push_back(UintKey(
+        "ingest.http_max_requests_per_connection",
+        "requests served on one kept-alive HTTP connection (the last answer carries Connection: close)",
+        [](Config & c) -> auto& { return c.ingest.http_max_requests_per_connection; }));
+    k.push_back(ListKey(
+        "ingest.http_allowed_origins",
+        "browser origins (scheme://host[:port], or *) allowed to send HTTP requests and read the answers (CORS); a "
+        "TOML array, comma-separated elsewhere",
+        [](Config & c) -> auto& { return c.ingest.http_allowed_origins; },
+        [](std::string_view item, std::string* error) -> std::string {
+          auto o = ipc::NormalizeOrigin(item);
+          if (!o) {
+            *error = o.error().message;
+            return {};
+          }
+          return *o;
+        }));
     k.push_back({"buffer.durability", "process (fsync every fsync_interval) | machine (fsync before every answer)",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v == "process") {
@@ -227,26 +304,9 @@ const std::vector<KeyDef>& Keys() {
     k.push_back(UintKey(
         "upstream_threads", "threads that encode, compress and send batches",
         [](Config & c) -> auto& { return c.upstream_threads; }));
-    k.push_back({"price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   c.price_tables.clear();
-                   size_t start = 0;
-                   while (start <= v.size()) {
-                     size_t comma = v.find(',', start);
-                     if (comma == std::string_view::npos) comma = v.size();
-                     std::string_view item = v.substr(start, comma - start);
-                     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-                     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-                     if (!item.empty()) c.price_tables.emplace_back(item);
-                     start = comma + 1;
-                   }
-                   return {};
-                 },
-                 [](const Config& c) {
-                   std::string out;
-                   for (const auto& t : c.price_tables) out += (out.empty() ? "" : ",") + t;
-                   return out.empty() ? std::string("[]") : out;
-                 }});
+    k.push_back(ListKey(
+        "price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
+        [](Config & c) -> auto& { return c.price_tables; }));
     return k;
   }();
   return keys;
@@ -415,6 +475,9 @@ std::vector<std::string> Config::Validate() const {
     if (d.count() < 10) p.push_back(std::string(name) + " must be at least 10ms");
   }
   if (ingest.http_max_connections < 1) p.push_back("ingest.http_max_connections must be at least 1");
+  if (ingest.http_max_requests_per_connection < 1) {
+    p.push_back("ingest.http_max_requests_per_connection must be at least 1");
+  }
   if (ingest.max_span_bytes < 256 || ingest.max_span_bytes > (64u << 20)) {
     p.push_back("ingest.max_span_bytes must be between 256 B and 64 MiB");
   }
@@ -426,6 +489,16 @@ std::vector<std::string> Config::Validate() const {
   }
   if (ingest.max_depth < 2 || ingest.max_depth > 1024) p.push_back("ingest.max_depth must be between 2 and 1024");
   if (ingest.max_connections < 1) p.push_back("ingest.max_connections must be at least 1");
+  if (ingest.max_connections_per_uid < 1) p.push_back("ingest.max_connections_per_uid must be at least 1");
+  if (ingest.stream_idle_timeout.count() != 0 && ingest.stream_idle_timeout.count() < 100) {
+    p.push_back("ingest.stream_idle_timeout must be 0s (never) or at least 100ms");
+  }
+  if (ingest.max_inflight_bytes != 0 && ingest.max_inflight_bytes < (1u << 20)) {
+    p.push_back("ingest.max_inflight_bytes must be 0 (no bound) or at least 1 MiB");
+  }
+  if (!ingest.admin_group.empty() && !ipc::LookupGroup(ingest.admin_group)) {
+    p.push_back("ingest.admin_group: there is no group \"" + ingest.admin_group + "\"");
+  }
   if (io_threads > 64) p.push_back("io_threads must be at most 64");
   if (buffer.fsync_interval.count() < 1) p.push_back("buffer.fsync_interval must be at least 1ms");
   if (buffer.max_disk_bytes < (1u << 20)) p.push_back("buffer.max_disk_bytes must be at least 1 MiB");

@@ -36,8 +36,28 @@ struct IngestConfig {
   // Default: 32 MiB, asked for each datagram socket (the kernel may grant less
   // unless the daemon runs as root: see net.core.rmem_max).
   uint64_t receive_buffer_bytes = 32u << 20;
-  // Default: 1024 concurrent stream connections.
+  // Default: 1024 concurrent stream connections (admin peers have 16 more).
   uint64_t max_connections = 1024;
+  // Default: 256 stream connections per peer uid (root and the daemon's own
+  // uid are not capped).
+  uint64_t max_connections_per_uid = 256;
+  // Default: 5m. A stream connection that sends nothing for this long is
+  // closed (0s: never).
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  // Default: 64 MiB. Bytes all listeners together hold on their way to the
+  // store (decoded spans, HTTP bodies being decoded). When spent, stream
+  // reads pause, HTTP answers 503 + Retry-After, datagrams are dropped and
+  // counted. 0: no bound.
+  uint64_t max_inflight_bytes = 64u << 20;
+  // Default: "" (none). Members of this group may send admin control lines
+  // ($reload, $salvage, $dead_letter, $prices reload) besides root and the
+  // daemon's own uid.
+  std::string admin_group;
+  // Default: 128 (the OpenTelemetry SDKs' limit). OTLP attributes kept per
+  // span, resource, scope, event and link; the rest are dropped and counted.
+  uint32_t max_attributes = 128;
+  // Default: 0 (no limit). Longer OTLP string attribute values are cut.
+  uint64_t max_attribute_value_bytes = 0;
   // Default: 0660.
   unsigned socket_mode = 0660;
   // Default: "127.0.0.1:4318" (OTLP/HTTP's port); "off" disables.
@@ -52,6 +72,14 @@ struct IngestConfig {
   std::chrono::milliseconds http_body_timeout{30000};
   // Default: 1024 concurrent HTTP connections; more are closed at once.
   uint64_t http_max_connections = 1024;
+  // Default: 1000. Requests served on one kept-alive HTTP connection; the
+  // answer to the last one carries Connection: close.
+  uint64_t http_max_requests_per_connection = 1000;
+  // Default: none. Origins ("scheme://host[:port]", or "*" for any) whose
+  // browser pages may send requests to the HTTP listener and read the answers
+  // (CORS); requests with any other Origin are refused (ipc/http_policy.h).
+  // Stored normalized (ipc::NormalizeOrigin).
+  std::vector<std::string> http_allowed_origins;
 };
 
 struct Config {

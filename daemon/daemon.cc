@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <future>
 #include <system_error>
 
@@ -129,23 +131,70 @@ void ScheduleSample(Daemon::Impl& d) {
   });
 }
 
+// What one OTLP request may map to: this many bytes of canonical spans per
+// byte of its (inflated) body, plus a constant. Protobuf spans of ids, times
+// and a short name grow about five-fold into canonical JSON; resource and
+// scope attributes repeated into every span are what the bound stops.
+constexpr size_t kOtlpOutputPerBodyByte = 8;
+constexpr size_t kOtlpOutputSlack = 1u << 20;
+// What span::Decoder may add to a span at most (received_at, source, cost).
+constexpr size_t kCanonicalOverhead = 16u << 10;
+
 // The OTLP decoders of the HTTP listener (ipc/ does not depend on otlp/).
-ipc::OtlpCodec OtlpCodecForHttp(uint32_t max_depth) {
+ipc::OtlpCodec OtlpCodecForHttp(const IngestConfig& ingest) {
   auto adapt = [](Result<otlp::OtlpSpans> r) -> Result<ipc::OtlpDecoded> {
     if (!r) return Fail(r.error());
     return ipc::OtlpDecoded{std::move(r->spans), r->rejected, std::move(r->error_message)};
   };
   otlp::IngestLimits limits;
-  limits.max_depth = max_depth;
+  limits.max_depth = ingest.max_depth;
+  limits.max_attributes = ingest.max_attributes;
+  limits.max_attribute_value_bytes = ingest.max_attribute_value_bytes;
+  limits.max_span_bytes = ingest.max_span_bytes;
+  // Never more than the whole in-flight budget either: that much decoded
+  // output is what the daemon may hold for all listeners together.
+  const size_t budget = ingest.max_inflight_bytes == 0 ? SIZE_MAX : ingest.max_inflight_bytes;
+  auto for_body = [limits, budget](std::string_view body) {
+    otlp::IngestLimits l = limits;
+    l.max_output_bytes = std::min(body.size() * kOtlpOutputPerBodyByte + kOtlpOutputSlack, budget);
+    return l;
+  };
   ipc::OtlpCodec c;
-  c.decode_proto = [adapt, limits](std::string_view body) { return adapt(otlp::DecodeOtlpProto(body, limits)); };
-  c.decode_json = [adapt, limits](std::string_view body) { return adapt(otlp::DecodeOtlpJson(body, limits)); };
+  c.decode_proto = [adapt, for_body](std::string_view body) {
+    return adapt(otlp::DecodeOtlpProto(body, for_body(body)));
+  };
+  c.decode_json = [adapt, for_body](std::string_view body) {
+    return adapt(otlp::DecodeOtlpJson(body, for_body(body)));
+  };
   c.encode_response_proto = otlp::EncodeExportResponseProto;
   c.encode_response_json = otlp::EncodeExportResponseJson;
   return c;
 }
 
 }  // namespace
+
+// Why `dir` may not be salvaged into the running daemon: a relative path,
+// the live store, a directory inside it or holding it (a copy of the live
+// store would duplicate its spans until drop_oldest discards real ones).
+static std::string SalvageRefusal(const std::string& dir, const std::filesystem::path& state_dir) {
+  namespace fs = std::filesystem;
+  fs::path p(dir);
+  if (!p.is_absolute()) return "salvage needs an absolute path, got \"" + dir + "\"";
+  std::error_code ec;
+  fs::path target = fs::weakly_canonical(p, ec);
+  if (ec) return "cannot resolve " + dir + ": " + ec.message();
+  fs::path live = fs::weakly_canonical(state_dir / "buffer", ec);
+  if (ec) live = state_dir / "buffer";
+  auto within = [](const fs::path& inner, const fs::path& outer) {
+    auto [a, b] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+    return a == outer.end();
+  };
+  if (within(target, live) || within(live, target)) {
+    return dir + " is (or holds, or is inside) the live store " + live.string() +
+           "; salvage only a moved-aside store (<state_dir>/buffer.corrupt-*) or one from elsewhere";
+  }
+  return {};
+}
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { Stop(); }
@@ -186,6 +235,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   };
   span::Limits limits;
   limits.max_depth = config.ingest.max_depth;
+  // The canonical form adds received_at, source and cost to what was sent.
+  limits.max_span_bytes = config.ingest.max_span_bytes + kCanonicalOverhead;
+  d.counters.budget.SetCapacity(config.ingest.max_inflight_bytes);
   limits.max_payload_bytes = std::max(
       {config.ingest.max_span_bytes, config.ingest.max_udp_datagram_bytes, config.ingest.max_unix_datagram_bytes});
   const bool machine = config.buffer.durability == buffer::Durability::kMachine;
@@ -213,6 +265,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     so.max_line_bytes = config.ingest.max_span_bytes;
     so.fsync_barriers = machine;
     so.max_connections = config.ingest.max_connections;
+    so.max_connections_per_uid = config.ingest.max_connections_per_uid;
+    so.idle_timeout = config.ingest.stream_idle_timeout;
+    so.admin = ipc::AdminPolicy::ForThisProcess();
+    if (!config.ingest.admin_group.empty()) {
+      so.admin.admin_gid = ipc::LookupGroup(config.ingest.admin_group);
+      so.admin.admin_group = config.ingest.admin_group;
+    }
     so.enricher = d.pricing.get();
     // These may take seconds (Control below): never on an I/O thread, where
     // they would stall every connection and datagram socket it serves.
@@ -298,9 +357,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     o.idle_timeout = config.ingest.http_idle_timeout;
     o.body_timeout = config.ingest.http_body_timeout;
     o.max_connections = config.ingest.http_max_connections;
+    o.max_requests_per_connection = config.ingest.http_max_requests_per_connection;
+    o.allowed_origins = config.ingest.http_allowed_origins;
     o.fsync_requests = machine;
     o.enricher = d.pricing.get();
-    o.otlp = OtlpCodecForHttp(config.ingest.max_depth);
+    o.otlp = OtlpCodecForHttp(config.ingest);
     o.ready = [&d] { return d.ready.load(); };
     o.metrics = [&d] { return d.self != nullptr ? d.self->MetricsText() : std::string(); };
     d.http = std::make_unique<ipc::HttpListener>(d.ioc, *fd, std::move(o), limits, submit, d.counters);
@@ -453,6 +514,11 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
     nlohmann::json answer;
     answer["$salvage"] = line["$salvage"];
     if (!line["$salvage"].is_string()) return std::nullopt;
+    if (std::string why = SalvageRefusal(line["$salvage"].get<std::string>(), impl_->config.state_dir); !why.empty()) {
+      answer["ok"] = false;
+      answer["error"] = why;
+      return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     buffer::SpanQueue* queue = impl_->queue.get();
     auto r = buffer::Salvage(line["$salvage"].get<std::string>(), [queue](span::Batch&& b) -> Status {
       std::promise<buffer::AppendResult> p;

@@ -45,6 +45,8 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
   const std::vector<UpstreamConfig>& running = d.config.upstreams;
   UpstreamDiff diff = DiffUpstreams(running, next);
   r.unchanged = diff.unchanged;
+  // Forwarders that start below warn themselves (Forwarder::Start).
+  for (const std::string& name : diff.unchanged) upstream::WarnIfCleartextCredentials(*Find(next, name));
   upstream::ForwarderOptions fo;
   fo.max_age = d.config.buffer.max_age;
   auto create = [&](const UpstreamConfig& u) { return upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo); };
@@ -115,7 +117,7 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
       fresh.push_back({std::move(*f), d.next_instance++});
       r.changed.push_back(u->name);
       LOG_INFO("upstream changed: forwarding again from its persisted cursor (batches in flight are sent again)",
-               {{"upstream", u->name}, {"endpoint", u->endpoint}});
+               {{"upstream", u->name}, {"endpoint", upstream::RedactEndpoint(u->endpoint)}});
       continue;
     }
     NoteFailure(r, u->name, f.error().message, "upstream not reloaded: its old settings are restored");

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
@@ -42,6 +43,10 @@ void TuneMalloc() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whoever starts us, with whatever umask: nothing we create (the store,
+  // its files, the state and runtime directories) is readable by others.
+  // Directories come out 0750, files 0640; the sockets get ingest.socket_mode.
+  umask(umask(0) | S_IWGRP | S_IRWXO);
   TuneMalloc();
   spanvault::log::DetectJournal();  // under systemd: "<N>" priorities, no timestamps
   CLI::App app{"spanvaultd: receives LLM spans locally and keeps them durably until forwarded.\n"};

@@ -105,10 +105,16 @@ std::string RenderPrometheus(const json& status) {
   Family accepted("spanvault_accepted_spans_total", "counter", "Spans made durable, per transport.");
   Family rejected("spanvault_rejected_payloads_total", "counter",
                   "Payloads or spans refused, per transport and reason (too_large, syntax, encoding, depth, schema, "
-                  "full).");
+                  "full, forbidden, busy).");
   Family drops("spanvault_udp_kernel_drops_total", "counter",
                "Datagrams the kernel dropped before the daemon read them (SO_RXQ_OVFL).");
   Family conns("spanvault_connections", "gauge", "Open connections, per transport.");
+  Family conns_refused("spanvault_connections_refused_total", "counter",
+                       "Connections closed at once by a cap (ingest.max_connections, max_connections_per_uid).");
+  Family refused("spanvault_http_refused_requests_total", "counter",
+                 "HTTP requests refused before their body was read, per reason (host: not a loopback Host with the "
+                 "listener's port; origin: Origin not allowed; cross_site: Sec-Fetch-Site cross-site; preflight: CORS "
+                 "preflight from an origin not allowed).");
   for (auto& [transport, t] : Get(status, "transports").items()) {
     Labels l = {{"transport", transport}};
     payloads.Add(l, Get(t, "received"));
@@ -119,8 +125,25 @@ std::string RenderPrometheus(const json& status) {
     }
     drops.Add(l, Get(t, "kernel_drops"));
     conns.Add(l, Get(t, "connections"));
+    conns_refused.Add(l, Get(t, "connections_refused"));
+    for (auto& [reason, n] : Get(t, "refused_by_policy").items()) refused.Add({{"reason", reason}}, n);
   }
-  for (const Family* f : {&payloads, &bytes, &accepted, &rejected, &drops, &conns}) f->Write(out);
+  for (const Family* f : {&payloads, &bytes, &accepted, &rejected, &drops, &conns, &conns_refused, &refused}) {
+    f->Write(out);
+  }
+
+  // The in-flight budget.
+  const json& in = Get(status, "ingest");
+  gauge("spanvault_inflight_bytes", "Bytes the listeners hold on their way to the store.", Get(in, "inflight_bytes"));
+  gauge("spanvault_inflight_max_bytes", "The in-flight budget (ingest.max_inflight_bytes; 0: no bound).",
+        Get(in, "max_inflight_bytes"));
+  {
+    Family f("spanvault_inflight_refusals_total", "counter",
+             "Input turned away while the in-flight budget was spent, per transport (stream: read pauses; http: 503 "
+             "answers; datagrams: datagrams dropped).");
+    for (auto& [transport, n] : Get(in, "budget_refusals").items()) f.Add({{"transport", transport}}, n);
+    f.Write(out);
+  }
 
   // The buffer.
   const json& b = Get(status, "buffer");

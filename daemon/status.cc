@@ -34,10 +34,30 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
     if (tr == span::Transport::kUnixStream || tr == span::Transport::kHttp) {
       x["connections"] = c.connections.load();
       x["connections_total"] = c.connections_total.load();
+      x["connections_refused"] = c.connections_refused.load();
+    }
+    if (tr == span::Transport::kHttp) {
+      // Requests refused by the Host/Origin policy (ipc/http_policy.h), every reason listed.
+      nlohmann::json refused = nlohmann::json::object();
+      for (int r = 0; r < ipc::kHttpRefusalCount; ++r) {
+        refused[std::string(ipc::HttpRefusalName(static_cast<ipc::HttpRefusal>(r)))] = c.refused_by_policy[r].load();
+      }
+      x["refused_by_policy"] = std::move(refused);
     }
     t[std::string(span::TransportName(tr))] = std::move(x);
   }
   j["transports"] = std::move(t);
+  // The in-flight budget shared by the listeners (ingest.max_inflight_bytes).
+  nlohmann::json in;
+  in["inflight_bytes"] = counters.budget.in_use();
+  in["max_inflight_bytes"] = counters.budget.capacity();
+  nlohmann::json refusals = nlohmann::json::object();
+  for (int i = 0; i < span::kTransportCount; ++i) {
+    auto tr = static_cast<span::Transport>(i);
+    refusals[std::string(span::TransportName(tr))] = counters.budget.refusals(tr);
+  }
+  in["budget_refusals"] = std::move(refusals);
+  j["ingest"] = std::move(in);
   buffer::Stats s = queue.GetStats();
   nlohmann::json b;
   b["spans"] = s.spans;
@@ -95,6 +115,10 @@ nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s) {
   return u;
 }
 
+namespace {
+constexpr size_t kMaxListBytes = 8u << 20;
+}  // namespace
+
 std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlohmann::json& line) {
   const nlohmann::json& verb = line["$dead_letter"];
   if (!verb.is_string()) return std::nullopt;
@@ -117,12 +141,21 @@ std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlo
     if (auto it = line.find("limit"); it != line.end() && it->is_number_unsigned()) limit = it->get<size_t>();
     auto entries = queue.ListDeadLetters(filter, limit);
     if (!entries) return fail(entries.error());
+    // Entries carry span contents: the answer stops at kMaxListBytes (under
+    // the stream listener's answer cap) and says so.
     std::string out = R"({"$dead_letter":"list","ok":true,"entries":[)";
-    for (size_t i = 0; i < entries->size(); ++i) {
-      if (i > 0) out.push_back(',');
-      out += (*entries)[i].ToJson();
+    size_t listed = 0;
+    for (; listed < entries->size(); ++listed) {
+      std::string e = (*entries)[listed].ToJson();
+      if (listed > 0 && out.size() + e.size() > kMaxListBytes) break;
+      if (listed > 0) out.push_back(',');
+      out += e;
     }
-    out += "]}";
+    out += "]";
+    if (listed < entries->size()) {
+      out += R"(,"truncated":true,"not_listed":)" + std::to_string(entries->size() - listed);
+    }
+    out += "}";
     return out;
   }
   if (verb == "replay" || verb == "purge") {

@@ -10,9 +10,16 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/log_limiter.h"
 #include "common/util.h"
 
 namespace spanvault::ipc {
+namespace {
+LogLimiter& DropLimiter() {
+  static LogLimiter limiter;
+  return limiter;
+}
+}  // namespace
 namespace asio = boost::asio;
 
 namespace {
@@ -27,7 +34,8 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
         options_(options),
         limits_(limits),
         submit_(std::move(submit)),
-        counters_(counters[options.transport]) {
+        counters_(counters[options.transport]),
+        budget_(counters.budget) {
     size_t n = options_.messages_per_call;
     // One spare byte tells a datagram over the limit from one exactly at it;
     // the padding lets simdjson parse in place.
@@ -71,6 +79,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
     if (!batch.empty()) {
       size_t bytes = batch.data.size();
       inflight_bytes_ += bytes;
+      budget_.Acquire(bytes);
       submit_(std::move(batch), false, [self = shared_from_this(), bytes](const SubmitResult& r) {
         asio::post(self->desc_.get_executor(), [self, bytes, r] { self->OnStored(bytes, r); });
       });
@@ -101,6 +110,19 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
     // Counted once per call, not per datagram: the counters are shared by
     // the lanes on the other I/O threads.
     counters_.payloads.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+    if (budget_.Exhausted()) {
+      // The daemon holds all the memory it may for input: these datagrams
+      // are read (so the kernel queue keeps moving) and dropped, counted.
+      budget_.CountRefusal(options_.transport, static_cast<uint64_t>(got));
+      counters_.rejected_by_kind[static_cast<size_t>(span::RejectKind::kBusy)].fetch_add(static_cast<uint64_t>(got),
+                                                                                         std::memory_order_relaxed);
+      counters_.payloads_rejected.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+      if (uint64_t n = DropLimiter().Tick(std::string(span::TransportName(options_.transport)))) {
+        LOG_WARN("datagrams dropped: the in-flight budget is spent (ingest.max_inflight_bytes)",
+                 {{"transport", span::TransportName(options_.transport)}, {"drop_events", n}});
+      }
+      return got;
+    }
     uint64_t bytes = 0;
     span::Decoder& decoder = ThreadDecoder(limits_, options_.enricher);
     for (int i = 0; i < got; ++i) {
@@ -153,6 +175,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
 
   void OnStored(size_t bytes, const SubmitResult& r) {
     inflight_bytes_ -= bytes;
+    budget_.Release(bytes);
     counters_.spans_accepted.fetch_add(r.stored, std::memory_order_relaxed);
     if (!r.ok || r.refused_full > 0) {
       uint64_t lost = r.refused_full;
@@ -169,6 +192,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
   span::Limits limits_;
   SubmitFn submit_;
   TransportCounters& counters_;
+  InflightBudget& budget_;
   size_t slot_bytes_ = 0;
   std::string data_;
   std::string control_;

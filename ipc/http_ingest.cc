@@ -307,6 +307,16 @@ IngestRequest RefuseTooLarge(Route route, std::string_view content_type, uint64_
   return req;
 }
 
+IngestRequest RefuseBusy(Route route, std::string_view content_type) {
+  IngestRequest req;
+  req.route = route;
+  req.proto = route == Route::kOtlpTraces && MediaType(content_type) != "application/json";
+  req.failed = 503;
+  req.failure =
+      "spanvaultd holds as much input in memory as it may (ingest.max_inflight_bytes); retry after the Retry-After delay";
+  return req;
+}
+
 HttpAnswer AnswerIngest(const IngestRequest& req, const SubmitResult& r, const IngestContext& ctx) {
   if (req.failed != 0)
     return ErrorAnswer(req, req.failed, req.failure, req.failed == 503 ? ctx.retry_after_seconds : 0);

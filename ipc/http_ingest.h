@@ -1,7 +1,9 @@
 // ipc/ — the HTTP listener's request handling without I/O: routing, body
 // decoding into a span::Batch, and the answer once the store has spoken.
 // The listener (http_listener.cc) only moves bytes; everything a client sees
-// is decided here, and tested without sockets.
+// is decided here, and tested without sockets. Whether a request is served at
+// all (Host, Origin, Sec-Fetch-Site, CORS preflights: 400/403/204) is decided
+// before, from its header, by ipc/http_policy.h.
 //
 // Ingest routes and their answers (after the batch is durable):
 //
@@ -110,6 +112,11 @@ IngestRequest DecodeIngest(Route route, std::string_view content_type, std::stri
 // limit): failed = 413 with a quarantine entry.
 IngestRequest RefuseTooLarge(Route route, std::string_view content_type, uint64_t content_length,
                              const span::Source& source, int64_t received_ns, const IngestContext& ctx);
+
+// A request refused before its body was read because the daemon's
+// in-flight budget is spent: failed = 503 (+ Retry-After), no quarantine
+// entry (no span was read).
+IngestRequest RefuseBusy(Route route, std::string_view content_type);
 
 // The answer once the store reported `r` for the request's batch (for an
 // empty batch, pass a default SubmitResult).

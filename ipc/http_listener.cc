@@ -19,7 +19,9 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/log_limiter.h"
 #include "common/util.h"
+#include "ipc/http_policy.h"
 #include "ipc/session_registry.h"
 
 namespace spanvault::ipc {
@@ -29,6 +31,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
+LogLimiter& BusyLimiter() {
+  static LogLimiter limiter;
+  return limiter;
+}
 // Request line and headers together; OTLP exporters send a handful.
 constexpr uint32_t kHeaderLimit = 64u << 10;
 // After refusing a body we do not read, how long and how much of it we
@@ -38,6 +44,24 @@ constexpr auto kDrainTime = std::chrono::seconds(2);
 constexpr size_t kDrainBytes = 64u << 20;
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Whether a bound address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x).
+bool BoundToLoopback(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in&>(ss).sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+uint16_t BoundPortOf(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return 0;
+}
 }  // namespace
 
 class HttpSession;
@@ -49,7 +73,8 @@ class HttpListener::Impl : public std::enable_shared_from_this<HttpListener::Imp
         acceptor_(asio::make_strand(ioc)),
         options_(std::move(options)),
         submit_(std::move(submit)),
-        counters_(counters[span::Transport::kHttp]) {
+        counters_(counters[span::Transport::kHttp]),
+        budget_(counters.budget) {
     boost::system::error_code ec;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -63,6 +88,29 @@ class HttpListener::Impl : public std::enable_shared_from_this<HttpListener::Imp
     ctx_.max_span_bytes = options_.max_span_bytes;
     ctx_.max_errors = options_.max_errors_per_answer;
     ctx_.retry_after_seconds = options_.retry_after_seconds;
+    policy_.check_host = BoundToLoopback(ss);
+    policy_.port = BoundPortOf(ss);
+    for (const std::string& o : options_.allowed_origins) {
+      auto normalized = NormalizeOrigin(o);
+      if (normalized) {
+        policy_.allowed_origins.push_back(std::move(*normalized));
+      } else {
+        LOG_ERROR("http listener: allowed origin ignored", {{"error", normalized.error().message}});
+      }
+    }
+    if (options_.max_requests_per_connection == 0) options_.max_requests_per_connection = 1;
+  }
+
+  // Counts a refused request, and logs it when a line is due (RefusalLog).
+  void NoteRefusal(const HttpVerdict& v, const std::string& peer) {
+    counters_.refused_by_policy[static_cast<size_t>(v.refusal)].fetch_add(1, std::memory_order_relaxed);
+    if (auto n = refusal_log_.Note(v.refusal, std::chrono::steady_clock::now())) {
+      LOG_WARN("http request refused (at most one line per reason every 10 s)", {{"reason", HttpRefusalName(v.refusal)},
+                                                                                 {"status", v.status},
+                                                                                 {"peer", peer},
+                                                                                 {"detail", v.reason},
+                                                                                 {"refused_since_last_line", *n}});
+    }
   }
 
   void Start() { DoAccept(); }
@@ -73,7 +121,10 @@ class HttpListener::Impl : public std::enable_shared_from_this<HttpListener::Imp
   HttpOptions options_;
   SubmitFn submit_;
   TransportCounters& counters_;
+  InflightBudget& budget_;
   IngestContext ctx_;
+  HttpPolicy policy_;
+  RefusalLog refusal_log_;
   SessionRegistry<HttpSession> sessions_;
 
  private:
@@ -86,7 +137,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpSession(tcp::socket&& socket, std::shared_ptr<HttpListener::Impl> owner)
       : stream_(std::move(socket)), owner_(std::move(owner)), opts_(owner_->options_), counters_(owner_->counters_) {
     source_.transport = span::Transport::kHttp;
+    boost::system::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string() + ":" + std::to_string(peer.port());
   }
+
+  ~HttpSession() { ReleaseBudget(); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::DoReadHeader, shared_from_this()));
@@ -124,6 +180,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (stopping_ && buffer_.size() == 0) return DoClose();
     state_ = State::kHeader;
     received_ns_ = 0;
+    admitted_ = false;
+    verdict_ = {};
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(opts_.max_body_bytes);
@@ -148,6 +206,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     received_ns_ = NowNanos();
+    if (!Admit()) return;
+    if (!Reserve()) return;
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       state_ = State::kBody;
       continue_ = http::response<http::empty_body>{http::status::continue_, version_};
@@ -182,6 +242,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const auto& req = parser_->get();
     route_ = MatchRoute(Sv(req.target()));
     version_ = req.version();
+    if (!admitted_ && !Admit()) return;
     if (received_ns_ == 0) received_ns_ = NowNanos();
     if ((route_ == Route::kOtlpTraces || route_ == Route::kSpans) && req.method() == http::verb::post) {
       counters_.payloads.fetch_add(1, std::memory_order_relaxed);
@@ -198,8 +259,76 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     Refuse(413, "request body too large");
   }
 
+  // The Host/Origin policy (http_policy.h) on the request's header. A refused
+  // request is answered without reading its body, and the connection closes.
+  bool Admit() {
+    admitted_ = true;
+    ++requests_;
+    const auto& req = parser_->get();
+    HttpRequestMeta m;
+    m.method = Sv(req.method_string());
+    m.target = Sv(req.target());
+    m.version = req.version();
+    auto field = [&req](auto name, bool* repeated = nullptr) -> std::optional<std::string_view> {
+      auto [first, last] = req.equal_range(name);
+      if (first == last) return std::nullopt;
+      if (repeated != nullptr) *repeated = std::next(first) != last;
+      return Sv(first->value());
+    };
+    m.host = field(http::field::host, &m.repeated_host);
+    m.origin = field(http::field::origin, &m.repeated_origin);
+    m.sec_fetch_site = field(beast::string_view("Sec-Fetch-Site"));
+    m.request_method = field(http::field::access_control_request_method);
+    m.request_headers = Sv(req[http::field::access_control_request_headers]);
+    m.private_network = beast::iequals(req["Access-Control-Request-Private-Network"], "true");
+    verdict_ = DecideRequest(m, owner_->policy_);
+    if (verdict_.kind != HttpVerdict::Kind::kRefuse) return true;
+    owner_->NoteRefusal(verdict_, peer_);
+    HttpVerdict refused = std::move(verdict_);
+    verdict_ = {};
+    Refuse(refused.status, std::move(refused.reason));
+    return false;
+  }
+
+  // An ingest request takes its body's size (Content-Length, or the limit
+  // when chunked) from the daemon's in-flight budget before the body is
+  // read; when the budget is spent it gets 503 + Retry-After at once, so
+  // that slow bodies cannot pile up in memory. Held until it is answered.
+  bool Reserve() {
+    const auto& req = parser_->get();
+    if ((route_ != Route::kOtlpTraces && route_ != Route::kSpans) || req.method() != http::verb::post) return true;
+    auto length = parser_->content_length();
+    size_t want = length ? static_cast<size_t>(*length) : opts_.max_body_bytes;
+    if (owner_->budget_.TryAcquire(want)) {
+      reserved_ = want;
+      return true;
+    }
+    owner_->budget_.CountRefusal(span::Transport::kHttp);
+    counters_.payloads.fetch_add(1, std::memory_order_relaxed);
+    counters_.payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+    counters_.rejected_by_kind[static_cast<size_t>(span::RejectKind::kBusy)].fetch_add(1, std::memory_order_relaxed);
+    if (uint64_t n = BusyLimiter().Tick("http busy")) {
+      LOG_WARN("http request answered 503: the in-flight budget is spent (ingest.max_inflight_bytes)",
+               {{"refused", n}, {"inflight_bytes", owner_->budget_.in_use()}});
+    }
+    keep_alive_ = false;
+    Submit(RefuseBusy(route_, Sv(req[http::field::content_type])), /*close=*/true);
+    return false;
+  }
+
+  void ReleaseBudget() {
+    if (reserved_ == 0) return;
+    owner_->budget_.Release(reserved_);
+    reserved_ = 0;
+  }
+
   void Handle() {
     auto& req = parser_->get();
+    if (verdict_.kind == HttpVerdict::Kind::kPreflight) {
+      HttpAnswer a = PlainAnswer(204, "");
+      a.content_type.clear();
+      return Answer(std::move(a), false);
+    }
     if (route_ == Route::kUnknown) return Answer(PlainAnswer(404, "not found\n"), false);
     if (Sv(req.method_string()) != RouteMethod(route_)) {
       HttpAnswer a = PlainAnswer(405, "method not allowed\n");
@@ -234,6 +363,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     state_ = State::kStore;
     close_after_ = close;
     span::Batch batch = std::move(request.batch);
+    // From the body's size to the decoded batch's, until it is durable.
+    if (reserved_ > 0 || !batch.empty()) {
+      owner_->budget_.Acquire(batch.data.size());
+      ReleaseBudget();
+      reserved_ = batch.data.size();
+    }
     pending_.emplace(std::move(request));
     if (batch.empty()) return OnStored(SubmitResult{});
     owner_->submit_(std::move(batch), opts_.fsync_requests, [self = shared_from_this()](const SubmitResult& r) {
@@ -242,6 +377,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void OnStored(const SubmitResult& r) {
+    ReleaseBudget();
     counters_.spans_accepted.fetch_add(r.stored, std::memory_order_relaxed);
     if (r.refused_full > 0) {
       counters_.rejected_by_kind[static_cast<size_t>(span::RejectKind::kFull)].fetch_add(r.refused_full);
@@ -268,18 +404,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void Answer(HttpAnswer a, bool close) {
     state_ = State::kWrite;
-    close_after_ = close;
     res_ = {};
     res_.version(version_);
     res_.result(a.status);
     res_.set(http::field::server, "spanvault");
-    res_.set(http::field::content_type, a.content_type);
+    res_.set("X-Content-Type-Options", "nosniff");
+    if (!a.content_type.empty()) res_.set(http::field::content_type, a.content_type);
     if (a.retry_after_seconds > 0) res_.set(http::field::retry_after, std::to_string(a.retry_after_seconds));
     if (!allow_.empty()) res_.set(http::field::allow, allow_);
     allow_.clear();
+    for (const auto& [name, value] : verdict_.headers) res_.set(name, value);
+    verdict_.headers.clear();
+    // The last request this connection serves: closed once answered (after
+    // the client read the answer; a request sent behind it is discarded).
+    if (requests_ >= opts_.max_requests_per_connection && keep_alive_ && !close && !stopping_) {
+      keep_alive_ = false;
+      close = true;
+    }
+    close_after_ = close;
     res_.body() = std::move(a.body);
     res_.keep_alive(keep_alive_ && !close && !stopping_);
-    res_.prepare_payload();
+    // 204 carries neither a body nor Content-Length (RFC 9110 §8.6).
+    if (a.status != 204) res_.prepare_payload();
     stream_.expires_after(opts_.body_timeout);
     http::async_write(stream_, res_, beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this()));
   }
@@ -314,6 +460,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void DoClose() {
+    ReleaseBudget();
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     beast::error_code ec;
@@ -324,6 +471,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<HttpListener::Impl> owner_;
+  size_t reserved_ = 0;  // taken from the in-flight budget for this request
   const HttpOptions& opts_;
   TransportCounters& counters_;
   span::Source source_;
@@ -338,6 +486,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool close_after_ = false;
   bool stopping_ = false;
   std::string allow_;
+  std::string peer_;       // "127.0.0.1:54321", for the refusal log
+  size_t requests_ = 0;    // requests whose header was read on this connection
+  bool admitted_ = false;  // the policy ran on the current request
+  HttpVerdict verdict_;    // its outcome; headers go on its answer
   int64_t received_ns_ = 0;
   size_t drained_ = 0;
   State state_ = State::kHeader;

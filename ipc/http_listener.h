@@ -12,12 +12,25 @@
 //     body_timeout for reading a body and for writing an answer;
 //   - max_body_bytes on the body as sent and again on its inflated size
 //     (gzip/deflate): bigger is 413, and a compression bomb stops there;
-//   - max_connections: further connections are accepted and closed at once.
+//   - max_connections: further connections are accepted and closed at once;
+//   - max_requests_per_connection: the answer to the last one carries
+//     Connection: close, and the connection closes after it (a request sent
+//     behind it is not served there).
+//
+// Who may send requests (ipc/http_policy.h): once a request's header is read,
+// and before its body is, the Host, Origin and Sec-Fetch-Site checks run
+// (Host only while the listener is bound to a loopback address, with the
+// port it is bound to); a refused request gets 400/403 with a plain-text
+// reason, and the connection closes. CORS preflights from allowed_origins
+// get 204. Each refusal is counted (refused_by_policy) and logged as a
+// warning at most once per reason per 10 s, with the peer and the number of
+// refusals since the previous line.
 //
 // Counters (Transport::kHttp): payloads = ingest requests (POST with a
 // body), bytes = body bytes as sent, spans_accepted, payloads_rejected =
 // requests with anything refused, rejected_by_kind per refused span or
-// request; connections / connections_total.
+// request; connections / connections_total; refused_by_policy per
+// HttpRefusal (those requests count nowhere else).
 //
 // Threading: every connection runs on its own strand of the shared
 // io_context (any number of threads); decoding happens on that strand.
@@ -29,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "ipc/http_ingest.h"
@@ -50,6 +64,11 @@ struct HttpOptions {
   std::chrono::milliseconds body_timeout{30000};
   // Default: 1024. Further connections are accepted and closed at once.
   size_t max_connections = 1024;
+  // Default: 1000. Requests served on one keep-alive connection (at least 1).
+  size_t max_requests_per_connection = 1000;
+  // Default: none. Origins (NormalizeOrigin form, or "*" for any) whose
+  // browser pages may send requests and read the answers (http_policy.h).
+  std::vector<std::string> allowed_origins;
   // Default: false. Ask the store to fsync before answering (durability = machine).
   bool fsync_requests = false;
   // Default: 5. Retry-After (seconds) on 503.

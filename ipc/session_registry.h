@@ -33,6 +33,16 @@ class SessionRegistry {
     }
   }
 
+  // Calls `fn` with every live session (under the registry's lock: `fn`
+  // must only post work, not call back into the registry).
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    std::lock_guard lock(mu_);
+    for (auto& w : sessions_) {
+      if (auto s = w.lock()) fn(s);
+    }
+  }
+
   // Closes the registry; returns the sessions still alive, or nullopt when
   // it was already closed.
   std::optional<std::vector<std::shared_ptr<Session>>> Close() {

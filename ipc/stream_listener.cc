@@ -15,9 +15,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 
 #include "common/log.h"
+#include "common/log_limiter.h"
 #include "common/util.h"
+#include "ipc/control_line.h"
 #include "ipc/session_registry.h"
 
 namespace spanvault::ipc {
@@ -50,6 +53,43 @@ std::string_view TrimLeft(std::string_view s) {
   return s;
 }
 
+// Read buffers of one size, kept per thread between reads: a busy
+// connection borrows one for each read and gives it back once no line is in
+// progress, so an idle connection holds no buffer, and a busy one pays no
+// allocation. Memory is not zeroed (only pages written are ever touched).
+class BufferPool {
+ public:
+  static std::unique_ptr<char[]> Take(size_t size) {
+    auto& free = Free();
+    for (auto it = free.begin(); it != free.end(); ++it) {
+      if (it->first == size) {
+        auto b = std::move(it->second);
+        free.erase(it);
+        return b;
+      }
+    }
+    return std::unique_ptr<char[]>(new char[size]);
+  }
+  static void Give(std::unique_ptr<char[]> b, size_t size) {
+    auto& free = Free();
+    if (free.size() < kKeep) free.emplace_back(size, std::move(b));
+  }
+
+ private:
+  static constexpr size_t kKeep = 4;
+  static std::vector<std::pair<size_t, std::unique_ptr<char[]>>>& Free() {
+    thread_local std::vector<std::pair<size_t, std::unique_ptr<char[]>>> free;
+    return free;
+  }
+};
+
+LogLimiter& Limiter() {
+  static LogLimiter limiter;
+  return limiter;
+}
+
+std::string PeerKey(const PeerCred& p) { return p.known ? "uid " + std::to_string(p.uid) : "unknown peer"; }
+
 }  // namespace
 
 class Session;
@@ -74,7 +114,13 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
     if (control_thread_.joinable()) control_thread_.detach();
   }
 
-  void Start() { DoAccept(); }
+  void Start() {
+    DoAccept();
+    if (options_.idle_timeout.count() > 0) {
+      sweep_timer_.emplace(acceptor_.get_executor());
+      ScheduleSweep();
+    }
+  }
   void Stop();
 
   bool Offloaded(std::string_view key) const {
@@ -88,6 +134,23 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
   // Lets the running job finish, cancels the queued ones, joins the thread.
   void StopControlThread();
 
+  // Per-uid connection counts (admin peers are not counted).
+  bool AdmitUid(uid_t uid) {
+    std::lock_guard lk(uid_mu_);
+    uint32_t& n = per_uid_[uid];
+    if (n >= options_.max_connections_per_uid) {
+      if (n == 0) per_uid_.erase(uid);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void ReleaseUid(uid_t uid) {
+    std::lock_guard lk(uid_mu_);
+    auto it = per_uid_.find(uid);
+    if (it != per_uid_.end() && --it->second == 0) per_uid_.erase(it);
+  }
+
   asio::io_context& ioc_;
   stream::acceptor acceptor_;
   StreamOptions options_;
@@ -99,7 +162,13 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
 
  private:
   void DoAccept();
+  void OnAccept(boost::system::error_code ec, stream::socket socket);
   void ControlLoop();
+  void ScheduleSweep();
+
+  std::mutex uid_mu_;
+  std::unordered_map<uid_t, uint32_t> per_uid_;
+  std::optional<asio::steady_timer> sweep_timer_;
 
   std::mutex control_mu_;
   std::condition_variable control_cv_;
@@ -110,18 +179,27 @@ class StreamListener::Impl : public std::enable_shared_from_this<StreamListener:
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(stream::socket socket, std::shared_ptr<StreamListener::Impl> owner)
-      : socket_(std::move(socket)), owner_(std::move(owner)), opts_(owner_->options_) {
+  Session(stream::socket socket, std::shared_ptr<StreamListener::Impl> owner, PeerCred peer, bool admin,
+          bool uid_counted)
+      : socket_(std::move(socket)),
+        owner_(std::move(owner)),
+        opts_(owner_->options_),
+        peer_(std::move(peer)),
+        admin_(admin),
+        uid_counted_(uid_counted),
+        buf_size_(opts_.read_chunk_bytes + opts_.max_line_bytes + span::Decoder::kPadding + 1) {
     counters_ = &owner_->counters_[span::Transport::kUnixStream];
-    buf_.resize(opts_.read_chunk_bytes + opts_.max_line_bytes + span::Decoder::kPadding + 1);
     source_.transport = span::Transport::kUnixStream;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      source_.pid = cred.pid;
-      source_.uid = cred.uid;
-      source_.gid = cred.gid;
+    if (peer_.known) {
+      source_.pid = peer_.pid;
+      source_.uid = static_cast<int64_t>(peer_.uid);
+      source_.gid = static_cast<int64_t>(peer_.gid);
     }
+    last_active_ns_.store(LogLimiter::SteadyNowNs(), std::memory_order_relaxed);
+  }
+
+  ~Session() {
+    if (buf_) BufferPool::Give(std::move(buf_), buf_size_);
   }
 
   void Start() { DoRead(); }
@@ -133,31 +211,81 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.shutdown(stream::socket::shutdown_receive, ec);
   }
 
+  // Runs on the session's strand: closes the connection when no byte came
+  // since `cutoff_ns` (steady clock) and nothing of it is still in flight.
+  void CloseIfIdle(int64_t cutoff_ns) {
+    if (closed_ || stopping_ || eof_ || last_active_ns_.load(std::memory_order_relaxed) > cutoff_ns) return;
+    if (inflight_batches_ > 0 || inflight_barriers_ > 0 || control_pending_ || writing_) return;
+    idle_closed_ = true;
+    StopReading();
+  }
+
+  int64_t last_active_ns() const { return last_active_ns_.load(std::memory_order_relaxed); }
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
-  size_t Capacity() const { return buf_.size() - span::Decoder::kPadding; }
+  size_t Capacity() const { return buf_size_ - span::Decoder::kPadding; }
 
   void DoRead() {
-    if (reading_ || eof_ || stopping_ || control_pending_) return;
+    if (reading_ || eof_ || stopping_ || control_pending_ || closed_) return;
     if (inflight_bytes_ > opts_.max_inflight_bytes || output_bytes_ > opts_.max_pending_output) return;
+    InflightBudget& budget = owner_->counters_.budget;
+    if (budget.Exhausted() && inflight_batches_ == 0) {
+      // Nothing of ours is in flight to wake us (OnStored does that): look
+      // again shortly. Counted once per pause.
+      if (!budget_paused_) {
+        budget_paused_ = true;
+        budget.CountRefusal(span::Transport::kUnixStream);
+      }
+      if (!retry_timer_) retry_timer_.emplace(socket_.get_executor());
+      reading_ = true;
+      retry_timer_->expires_after(std::chrono::milliseconds(5));
+      retry_timer_->async_wait([self = shared_from_this()](boost::system::error_code) {
+        self->reading_ = false;
+        if (self->stopping_) return self->OnRead(asio::error::eof, 0);
+        self->DoRead();
+      });
+      return;
+    }
+    if (budget.Exhausted()) return;  // OnStored of a batch in flight reads on
+    budget_paused_ = false;
+    reading_ = true;
+    if (!buf_) {
+      // No line in progress: wait until the peer sends something before
+      // taking a buffer, so that idle connections cost no memory.
+      socket_.async_wait(stream::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+        self->reading_ = false;
+        if (ec) return self->OnRead(ec, 0);
+        if (self->stopping_ || self->closed_) return self->OnRead(asio::error::eof, 0);
+        self->buf_ = BufferPool::Take(self->buf_size_);
+        self->DoRead();
+      });
+      return;
+    }
     // Keep the unconsumed tail at the front so a whole line always fits.
     if (begin_ > 0 && Capacity() - end_ < opts_.read_chunk_bytes) {
-      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
       end_ -= begin_;
       scan_ -= begin_;
       begin_ = 0;
     }
     size_t room = std::min(opts_.read_chunk_bytes, Capacity() - end_);
-    reading_ = true;
     socket_.async_read_some(
-        asio::buffer(buf_.data() + end_, room),
+        asio::buffer(buf_.get() + end_, room),
         [self = shared_from_this()](boost::system::error_code ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  // Gives the read buffer back when no byte of a line is left in it.
+  void MaybeReleaseBuffer() {
+    if (!buf_ || begin_ != end_ || control_pending_) return;
+    begin_ = scan_ = end_ = 0;
+    BufferPool::Give(std::move(buf_), buf_size_);
   }
 
   void OnRead(boost::system::error_code ec, size_t n) {
     reading_ = false;
     if (n > 0) {
+      last_active_ns_.store(LogLimiter::SteadyNowNs(), std::memory_order_relaxed);
       counters_->bytes.fetch_add(n, std::memory_order_relaxed);
       end_ += n;
       // Canonical spans are a little larger than what was sent: reserve once
@@ -169,19 +297,27 @@ class Session : public std::enable_shared_from_this<Session> {
       eof_ = true;
       // A last line without a newline is still a line when the client ended
       // the stream, not when we stopped reading in the middle of it.
-      ProcessLines(/*at_eof=*/!stopping_);
+      if (buf_) ProcessLines(/*at_eof=*/!stopping_);
       FlushBatch();
+      MaybeReleaseBuffer();
+      if (idle_closed_) {
+        if (uint64_t k = Limiter().Tick(PeerKey(peer_) + " idle")) {
+          LOG_INFO("unix stream connection closed after the idle timeout (ingest.stream_idle_timeout)",
+                   {{"peer", PeerKey(peer_)}, {"pid", peer_.pid}, {"connections_closed", k}});
+        }
+      }
       MaybeClose();
       return;
     }
     FlushBatch();
+    MaybeReleaseBuffer();
     DoRead();
   }
 
   void ProcessLines(bool at_eof) {
     for (;;) {
       if (control_pending_) return;  // resumed by OnControlAnswer
-      const char* base = buf_.data();
+      const char* base = buf_.get();
       const char* nl = static_cast<const char*>(std::memchr(base + scan_, '\n', end_ - scan_));
       if (nl == nullptr) {
         scan_ = end_;
@@ -263,12 +399,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void HandleControl(std::string_view line) {
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("$sync")) {
+    ControlLine c;
+    if (std::string why = ParseControlLine(line, &c); !why.empty()) return RejectControl(why);
+    if (c.key == "$sync") {
       FlushBatch();
       Window snapshot = std::move(window_);
       window_ = Window{};
-      nlohmann::json id = j["$sync"];
+      nlohmann::json id = std::move(c.obj["$sync"]);
       inflight_barriers_++;
       owner_->submit_(span::Batch{}, opts_.fsync_barriers,
                       [self = shared_from_this(), snapshot = std::move(snapshot),
@@ -278,18 +415,45 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
       return;
     }
-    if (j.is_object() && !j.empty() && owner_->control_) {
-      const std::string key = j.begin().key();
-      if (owner_->Offloaded(key)) {
-        Offload(key, std::move(j));
+    if (NeedsAdmin(c) && !admin_) {
+      const std::string why = opts_.admin.Refusal(peer_);
+      if (uint64_t n = Limiter().Tick(PeerKey(peer_) + " admin " + c.key)) {
+        LOG_WARN("admin control line refused: the peer has no admin rights",
+                 {{"line", c.key}, {"peer", PeerKey(peer_)}, {"pid", peer_.pid}, {"refused", n}});
+      }
+      counters_->payloads.fetch_add(1, std::memory_order_relaxed);
+      counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
+      counters_->rejected_by_kind[static_cast<size_t>(span::RejectKind::kForbidden)].fetch_add(1);
+      nlohmann::json a;
+      a[c.key] = c.obj[c.key];
+      a["ok"] = false;
+      a["error"] = why;
+      return SendAnswer(c.key, a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    if (owner_->control_) {
+      if (owner_->Offloaded(c.key)) {
+        Offload(c.key, std::move(c.obj));
         return;
       }
-      if (std::optional<std::string> answer = owner_->control_(key, j)) {
-        Send(std::move(*answer));
+      if (std::optional<std::string> answer = owner_->control_(c.key, c.obj)) {
+        SendAnswer(c.key, std::move(*answer));
         return;
       }
     }
-    RejectControl(j.is_discarded() ? "invalid JSON in a control line" : "unknown control line");
+    RejectControl("unknown control line");
+  }
+
+  // A control answer, replaced by an error when it is over max_answer_bytes.
+  void SendAnswer(const std::string& key, std::string answer) {
+    if (answer.size() > opts_.max_answer_bytes) {
+      nlohmann::json a;
+      a[key] = nullptr;
+      a["ok"] = false;
+      a["error"] = "the answer is " + std::to_string(answer.size()) + " bytes, over the limit of " +
+                   std::to_string(opts_.max_answer_bytes) + "; ask for less (a limit, ids, an upstream)";
+      answer = a.dump();
+    }
+    Send(std::move(answer));
   }
 
   // A control line that may block: answered from the control thread, and
@@ -317,25 +481,30 @@ class Session : public std::enable_shared_from_this<Session> {
         answer = a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
       asio::post(self->executor(),
-                 [self, answer = std::move(answer)]() mutable { self->OnControlAnswer(std::move(answer)); });
+                 [self, key, answer = std::move(answer)]() mutable { self->OnControlAnswer(key, std::move(answer)); });
     });
   }
 
-  void OnControlAnswer(std::optional<std::string> answer) {
+  void OnControlAnswer(const std::string& key, std::optional<std::string> answer) {
     control_pending_ = false;
     if (answer) {
-      Send(std::move(*answer));
+      SendAnswer(key, std::move(*answer));
     } else {
       RejectControl("unknown control line");
     }
     // Then the lines that arrived behind it, as OnRead would have.
-    ProcessLines(/*at_eof=*/eof_ && !stopping_);
+    if (buf_) ProcessLines(/*at_eof=*/eof_ && !stopping_);
     FlushBatch();
+    MaybeReleaseBuffer();
     DoRead();
     MaybeClose();
   }
 
   void RejectControl(const std::string& reason) {
+    if (uint64_t n = Limiter().Tick(PeerKey(peer_) + " control")) {
+      LOG_WARN("control line refused",
+               {{"reason", reason}, {"peer", PeerKey(peer_)}, {"pid", peer_.pid}, {"refused", n}});
+    }
     counters_->payloads.fetch_add(1, std::memory_order_relaxed);
     counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);
     counters_->rejected_by_kind[static_cast<size_t>(span::RejectKind::kSchema)].fetch_add(1);
@@ -353,6 +522,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto& q : batch_.quarantine) bytes += q.rejection.excerpt.size();
     inflight_bytes_ += bytes;
     ++inflight_batches_;
+    owner_->counters_.budget.Acquire(bytes);
     std::vector<uint64_t> lines = std::move(span_lines_);
     span_lines_.clear();
     span::Batch b = std::move(batch_);
@@ -367,6 +537,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnStored(size_t bytes, const std::vector<uint64_t>& lines, const SubmitResult& r) {
     inflight_bytes_ -= bytes;
+    owner_->counters_.budget.Release(bytes);
     --inflight_batches_;
     counters_->spans_accepted.fetch_add(r.stored, std::memory_order_relaxed);
     accepted_ += r.stored;
@@ -442,16 +613,26 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     boost::system::error_code ec;
+    if (retry_timer_) retry_timer_->cancel();
     socket_.close(ec);
     counters_->connections.fetch_sub(1);
+    if (uid_counted_) owner_->ReleaseUid(peer_.uid);
   }
 
   stream::socket socket_;
   std::shared_ptr<StreamListener::Impl> owner_;
   const StreamOptions& opts_;
+  const PeerCred peer_;
+  const bool admin_;        // may send admin control lines
+  const bool uid_counted_;  // holds one of its uid's connections
   TransportCounters* counters_;
   span::Source source_;
-  std::string buf_;
+  const size_t buf_size_;
+  std::unique_ptr<char[]> buf_;  // only while a read or a line is in progress
+  std::atomic<int64_t> last_active_ns_{0};
+  std::optional<asio::steady_timer> retry_timer_;
+  bool budget_paused_ = false;
+  bool idle_closed_ = false;
   size_t begin_ = 0, scan_ = 0, end_ = 0;  // unconsumed bytes [begin_, end_); no '\n' in [begin_, scan_)
   bool discarding_ = false;
   uint64_t line_no_ = 0;
@@ -475,33 +656,75 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void StreamListener::Impl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                              stream::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!self->sessions_.open()) return;
-    if (!ec) {
-      auto& c = self->counters_[span::Transport::kUnixStream];
-      if (c.connections.load() >= self->options_.max_connections) {
-        LOG_WARN("unix stream connection refused: connection limit reached",
-                 {{"max_connections", self->options_.max_connections}});
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        c.connections.fetch_add(1);
-        c.connections_total.fetch_add(1);
-        auto session = std::make_shared<Session>(std::move(socket), self);
-        self->sessions_.Add(session, c.connections.load());
-        session->Start();
-      }
-    } else {
-      // Out of file descriptors (or another transient error): pause instead
-      // of spinning on a listening socket that stays readable.
-      LOG_WARN("unix stream accept failed; retrying in 100 ms", {{"error", ec.message()}});
-      auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(100));
-      timer->async_wait([self, timer](boost::system::error_code) { self->DoAccept(); });
-      return;
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         [self = shared_from_this()](boost::system::error_code ec, stream::socket socket) {
+                           self->OnAccept(ec, std::move(socket));
+                         });
+}
+
+void StreamListener::Impl::OnAccept(boost::system::error_code ec, stream::socket socket) {
+  if (ec == asio::error::operation_aborted) return;
+  if (!sessions_.open()) return;
+  if (ec) {
+    // Out of file descriptors (or another transient error): pause instead
+    // of spinning on a listening socket that stays readable.
+    LOG_WARN("unix stream accept failed; retrying in 100 ms", {{"error", ec.message()}});
+    auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) { self->DoAccept(); });
+    return;
+  }
+  auto& c = counters_[span::Transport::kUnixStream];
+  PeerCred peer = ReadPeerCred(socket.native_handle());
+  const bool admin = options_.admin.Allows(peer);
+  // Admin peers (root, the daemon's uid, the admin group) are not capped
+  // per uid and have a reserve past the total, so that an operator gets in
+  // while apps hold every other connection.
+  std::string refusal;
+  const size_t total_cap = options_.max_connections + (admin ? options_.admin_reserve : 0);
+  bool uid_counted = false;
+  if (c.connections.load() >= total_cap) {
+    refusal = "connection limit reached (ingest.max_connections = " + std::to_string(options_.max_connections) + ")";
+  } else if (!admin && !(uid_counted = AdmitUid(peer.uid))) {
+    refusal = "per-uid connection limit reached (ingest.max_connections_per_uid = " +
+              std::to_string(options_.max_connections_per_uid) + ")";
+  }
+  if (!refusal.empty()) {
+    c.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    if (uint64_t n = Limiter().Tick(PeerKey(peer) + " refused")) {
+      LOG_WARN("unix stream connection refused",
+               {{"reason", refusal}, {"peer", PeerKey(peer)}, {"pid", peer.pid}, {"refused", n}});
     }
-    self->DoAccept();
+    // One line saying why, if the socket takes it now; then closed.
+    std::string line = nlohmann::json({{"error", "spanvaultd refused the connection: " + refusal}}).dump() + "\n";
+    (void)::send(socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  } else {
+    c.connections.fetch_add(1);
+    c.connections_total.fetch_add(1);
+    auto session =
+        std::make_shared<Session>(std::move(socket), shared_from_this(), std::move(peer), admin, uid_counted);
+    sessions_.Add(session, c.connections.load());
+    session->Start();
+  }
+  DoAccept();
+}
+
+void StreamListener::Impl::ScheduleSweep() {
+  // A quarter of the timeout between looks (at most 10 s): a connection
+  // closes between 1 and 1.25 timeouts after its last byte.
+  auto every = std::min<std::chrono::milliseconds>(options_.idle_timeout / 4, std::chrono::seconds(10));
+  if (every.count() < 10) every = std::chrono::milliseconds(10);
+  sweep_timer_->expires_after(every);
+  sweep_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || !self->sessions_.open()) return;
+    const int64_t cutoff = LogLimiter::SteadyNowNs() -
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(self->options_.idle_timeout).count();
+    self->sessions_.ForEach([cutoff](const std::shared_ptr<Session>& s) {
+      if (s->last_active_ns() > cutoff) return;
+      asio::post(s->executor(), [s, cutoff] { s->CloseIfIdle(cutoff); });
+    });
+    self->ScheduleSweep();
   });
 }
 
@@ -553,6 +776,7 @@ void StreamListener::Impl::Stop() {
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor_.close(ec);
+    if (self->sweep_timer_) self->sweep_timer_->cancel();
   });
   for (auto& s : *live) {
     asio::post(s->executor(), [s] { s->StopReading(); });

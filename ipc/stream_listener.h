@@ -12,10 +12,20 @@
 // (any number of threads). Back-pressure is per connection: a connection stops
 // reading while it has more than max_inflight_bytes waiting for the store or
 // more than max_pending_output bytes of answers its client has not read, so a
-// slow or stuck client never stalls another one.
+// slow or stuck client never stalls another one; and every connection pauses
+// while the daemon's shared in-flight budget (Counters::budget) is spent.
+//
+// Bounds against hostile peers: a connection holds a read buffer only while
+// it has bytes to read or a line in progress (an idle one holds none); one
+// with no byte for idle_timeout is closed; connections are capped in total
+// and per peer uid (SO_PEERCRED), with a few kept for admin peers so that
+// `spanvault status` still gets in; control lines are bounded and parsed
+// without recursion (ipc/control_line.h), admin lines answered only to admin
+// peers (ipc/peer_cred.h), and every answer is capped in size.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,6 +34,7 @@
 #include <vector>
 
 #include "ipc/ingest.h"
+#include "ipc/peer_cred.h"
 
 namespace spanvault::ipc {
 
@@ -46,8 +57,22 @@ struct StreamOptions {
   // connection that sent one reads no further line until it is answered, so
   // its answers stay in order; every other connection goes on.
   std::vector<std::string> offload_controls;
-  // Default: 1024. Further connections are accepted and closed at once.
+  // Default: 1024. Further connections are accepted and closed at once
+  // (admin peers have admin_reserve more).
   size_t max_connections = 1024;
+  // Default: 256. Connections of one peer uid (root and the daemon's uid
+  // are not capped).
+  size_t max_connections_per_uid = 256;
+  // Default: 16. Connections beyond max_connections kept for admin peers.
+  size_t admin_reserve = 16;
+  // Default: 5 min. A connection that sends no byte for this long is closed
+  // (0: never).
+  std::chrono::milliseconds idle_timeout{300000};
+  // Default: 16 MiB. A control answer larger than this is replaced by an
+  // error saying so.
+  size_t max_answer_bytes = 16u << 20;
+  // Default: the daemon's own uid, no admin group. Who may send admin lines.
+  AdminPolicy admin = AdminPolicy::ForThisProcess();
   // Default: 100. Errors listed per barrier answer.
   size_t max_errors_per_answer = 100;
   // Default: none. Called for every valid span before it is encoded (cost).

@@ -153,49 +153,51 @@ void AppendHex(const Id& id, std::string& out) {
   out.push_back('"');
 }
 
-void AppendAnyValue(const Pool& pool, const AnyValue& v, int depth, std::string& out) {
+bool AppendAnyValue(const Pool& pool, const AnyValue& v, int depth, std::string& out, size_t limit) {
   switch (v.kind) {
     case ValueKind::kEmpty:
       out.append("null");
-      return;
+      return true;
     case ValueKind::kString:
+    case ValueKind::kBase64:
+      if (out.size() + v.s.size() > limit) return false;
       AppendString(v.s, out);
-      return;
+      return true;
     case ValueKind::kBool:
       out.append(v.b ? "true" : "false");
-      return;
+      return true;
     case ValueKind::kInt:
       AppendInt(v.i, out);
-      return;
+      return true;
     case ValueKind::kDouble:
       AppendDouble(v.d, out);
-      return;
+      return true;
     case ValueKind::kBytes:
+      if (out.size() + v.s.size() / 3 * 4 > limit) return false;
       AppendBase64(v.s, out);
-      return;
-    case ValueKind::kBase64:
-      AppendString(v.s, out);
-      return;
+      return true;
     case ValueKind::kArray:
     case ValueKind::kKvlist:
       break;
   }
   if (depth > kMaxOutputDepth) {
     out.append(kTooDeep);
-    return;
+    return true;
   }
   bool object = v.kind == ValueKind::kKvlist;
   out.push_back(object ? '{' : '[');
   for (uint32_t i = 0; i < v.count; ++i) {
+    if (out.size() > limit) return false;
     const KeyValue& kv = pool.kvs[v.first + i];
     if (i) out.push_back(',');
     if (object) {
       AppendString(kv.key, out);
       out.push_back(':');
     }
-    AppendAnyValue(pool, kv.value, depth + 1, out);
+    if (!AppendAnyValue(pool, kv.value, depth + 1, out, limit)) return false;
   }
   out.push_back(object ? '}' : ']');
+  return out.size() <= limit;
 }
 
 void AppendElement(simdjson::dom::element e, int depth, std::string& out) {

@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,8 +35,10 @@ void AppendBase64(std::string_view raw, std::string& out);  // quoted
 void AppendHex(const Id& id, std::string& out);             // quoted, lowercase
 
 // An AnyValue as JSON: arrays as arrays, kvlists as objects, bytes as base64.
-// `depth` is the nesting level the value is written at.
-void AppendAnyValue(const Pool& pool, const AnyValue& v, int depth, std::string& out);
+// `depth` is the nesting level the value is written at. Stops, returning
+// false, before a string or an element that would make `out` larger than
+// `limit` (then `out` ends in a cut value: the caller discards it).
+bool AppendAnyValue(const Pool& pool, const AnyValue& v, int depth, std::string& out, size_t limit = SIZE_MAX);
 // A parsed JSON element (re-serialised compactly, strings re-escaped).
 void AppendElement(simdjson::dom::element e, int depth, std::string& out);
 

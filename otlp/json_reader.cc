@@ -89,7 +89,8 @@ void ParseId(std::string_view s, Id& id) {
 
 class JsonReader {
  public:
-  JsonReader(uint32_t max_depth, MappedSpans& out) : max_depth_(max_depth), out_(out) {}
+  JsonReader(const MapLimits& limits, MappedSpans& out)
+      : limits_(limits), max_depth_(limits.max_depth), out_(out), mapper_(limits) {}
 
   std::string Request(std::string_view body) {
     // Each AnyValue level is three JSON levels ({"kvlistValue":{"values":[...]}}).
@@ -255,6 +256,7 @@ class JsonReader {
       if (Is(k, "stringValue", "string_value")) {
         v = AnyValue{ValueKind::kString};
         if (!String(x, k, v.s)) return false;
+        CapValue(v, limits_.max_attribute_value_bytes, out_);
       } else if (Is(k, "boolValue", "bool_value")) {
         if (x.type() != element_type::BOOL) return Bad("boolValue must be true or false");
         v = AnyValue{ValueKind::kBool};
@@ -282,6 +284,7 @@ class JsonReader {
       } else if (Is(k, "bytesValue", "bytes_value")) {
         v = AnyValue{ValueKind::kBase64};
         if (!String(x, k, v.s)) return false;
+        CapValue(v, limits_.max_attribute_value_bytes, out_);
       } else if (Is(k, "arrayValue", "array_value") || Is(k, "kvlistValue", "kvlist_value")) {
         bool kvlist = k[0] == 'k';
         v = AnyValue{kvlist ? ValueKind::kKvlist : ValueKind::kArray};
@@ -326,7 +329,10 @@ class JsonReader {
     if (object(rs).at_key("resource").get(res) == simdjson::SUCCESS && res.type() != element_type::NULL_VALUE) {
       if (!Obj(res, "resource")) return false;
       for (auto field : object(res)) {
-        if (field.key == "attributes" && !Attributes(field.value, resource_.attrs, 0)) return false;
+        if (field.key == "attributes") {
+          if (!Attributes(field.value, resource_.attrs, 0)) return false;
+          CapAttributes(resource_.attrs, limits_.max_attributes, out_);
+        }
       }
     }
     bool resource_too_deep = too_deep_;
@@ -358,7 +364,10 @@ class JsonReader {
         for (auto sf : object(field.value)) {
           if (sf.key == "name" && !String(sf.value, "scope.name", scope_.name)) return false;
           if (sf.key == "version" && !String(sf.value, "scope.version", scope_.version)) return false;
-          if (sf.key == "attributes" && !Attributes(sf.value, scope_.attrs, 0)) return false;
+          if (sf.key == "attributes") {
+            if (!Attributes(sf.value, scope_.attrs, 0)) return false;
+            CapAttributes(scope_.attrs, limits_.max_attributes, out_);
+          }
         }
       } else if (field.key == "spans") {
         spans = field.value;
@@ -376,6 +385,7 @@ class JsonReader {
       if (too_deep_ || scope_too_deep) {
         span_.reject_reason = "an attribute value nests deeper than " + std::to_string(max_depth_) + " levels";
       }
+      CapSpanAttributes(span_, limits_.max_attributes, out_);
       mapper_.Map(pool_, resource_, scope_, span_, out_);
       return true;
     });
@@ -484,6 +494,7 @@ class JsonReader {
     return true;
   }
 
+  MapLimits limits_;
   uint32_t max_depth_;
   MappedSpans& out_;
   std::string error_;
@@ -498,8 +509,8 @@ class JsonReader {
 
 }  // namespace
 
-std::string DecodeJsonRequest(std::string_view body, uint32_t max_depth, MappedSpans& out) {
-  JsonReader reader(max_depth, out);
+std::string DecodeJsonRequest(std::string_view body, const MapLimits& limits, MappedSpans& out) {
+  JsonReader reader(limits, out);
   return reader.Request(body);
 }
 

@@ -1,6 +1,8 @@
 #include "otlp/mapping.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <optional>
 
 #include "common/util.h"
@@ -138,7 +140,7 @@ void SpanWriter::WriteStatus(ObjectOut& o) {
       if (k.starts_with("exception.") && k.size() > 10) k.remove_prefix(10);
       has_message |= k == "message";
       err.Key(k);
-      AppendAnyValue(pool_, pool_.kvs[i].value, 3, out_);
+      WriteValue(pool_.kvs[i].value, 3);
     }
     if (!message.empty()) {
       err.Key(has_message ? "status_message" : "message");
@@ -172,7 +174,7 @@ void SpanWriter::WriteModelParameters(ObjectOut& o) {
     if (v.kind == ValueKind::kKvlist) {
       for (uint32_t i = 0; i < v.count; ++i) {
         const KeyValue& kv = pool_.kvs[v.first + i];
-        if (add(kv.key)) AppendAnyValue(pool_, kv.value, 3, out_);
+        if (add(kv.key)) WriteValue(kv.value, 3);
       }
       Use(idx);
       return;
@@ -188,7 +190,7 @@ void SpanWriter::WriteModelParameters(ObjectOut& o) {
   json_object(Slot(slot_, Attr::kLfModelParameters));
   for (const auto& [name, idx] : params_) {
     if (name == "model") continue;
-    if (add(name)) AppendAnyValue(pool_, V(idx), 3, out_);
+    if (add(name)) WriteValue(V(idx), 3);
     Use(idx);
   }
   json_object(Slot(slot_, Attr::kLlmInvocationParameters));
@@ -208,7 +210,7 @@ void SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initial
     const AnyValue& v = V(idx);
     o.Key(field);
     if (v.kind != ValueKind::kString) {
-      AppendAnyValue(pool_, v, 2, out_);
+      WriteValue(v, 2);
       return;
     }
     // OpenInference says whether the value is JSON; the others are JSON
@@ -360,11 +362,64 @@ void SpanMapper::Map(const Pool& pool, const ResourceData& resource, const Scope
   if (!span.reject_reason.empty()) return RejectSpan(out, span.name, span.reject_reason);
   if (std::string p = IdProblem(span.trace_id, 16); !p.empty()) return RejectSpan(out, span.name, "trace_id " + p);
   if (std::string p = IdProblem(span.span_id, 8); !p.empty()) return RejectSpan(out, span.name, "span_id " + p);
+  size_t limit = limits_.max_span_bytes == 0 ? SIZE_MAX : limits_.max_span_bytes;
+  if (limits_.max_output_bytes > 0) {
+    if (out.written_bytes >= limits_.max_output_bytes) {
+      return RejectSpan(out, span.name,
+                        "the request maps to more than " + std::to_string(limits_.max_output_bytes) +
+                            " bytes of spans (a multiple of its body); send fewer spans or attributes per request");
+    }
+    limit = std::min(limit, limits_.max_output_bytes - out.written_bytes);
+  }
   std::string json;
-  json.reserve(span.encoded_size ? span.encoded_size + span.encoded_size / 2 + 512 : 2048);
+  json.reserve(std::min<size_t>(limit, span.encoded_size ? span.encoded_size + span.encoded_size / 2 + 512 : 2048));
   SpanWriter w(pool, resource, scope, span, consumed_, resource_consumed_, json);
+  w.limit_ = limit;
   w.Write();
+  out.written_bytes += json.size();
+  if (w.Full()) {
+    if (limits_.max_span_bytes > 0 && json.size() > limits_.max_span_bytes) {
+      return RejectSpan(out, span.name,
+                        "span is larger than " + std::to_string(limits_.max_span_bytes) +
+                            " bytes once mapped (ingest.max_span_bytes)");
+    }
+    return RejectSpan(out, span.name,
+                      "the request maps to more than " + std::to_string(limits_.max_output_bytes) +
+                          " bytes of spans (a multiple of its body); send fewer spans or attributes per request");
+  }
   out.spans.push_back(std::move(json));
+}
+
+uint32_t CapAttributes(AttrRange& range, uint32_t max, MappedSpans& out) {
+  if (max == 0 || range.end - range.begin <= max) return 0;
+  uint32_t dropped = range.end - range.begin - max;
+  range.end = range.begin + max;
+  out.dropped_attributes += dropped;
+  return dropped;
+}
+
+void CapSpanAttributes(SpanData& span, uint32_t max, MappedSpans& out) {
+  span.limit_dropped_attributes += CapAttributes(span.attrs, max, out);
+  for (EventData& e : span.events) CapAttributes(e.attrs, max, out);
+  for (LinkData& l : span.links) CapAttributes(l.attrs, max, out);
+}
+
+void CapValue(AnyValue& v, size_t max, MappedSpans& out) {
+  if (max == 0 || v.s.size() <= max) return;
+  switch (v.kind) {
+    case ValueKind::kString:
+      v.s = Utf8Prefix(v.s, max);  // an invalid tail is repaired when written
+      break;
+    case ValueKind::kBytes:
+      v.s = v.s.substr(0, max);
+      break;
+    case ValueKind::kBase64:
+      v.s = v.s.substr(0, max - max % 4);  // whole base64 quads
+      break;
+    default:
+      return;
+  }
+  ++out.truncated_values;
 }
 
 }  // namespace spanvault::otlp

@@ -57,9 +57,9 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
   ObjectOut a{out_};
   for (const auto& [key, idx] : lf_meta_) {
     a.Key(key);
-    AppendAnyValue(pool_, V(idx), 3, out_);
+    WriteValue(V(idx), 3);
   }
-  for (uint32_t i = span_.attrs.begin; i < span_.attrs.end; ++i) {
+  for (uint32_t i = span_.attrs.begin; i < span_.attrs.end && !Full(); ++i) {
     if (consumed_[i - span_.attrs.begin]) continue;
     const KeyValue& kv = pool_.kvs[i];
     auto idx = static_cast<int32_t>(i);
@@ -68,9 +68,9 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
     if (idx == Slot(slot_, Attr::kMetadata) || idx == Slot(slot_, Attr::kLfMetadata)) {
       simdjson::dom::element e;
       if (kv.value.kind == ValueKind::kKvlist) {
-        for (uint32_t j = 0; j < kv.value.count; ++j) {
+        for (uint32_t j = 0; j < kv.value.count && !Full(); ++j) {
           a.Key(pool_.kvs[kv.value.first + j].key);
-          AppendAnyValue(pool_, pool_.kvs[kv.value.first + j].value, 3, out_);
+          WriteValue(pool_.kvs[kv.value.first + j].value, 3);
         }
         continue;
       }
@@ -84,15 +84,15 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
       }
     }
     a.Key(kv.key);
-    AppendAnyValue(pool_, kv.value, 3, out_);
+    WriteValue(kv.value, 3);
   }
   WriteOtelExtras(a, name_overflow);
   std::string key;
-  for (uint32_t i = resource_.attrs.begin; i < resource_.attrs.end; ++i) {
+  for (uint32_t i = resource_.attrs.begin; i < resource_.attrs.end && !Full(); ++i) {
     if (resource_consumed_[i - resource_.attrs.begin]) continue;
     key.assign("resource.").append(pool_.kvs[i].key);
     a.Key(key);
-    AppendAnyValue(pool_, pool_.kvs[i].value, 3, out_);
+    WriteValue(pool_.kvs[i].value, 3);
   }
   if (a.first) {
     out_.resize(rollback);
@@ -123,10 +123,10 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     AppendString(scope_.version, out_);
   }
   std::string key;
-  for (uint32_t i = scope_.attrs.begin; i < scope_.attrs.end; ++i) {
+  for (uint32_t i = scope_.attrs.begin; i < scope_.attrs.end && !Full(); ++i) {
     key.assign("otel.scope.attributes.").append(pool_.kvs[i].key);
     a.Key(key);
-    AppendAnyValue(pool_, pool_.kvs[i].value, 3, out_);
+    WriteValue(pool_.kvs[i].value, 3);
   }
   if (!span_.trace_state.empty()) {
     a.Key("otel.trace_state");
@@ -151,7 +151,7 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     out_.push_back('"');
   }
   for (auto [name, n] :
-       {std::pair<std::string_view, uint32_t>{"otel.dropped_attributes_count", span_.dropped_attributes_count},
+       {std::pair<std::string_view, uint32_t>{"otel.dropped_attributes_count", span_.dropped_attributes_count + span_.limit_dropped_attributes},
         {"otel.dropped_events_count", span_.dropped_events_count},
         {"otel.dropped_links_count", span_.dropped_links_count}}) {
     if (n == 0) continue;
@@ -159,7 +159,7 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     AppendUint(n, out_);
   }
   bool any_event = false;
-  for (size_t i = 0; i < span_.events.size(); ++i) {
+  for (size_t i = 0; i < span_.events.size() && !Full(); ++i) {
     if (static_cast<int32_t>(i) == exception_event_) continue;
     const EventData& e = span_.events[i];
     if (!any_event) {
@@ -179,9 +179,9 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     if (e.attrs.end > e.attrs.begin) {
       out_.append(",\"attributes\":{");
       ObjectOut ea{out_};
-      for (uint32_t j = e.attrs.begin; j < e.attrs.end; ++j) {
+      for (uint32_t j = e.attrs.begin; j < e.attrs.end && !Full(); ++j) {
         ea.Key(pool_.kvs[j].key);
-        AppendAnyValue(pool_, pool_.kvs[j].value, 6, out_);
+        WriteValue(pool_.kvs[j].value, 6);
       }
       out_.push_back('}');
     }
@@ -191,7 +191,7 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
   if (!span_.links.empty()) {
     a.Key("otel.links");
     out_.push_back('[');
-    for (size_t i = 0; i < span_.links.size(); ++i) {
+    for (size_t i = 0; i < span_.links.size() && !Full(); ++i) {
       const LinkData& l = span_.links[i];
       if (i) out_.push_back(',');
       out_.append("{\"trace_id\":");
@@ -205,9 +205,9 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
       if (l.attrs.end > l.attrs.begin) {
         out_.append(",\"attributes\":{");
         ObjectOut la{out_};
-        for (uint32_t j = l.attrs.begin; j < l.attrs.end; ++j) {
+        for (uint32_t j = l.attrs.begin; j < l.attrs.end && !Full(); ++j) {
           la.Key(pool_.kvs[j].key);
-          AppendAnyValue(pool_, pool_.kvs[j].value, 6, out_);
+          WriteValue(pool_.kvs[j].value, 6);
         }
         out_.push_back('}');
       }

@@ -89,13 +89,13 @@ Result<OtlpSpans> Finish(std::string error, MappedSpans&& mapped) {
 
 Result<OtlpSpans> DecodeOtlpProto(std::string_view body, const IngestLimits& limits) {
   MappedSpans mapped;
-  std::string error = DecodeProtoRequest(body, limits.max_depth, mapped);
+  std::string error = DecodeProtoRequest(body, limits, mapped);
   return Finish(std::move(error), std::move(mapped));
 }
 
 Result<OtlpSpans> DecodeOtlpJson(std::string_view body, const IngestLimits& limits) {
   MappedSpans mapped;
-  std::string error = DecodeJsonRequest(body, limits.max_depth, mapped);
+  std::string error = DecodeJsonRequest(body, limits, mapped);
   return Finish(std::move(error), std::move(mapped));
 }
 

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "common/error.h"
+#include "otlp/span_data.h"
 
 namespace spanvault::otlp {
 
-struct IngestLimits {
-  // Default: 64. Nesting of AnyValue (kvlist/array) deeper than this is refused.
-  uint32_t max_depth = 64;
-};
+// MapLimits (otlp/span_data.h): depth, attribute count and value length,
+// span size as written, and the request's total output.
+using IngestLimits = MapLimits;
 
 struct OtlpSpans {
   // One JSON object per OTLP span, in the input schema of design §2

@@ -37,7 +37,8 @@ namespace {
 
 class ProtoReader {
  public:
-  ProtoReader(uint32_t max_depth, MappedSpans& out) : max_depth_(max_depth), out_(out) {}
+  ProtoReader(const MapLimits& limits, MappedSpans& out)
+      : limits_(limits), max_depth_(limits.max_depth), out_(out), mapper_(limits) {}
 
   std::string Request(std::string_view body) {
     WireReader r(body);
@@ -105,6 +106,7 @@ class ProtoReader {
           if (!Expect(f, WireType::kLen, "AnyValue.string_value")) return false;
           v = AnyValue{ValueKind::kString};
           v.s = f.bytes;
+          CapValue(v, limits_.max_attribute_value_bytes, out_);
           break;
         case 2:
           if (!Expect(f, WireType::kVarint, "AnyValue.bool_value")) return false;
@@ -138,6 +140,7 @@ class ProtoReader {
           if (!Expect(f, WireType::kLen, "AnyValue.bytes_value")) return false;
           v = AnyValue{ValueKind::kBytes};
           v.s = f.bytes;
+          CapValue(v, limits_.max_attribute_value_bytes, out_);
           break;
         default:
           break;
@@ -182,7 +185,11 @@ class ProtoReader {
     return Check(r, where);
   }
 
-  bool Resource(std::string_view msg) { return Attributes(msg, 1, resource_.attrs, "Resource.attributes"); }
+  bool Resource(std::string_view msg) {
+    if (!Attributes(msg, 1, resource_.attrs, "Resource.attributes")) return false;
+    CapAttributes(resource_.attrs, limits_.max_attributes, out_);
+    return true;
+  }
 
   bool Scope(std::string_view msg) {
     WireReader r(msg);
@@ -194,7 +201,9 @@ class ProtoReader {
       }
     }
     if (!Check(r, "InstrumentationScope")) return false;
-    return Attributes(msg, 3, scope_.attrs, "InstrumentationScope.attributes");
+    if (!Attributes(msg, 3, scope_.attrs, "InstrumentationScope.attributes")) return false;
+    CapAttributes(scope_.attrs, limits_.max_attributes, out_);
+    return true;
   }
 
   bool ResourceSpans(std::string_view msg) {
@@ -246,6 +255,7 @@ class ProtoReader {
       if (too_deep_ || scope_too_deep || resource_too_deep_) {
         span_.reject_reason = "an attribute value nests deeper than " + std::to_string(max_depth_) + " levels";
       }
+      CapSpanAttributes(span_, limits_.max_attributes, out_);
       mapper_.Map(pool_, resource_, scope_, span_, out_);
     }
     return Check(r, "ScopeSpans");
@@ -380,6 +390,7 @@ class ProtoReader {
     return Check(r, "Status");
   }
 
+  MapLimits limits_;
   uint32_t max_depth_;
   MappedSpans& out_;
   std::string error_;
@@ -394,8 +405,8 @@ class ProtoReader {
 
 }  // namespace
 
-std::string DecodeProtoRequest(std::string_view body, uint32_t max_depth, MappedSpans& out) {
-  ProtoReader reader(max_depth, out);
+std::string DecodeProtoRequest(std::string_view body, const MapLimits& limits, MappedSpans& out) {
+  ProtoReader reader(limits, out);
   return reader.Request(body);
 }
 

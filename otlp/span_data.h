@@ -92,6 +92,7 @@ struct SpanData {
   uint32_t dropped_attributes_count = 0;
   uint32_t dropped_events_count = 0;
   uint32_t dropped_links_count = 0;
+  uint32_t limit_dropped_attributes = 0;  // by MapLimits::max_attributes
   std::vector<EventData> events;
   std::vector<LinkData> links;
   uint32_t status_code = 0;  // 0 unset, 1 ok, 2 error
@@ -122,17 +123,52 @@ struct ScopeData {
   AttrRange attrs;
 };
 
+// Bounds on what one request may make the mapping build. A request's bytes
+// are hostile: resource and scope attributes are copied into every span of
+// their ResourceSpans, so without these a small body maps to a huge output.
+struct MapLimits {
+  // Default: 64. Nesting of AnyValue (kvlist/array) deeper than this is refused.
+  uint32_t max_depth = 64;
+  // Default: 128 (the OpenTelemetry SDKs' attribute count limit). Attributes
+  // kept per span, resource, scope, event and link; the rest are dropped and
+  // counted (a span's own in otel.dropped_attributes_count).
+  uint32_t max_attributes = 128;
+  // Default: 0 (no limit, as in the OpenTelemetry SDKs). Longer string and
+  // bytes attribute values are cut at a UTF-8 boundary.
+  size_t max_attribute_value_bytes = 0;
+  // Default: 1 MiB. A span whose canonical JSON would be larger is refused
+  // as it is written (writing stops there), not after.
+  size_t max_span_bytes = 1u << 20;
+  // Default: 0 (no limit). Canonical JSON written for the whole request,
+  // refused spans included; the spans past it are refused. The HTTP
+  // listener passes a small multiple of the body.
+  size_t max_output_bytes = 0;
+};
+
 // What a request decodes to before it becomes the public OtlpSpans.
 struct MappedSpans {
   std::vector<std::string> spans;
   uint32_t rejected = 0;
   std::string error_message;
+  size_t written_bytes = 0;         // canonical JSON written, refused spans included
+  uint64_t dropped_attributes = 0;  // by max_attributes
+  uint64_t truncated_values = 0;    // by max_attribute_value_bytes
 };
 
 // The cores of DecodeOtlpProto / DecodeOtlpJson without std::expected.
 // Return an empty string on success, else why the body is malformed (then
 // `out` holds nothing useful).
-std::string DecodeProtoRequest(std::string_view body, uint32_t max_depth, MappedSpans& out);
-std::string DecodeJsonRequest(std::string_view body, uint32_t max_depth, MappedSpans& out);
+std::string DecodeProtoRequest(std::string_view body, const MapLimits& limits, MappedSpans& out);
+std::string DecodeJsonRequest(std::string_view body, const MapLimits& limits, MappedSpans& out);
+inline std::string DecodeProtoRequest(std::string_view body, uint32_t max_depth, MappedSpans& out) {
+  MapLimits l;
+  l.max_depth = max_depth;
+  return DecodeProtoRequest(body, l, out);
+}
+inline std::string DecodeJsonRequest(std::string_view body, uint32_t max_depth, MappedSpans& out) {
+  MapLimits l;
+  l.max_depth = max_depth;
+  return DecodeJsonRequest(body, l, out);
+}
 
 }  // namespace spanvault::otlp

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -72,6 +73,14 @@ class SpanWriter {
   std::vector<std::pair<std::string_view, int32_t>> params_;   // gen_ai.request.<param>
   std::vector<std::pair<std::string_view, int32_t>> lf_meta_;  // langfuse.observation.metadata.<key>
   int32_t exception_event_ = -1;
+  // Writing stops (between values, and before a string that would pass it)
+  // once out_ is larger; SpanMapper then refuses the span.
+  size_t limit_ = SIZE_MAX;
+  bool overflow_ = false;
+  bool Full() const { return overflow_ || out_.size() > limit_; }
+  void WriteValue(const AnyValue& v, int depth) {
+    if (!overflow_ && !AppendAnyValue(pool_, v, depth, out_, limit_)) overflow_ = true;
+  }
   bool start_ok_ = false, end_ok_ = false;
 };
 

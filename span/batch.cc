@@ -30,6 +30,10 @@ std::string_view RejectKindName(RejectKind k) {
       return "schema";
     case RejectKind::kFull:
       return "full";
+    case RejectKind::kForbidden:
+      return "forbidden";
+    case RejectKind::kBusy:
+      return "busy";
   }
   return "unknown";
 }

@@ -32,10 +32,12 @@ enum class RejectKind : uint8_t {
   kEncoding = 2,  // invalid UTF-8
   kDepth = 3,     // nesting over the limit
   kSchema = 4,    // JSON, but not a valid span
-  kFull = 5,      // the buffer is full and on_full = "reject"
+  kFull = 5,       // the buffer is full and on_full = "reject"
+  kForbidden = 6,  // an admin control line from a peer without admin rights
+  kBusy = 7,       // the in-flight byte budget is spent (ingest.max_inflight_bytes)
 };
-inline constexpr int kRejectKindCount = 6;
-// "too_large", "syntax", "encoding", "depth", "schema", "full".
+inline constexpr int kRejectKindCount = 8;
+// "too_large", "syntax", "encoding", "depth", "schema", "full", "forbidden", "busy".
 std::string_view RejectKindName(RejectKind k);
 
 // One refused payload or array element, kept in the quarantine.

@@ -961,7 +961,20 @@ DecodeResult Decoder::Decode(std::string_view payload, const Source& source, int
     view.start_ns = fields.start_ns.value_or(fields.end_ns ? *fields.end_ns : received_ns);
     view.end_ns = fields.end_ns;
     if (!view.end_ns && fields.duration_ms) {
-      view.end_ns = view.start_ns + static_cast<int64_t>(*fields.duration_ms * 1e6);
+      // The end must stay in the range of times (so that differences and
+      // the stored end cannot overflow int64 nanoseconds).
+      const double duration_ns = *fields.duration_ms * 1e6;
+      if (!(duration_ns <= kMaxUnixSeconds * 1e9 - static_cast<double>(view.start_ns))) {
+        std::string ex;
+        AppendJsonElement(e, ex);
+        if (ex.size() > kExcerptBytes) ex.resize(kExcerptBytes);
+        reject(RejectKind::kSchema, index,
+               (index >= 0 ? "[" + NumStr(static_cast<uint64_t>(index)) + "] " : std::string()) + "duration_ms " +
+                   NumStr(static_cast<uint64_t>(*fields.duration_ms)) + " puts the end past the year 2255",
+               std::move(ex));
+        return;
+      }
+      view.end_ns = view.start_ns + static_cast<int64_t>(duration_ns);
     }
     view.has_usage = fields.has_usage;
     view.usage = {fields.input_tokens.value, fields.output_tokens.value, fields.cache_read.value,
@@ -973,6 +986,18 @@ DecodeResult Decoder::Decode(std::string_view payload, const Source& source, int
     EncodedSpan s;
     size_t start = batch.data.size();
     Encode(fields, view, cost, source, received_ns, attrs, batch.data);
+    if (batch.data.size() - start > limits_.max_span_bytes) {
+      // One element of an array (or one span) over the per-span limit: the
+      // payload limit alone would let an array of any size through whole.
+      const size_t encoded = batch.data.size() - start;
+      std::string ex = batch.data.substr(start, kExcerptBytes);
+      batch.data.resize(start);
+      reject(RejectKind::kTooLarge, index,
+             (index >= 0 ? "[" + NumStr(static_cast<uint64_t>(index)) + "] " : std::string()) + "span is " +
+                 NumStr(encoded) + " bytes (max " + NumStr(limits_.max_span_bytes) + ")",
+             std::move(ex));
+      return;
+    }
     s.offset = static_cast<uint32_t>(start);
     s.length = static_cast<uint32_t>(batch.data.size() - start);
     batch.spans.push_back(s);

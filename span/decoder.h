@@ -32,6 +32,9 @@ struct Limits {
   size_t max_payload_bytes = 1u << 20;
   // Default: 64. JSON nesting deeper than this is refused.
   uint32_t max_depth = 64;
+  // Default: no limit. A span whose canonical JSON is larger is refused
+  // (too_large), also as one element of an array.
+  size_t max_span_bytes = SIZE_MAX;
 };
 
 enum class SpanType : uint8_t {

@@ -553,19 +553,29 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
   impl->store_id = queue.store_id();
   if (config.tls_insecure_skip_verify && endpoint->tls) {
     LOG_WARN("TLS certificate verification is OFF for this upstream: anyone on the path can read and change spans",
-             {{"upstream", config.name}, {"endpoint", config.endpoint}});
+             {{"upstream", config.name}, {"endpoint", RedactEndpoint(config.endpoint)}});
   }
   auto pos = queue.ConsumerPosition(config.name);
   if (!pos) return Fail(pos.error());
   impl->acked = impl->ackable = impl->read_pos = *pos;
   impl->stats.name = config.name;
-  impl->stats.endpoint = *url;
+  impl->stats.endpoint = RedactEndpoint(*url);
   impl->stats.format = config.format;
   impl->stats.acked_seq = *pos;
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(impl)));
 }
 
+void WarnIfCleartextCredentials(const UpstreamConfig& config) {
+  std::vector<std::string> credentials = CleartextCredentials(config);
+  if (credentials.empty()) return;
+  LOG_WARN(
+      "credentials go to this upstream in clear text: its endpoint is plain http:// to a host that is not loopback; "
+      "anyone on the path can read them (use https://)",
+      {{"upstream", config.name}, {"endpoint", RedactEndpoint(config.endpoint)}, {"credentials", credentials}});
+}
+
 void Forwarder::Start() {
+  WarnIfCleartextCredentials(impl_->config);
   impl_->OnStrand([](Impl& me) {
     LOG_INFO("forwarding", {{"upstream", me.config.name}, {"endpoint", me.stats.endpoint}, {"from_seq", me.read_pos}});
     me.Pump();

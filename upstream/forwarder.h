@@ -48,7 +48,7 @@ struct ForwarderOptions {
 
 struct ForwarderStats {
   std::string name;
-  std::string endpoint;
+  std::string endpoint;  // where requests go (EffectiveEndpoint), redacted (RedactEndpoint)
   std::string format;
   bool healthy = true;        // false after a failed attempt, until a success
   bool paused = false;        // 401/403/redirect: waiting out retry.auth_pause
@@ -80,7 +80,8 @@ class Forwarder {
                                                    const UpstreamConfig& config, ForwarderOptions options = {});
   ~Forwarder();  // Stop(0)
 
-  // Starts reading from the consumer's persisted position.
+  // Starts reading from the consumer's persisted position. Logs where it
+  // forwards to, and WarnIfCleartextCredentials.
   void Start();
 
   // New spans are in the queue. Cheap; coalesces; any thread.
@@ -100,5 +101,11 @@ class Forwarder {
   explicit Forwarder(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
+
+// Logs a warning when `config` would send credentials in clear text
+// (CleartextCredentials: plain http:// to a non-loopback host). Forwarder::Start
+// calls it; a reload calls it for the upstreams it keeps running unchanged, so
+// the warning comes once at start and once per reload.
+void WarnIfCleartextCredentials(const UpstreamConfig& config);
 
 }  // namespace spanvault::upstream

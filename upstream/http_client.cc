@@ -37,6 +37,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
 
@@ -79,7 +80,8 @@ std::string Endpoint::HostHeader() const {
 
 Result<Endpoint> ParseEndpoint(std::string_view url) {
   auto bad = [&](std::string why) {
-    return Fail(Error::Invalid("endpoint: " + why + " in \"" + std::string(url) + "\""));
+    // Redacted: a URL with user info or a query can carry a key.
+    return Fail(Error::Invalid("endpoint: " + why + " in \"" + RedactEndpoint(url) + "\""));
   };
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) return bad("missing scheme (want http:// or https://)");
@@ -128,10 +130,11 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
     if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '\\' || c == '"') return bad("invalid host");
   }
   if (has_port) {
-    if (port.empty() || port.size() > 5) return bad("invalid port \"" + std::string(port) + "\"");
+    // The port is not quoted: in a malformed URL it may be part of a password.
+    if (port.empty() || port.size() > 5) return bad("invalid port");
     int value = 0;
     for (char c : port) {
-      if (c < '0' || c > '9') return bad("invalid port \"" + std::string(port) + "\"");
+      if (c < '0' || c > '9') return bad("invalid port");
       value = value * 10 + (c - '0');
     }
     if (value < 1 || value > 65535) return bad("port out of range (1-65535)");

@@ -1,5 +1,10 @@
 #include "upstream/upstream_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -183,7 +188,104 @@ bool ValidHeaderName(std::string_view n) {
   return true;
 }
 
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  std::string h = Lower(host);
+  if (h == "localhost" || h.ends_with(".localhost")) return true;
+  in_addr a4{};
+  if (inet_pton(AF_INET, h.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, h.c_str(), &a6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+bool LooksLikeCredential(std::string_view header) {
+  std::string h = Lower(header);
+  if (h == "authorization" || h == "proxy-authorization" || h == "cookie") return true;
+  for (std::string_view part : {"key", "token", "secret", "auth", "password", "session"}) {
+    if (h.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string RedactEndpoint(std::string_view url) {
+  std::string out;
+  size_t sep = url.find("://");
+  size_t start = 0;
+  if (sep != std::string_view::npos) {
+    start = sep + 3;
+    out.append(url.substr(0, start));
+  }
+  std::string_view rest = url.substr(start);
+  // User info: up to the last '@' before the query or fragment.
+  size_t query_or_fragment = rest.find_first_of("?#");
+  size_t at = rest.substr(0, query_or_fragment).rfind('@');
+  if (at != std::string_view::npos) {
+    out += "***@";
+    rest = rest.substr(at + 1);
+    query_or_fragment = rest.find_first_of("?#");
+  }
+  // A "port" that is not a number is probably a password without its '@'.
+  std::string_view before_query = rest.substr(0, query_or_fragment);
+  size_t path = before_query.find('/');
+  std::string_view authority = before_query.substr(0, path);
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos &&
+      !std::all_of(authority.begin() + colon + 1, authority.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    out.append(authority.substr(0, colon + 1));
+    out += "***";
+    out.append(before_query.substr(authority.size()));
+  } else {
+    out.append(before_query);
+  }
+  if (query_or_fragment == std::string_view::npos) return out;
+  rest = rest.substr(query_or_fragment);
+  if (rest.front() == '?') {
+    out.push_back('?');
+    size_t hash = rest.find('#');
+    std::string_view query = rest.substr(1, hash == std::string_view::npos ? std::string_view::npos : hash - 1);
+    size_t pos = 0;
+    while (pos <= query.size()) {
+      size_t amp = query.find('&', pos);
+      if (amp == std::string_view::npos) amp = query.size();
+      std::string_view param = query.substr(pos, amp - pos);
+      if (pos > 0) out.push_back('&');
+      size_t eq = param.find('=');
+      if (eq != std::string_view::npos) {
+        out.append(param.substr(0, eq + 1));
+        out += "***";
+      } else if (!param.empty()) {
+        out += "***";
+      }
+      pos = amp + 1;
+    }
+    rest = hash == std::string_view::npos ? std::string_view() : rest.substr(hash);
+  }
+  if (!rest.empty()) out += "#***";
+  return out;
+}
+
+std::vector<std::string> CleartextCredentials(const UpstreamConfig& config) {
+  auto e = ParseEndpoint(config.endpoint);
+  if (!e || e->tls || IsLoopbackHost(e->host)) return {};
+  std::vector<std::string> out;
+  for (const auto& [name, value] : config.headers) {
+    if (LooksLikeCredential(name)) out.push_back(name);
+  }
+  if (!config.public_key.empty()) out.emplace_back("public_key");
+  if (!config.secret_key.empty()) out.emplace_back("secret_key");
+  if (!config.api_key.empty()) out.emplace_back("api_key");
+  return out;
+}
 
 std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::string_view value) {
   if (key.starts_with("headers.")) {

@@ -81,6 +81,23 @@ std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::st
 // One line per key with its default, for --help and the README.
 std::string DescribeUpstreamKeys();
 
+// An endpoint as it may be shown (status, logs, error messages): user info
+// becomes "***@" and every query value "***" (the parameter names stay), a
+// fragment "#***". The scheme, host, port and path are kept: put secrets in
+// headers (or the dialect's keys), never in the path. So that a malformed URL
+// is redacted too, anything before an '@' ahead of the query counts as user
+// info, and a port that is not a number becomes "***".
+//   "https://u:p@h/v1?key=s&x" → "https://***@h/v1?key=***&***"
+std::string RedactEndpoint(std::string_view url);
+
+// Credentials this upstream would send in clear text: when its endpoint is
+// plain http:// to a host that is not loopback (localhost, 127.0.0.0/8, ::1),
+// the names of what carries them — configured headers that look like
+// credentials (Authorization, Proxy-Authorization, Cookie, or a name with
+// key, token, secret, auth, password or session in it) and the dialect's
+// keys (public_key, secret_key, api_key) that are set. Empty otherwise.
+std::vector<std::string> CleartextCredentials(const UpstreamConfig& config);
+
 // The header values with ${ENV} and @file resolved. Errors name the header and
 // the variable or file, never the value.
 Result<std::vector<std::pair<std::string, std::string>>> ResolveHeaders(

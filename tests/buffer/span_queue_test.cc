@@ -1294,6 +1294,44 @@ TEST(SpanQueueSpansDbTest, SalvageReportsASpansDatabaseItCannotOpen) {
   EXPECT_NE(r->repair_note.find("cannot open spans"), std::string::npos) << r->repair_note;
 }
 
+// Found by the fuzzer (tests/fuzz/salvage_fuzz.cc): salvage re-queued any
+// record whose JSON merely started with '{', so a torn or garbled span went
+// back into the live queue, where the upstream encoders expect JSON objects.
+TEST(SpanQueueSpansDbTest, SalvageSkipsRecordsThatAreNotJsonObjects) {
+  testing::TempDir dir;
+  {
+    auto q = MustOpen(DefaultOptions(dir.path()));
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(AppendAndWait(*q, MakeBatch(2, T(1))).ok);
+    q->Close();
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(internal::MakeDbOptions(), (dir.path() / internal::kSpansDbDir).string(),
+                                  internal::SpansDbDescriptors(nullptr), &handles, &raw)
+                    .ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string value;
+    uint64_t seq = 3;
+    for (std::string_view damaged : {R"({"name":"torn)", R"({"name":"s"}{"name":"t"})", "{\xff}", "[1]"}) {
+      internal::EncodeSpanValue(T(2), damaged, value);
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], internal::SeqKey(seq++), value).ok());
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    ASSERT_TRUE(db->Close().ok());
+  }
+  std::vector<std::string> names;
+  auto r = Salvage(dir.path(), [&](span::Batch&& b) -> Status {
+    for (size_t i = 0; i < b.spans.size(); ++i) names.emplace_back(b.SpanAt(i));
+    return {};
+  });
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->spans, 2u);
+  EXPECT_EQ(r->unreadable, 4u);
+  EXPECT_EQ(names, (std::vector<std::string>{R"({"name":"s00"})", R"({"name":"s01"})"}));
+}
+
 // The spans and the main database are written apart: a crash can leave the
 // main one ahead (an acknowledgement persisted, the spans it covered not).
 // Seqs must still never be handed out twice.

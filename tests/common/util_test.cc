@@ -47,6 +47,19 @@ TEST(UtilTest, Sizes) {
   EXPECT_EQ(ParseSize("4096"), 4096u);
   EXPECT_FALSE(ParseSize("lots"));
   EXPECT_FALSE(ParseSize("1 parsec"));
+  // from_chars reads "nan" and "inf": never a size (a NaN cast to an
+  // integer is undefined behaviour).
+  EXPECT_FALSE(ParseSize("nan"));
+  EXPECT_FALSE(ParseSize("nanMiB"));
+  EXPECT_FALSE(ParseSize("inf"));
+  EXPECT_FALSE(ParseSize("1e400"));
+}
+
+TEST(UtilTest, DurationsRefuseNanAndInfinity) {
+  EXPECT_FALSE(ParseDuration("nan"));
+  EXPECT_FALSE(ParseDuration("nans"));
+  EXPECT_FALSE(ParseDuration("infms"));
+  EXPECT_FALSE(ParseDuration("1e300d"));
 }
 
 TEST(UtilTest, RandomIds) {

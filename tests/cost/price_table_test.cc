@@ -64,6 +64,28 @@ TEST(MatchRuleTest, EachKind) {
   }
 }
 
+// Found by the fuzzer (tests/fuzz/prices_fuzz.cc): std::regex recursed once
+// per character of the name, and a span's model name of ~50 KB (it may be
+// 1 MiB) overflowed the stack on the built-in table's patterns when looked up
+// without a provider. Regex rules now skip names longer than kMaxRegexName.
+TEST(MatchRuleTest, LongNamesDoNotRunTheRegex) {
+  auto rule = MatchRule::FromJson(json::parse(R"({"regex": "^(?![^/]+/)a+$"})"));
+  ASSERT_TRUE(rule.has_value());
+  std::string name(kMaxRegexName, 'a');
+  EXPECT_TRUE(rule->Matches(name, name));
+  name.push_back('a');
+  EXPECT_FALSE(rule->Matches(name, name));
+
+  auto table = PriceTable::BuiltIn();
+  for (std::string prefix : {"", "gemini-2.5-pro-", "mistral-", "claude-"}) {
+    std::string long_name = prefix + std::string(1 << 20, 'x');
+    for (const char* provider : {"", "acme", "gcp.vertex_ai", "mistral_ai"}) {
+      table->Find(provider, long_name);  // no crash: the names are too long for any regex
+    }
+  }
+  EXPECT_NE(table->Find("", "gemini-2.5-pro"), nullptr);  // the regexes still apply to real names
+}
+
 TEST(MatchRuleTest, RejectsBadRules) {
   for (const char* bad : {R"({})", R"({"equals": 1})", R"({"like": "x"})", R"({"regex": "("})", R"({"or": []})",
                           R"({"equals": "a", "contains": "b"})", R"("gpt")"}) {

@@ -115,6 +115,52 @@ TEST(ConfigTest, PriceTablesFromTomlArrayAndCommaList) {
   EXPECT_NE(p[0].find("expected an array of strings"), std::string::npos);
 }
 
+TEST(ConfigTest, HttpAllowedOriginsAndRequestsPerConnection) {
+  std::vector<std::string> p;
+  Config defaults = Load("", {}, &p);
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_TRUE(defaults.ingest.http_allowed_origins.empty());
+  EXPECT_EQ(defaults.ingest.http_max_requests_per_connection, 1000u);
+  // A TOML array; stored normalized (lowercase, default port left out).
+  Config c = Load(R"(
+[ingest]
+http_allowed_origins = ["http://localhost:3000", "HTTPS://App.Example:443", "*"]
+http_max_requests_per_connection = 50
+)",
+                  {}, &p);
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(c.ingest.http_allowed_origins,
+            (std::vector<std::string>{"http://localhost:3000", "https://app.example", "*"}));
+  EXPECT_EQ(c.ingest.http_max_requests_per_connection, 50u);
+  // Comma-separated in the environment and --set; --set wins.
+  setenv("SPANVAULT_INGEST_HTTP_ALLOWED_ORIGINS", "http://127.0.0.1:5173 , http://[::1]:5173", 1);
+  Config e = Load("", {}, &p, /*env=*/true);
+  unsetenv("SPANVAULT_INGEST_HTTP_ALLOWED_ORIGINS");
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_EQ(e.ingest.http_allowed_origins, (std::vector<std::string>{"http://127.0.0.1:5173", "http://[::1]:5173"}));
+  Config f = Load("[ingest]\nhttp_allowed_origins = [\"http://a.example\"]\n", {"ingest.http_allowed_origins="}, &p);
+  ASSERT_TRUE(p.empty()) << p.front();
+  EXPECT_TRUE(f.ingest.http_allowed_origins.empty());
+  // A path, even "/", a missing scheme, or 0 requests: errors naming the key.
+  for (const char* bad : {"http://localhost:3000/", "localhost:3000", "http://x/app"}) {
+    p.clear();
+    Load("", {std::string("ingest.http_allowed_origins=") + bad}, &p);
+    ASSERT_EQ(p.size(), 1u) << bad;
+    EXPECT_NE(p[0].find("ingest.http_allowed_origins"), std::string::npos) << p[0];
+    EXPECT_NE(p[0].find("is not an origin"), std::string::npos) << p[0];
+  }
+  p.clear();
+  Load("[ingest]\nhttp_max_requests_per_connection = 0\n", {}, &p);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].find("ingest.http_max_requests_per_connection must be at least 1"), std::string::npos);
+  // Listed with their defaults; a change needs a restart like every ingest key.
+  std::string keys = DescribeKeys();
+  EXPECT_NE(keys.find("ingest.http_allowed_origins = []"), std::string::npos);
+  EXPECT_NE(keys.find("ingest.http_max_requests_per_connection = 1000"), std::string::npos);
+  EXPECT_EQ(ChangedKeys(defaults, c),
+            (std::vector<std::string>{"ingest.http_max_requests_per_connection", "ingest.http_allowed_origins"}));
+}
+
 TEST(ConfigTest, TomlSyntaxErrorNamesLine) {
   std::vector<std::string> p;
   Load("state_dir = \n", {}, &p);

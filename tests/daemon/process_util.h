@@ -106,6 +106,15 @@ class DaemonProcess {
   }
 
   void Signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
+  // A line of /proc/PID/status in KiB ("VmHWM" = peak RSS, "VmRSS"); -1 when unknown.
+  long ProcStatusKiB(const std::string& field) const {
+    std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(f, line);) {
+      if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    }
+    return -1;
+  }
   int Wait() {
     int status = 0;
     waitpid(pid_, &status, 0);

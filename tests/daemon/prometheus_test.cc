@@ -16,7 +16,10 @@ nlohmann::json SampleStatus() {
       "unix_stream": {"received": 10, "received_bytes": 1000, "accepted_spans": 9, "rejected": 1,
                       "rejected_by_reason": {"schema": 1}, "connections": 2, "connections_total": 5},
       "udp": {"received": 3, "received_bytes": 300, "accepted_spans": 3, "rejected": 0,
-              "rejected_by_reason": {}, "kernel_drops": 7}
+              "rejected_by_reason": {}, "kernel_drops": 7},
+      "http": {"received": 0, "received_bytes": 0, "accepted_spans": 0, "rejected": 0, "rejected_by_reason": {},
+               "connections": 0, "connections_total": 4,
+               "refused_by_policy": {"host": 2, "origin": 1, "cross_site": 0, "preflight": 0}}
     },
     "buffer": {"spans": 5, "bytes": 5000, "oldest_age_seconds": 1.5, "dropped_spans": 0, "refused_full": 0,
                "write_batches": 4, "fsyncs": 1, "write_errors": 0, "quarantined": 1, "quarantined_total": 1,
@@ -64,6 +67,10 @@ TEST(PrometheusTest, RendersEveryFamilyOnceWithHelpTypeAndSamples) {
   EXPECT_EQ(samples["spanvault_accepted_spans_total{transport=\"unix_stream\"}"], "9");
   EXPECT_EQ(samples["spanvault_rejected_payloads_total{transport=\"unix_stream\",reason=\"schema\"}"], "1");
   EXPECT_EQ(samples["spanvault_udp_kernel_drops_total{transport=\"udp\"}"], "7");
+  EXPECT_EQ(samples["spanvault_http_refused_requests_total{reason=\"host\"}"], "2");
+  EXPECT_EQ(samples["spanvault_http_refused_requests_total{reason=\"origin\"}"], "1");
+  EXPECT_EQ(samples["spanvault_http_refused_requests_total{reason=\"preflight\"}"], "0");
+  EXPECT_EQ(types["spanvault_http_refused_requests_total"], "counter");
   EXPECT_EQ(samples["spanvault_buffer_spans"], "5");
   EXPECT_EQ(samples["spanvault_buffer_oldest_span_age_seconds"], "1.5");
   EXPECT_EQ(samples["spanvault_upstream_up{upstream=\"lang\\\"fuse\"}"], "0") << "label values are escaped";

@@ -121,10 +121,10 @@ bool PostSpans(int port, const std::string& ndjson) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   bool ok = false;
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req =
-        "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
-        "Content-Length: " +
-        std::to_string(ndjson.size()) + "\r\n\r\n" + ndjson;
+    std::string req = "POST /v1/spans HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                      "\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n"
+                      "Content-Length: " +
+                      std::to_string(ndjson.size()) + "\r\n\r\n" + ndjson;
     if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
       char buf[512];
       ssize_t n = recv(fd, buf, sizeof buf - 1, 0);

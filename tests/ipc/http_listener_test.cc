@@ -1,6 +1,7 @@
 // The HTTP listener over real sockets, against an in-process daemon with a
 // real RocksDB store in a temp dir: routes, limits, timeouts, keep-alive,
 // connection limit, back-pressure from a full buffer.
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -142,10 +143,10 @@ TEST_F(HttpTest, ExpectContinueIsHonoured) {
   int fd = RawConnect(Port());
   ASSERT_GE(fd, 0);
   std::string body = Span("c1");
-  std::string head =
-      "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
-      "Content-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n";
+  std::string head = "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
+                     "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                     "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n";
   ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
   char buf[4096];
   ssize_t n = recv(fd, buf, sizeof buf, 0);
@@ -301,9 +302,9 @@ TEST_F(HttpLimitTest, BodyOverLimitIs413) {
   EXPECT_EQ(c2.Get("/healthz").result_int(), 200);
   // Chunked, no Content-Length: the parser's limit.
   int fd = RawConnect(Port());
-  std::string head =
-      "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n";
+  std::string head = "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
+                     "Content-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n";
   ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
   std::string chunk(32768, ' ');
   std::string framed = "8000\r\n" + chunk + "\r\n";
@@ -331,7 +332,7 @@ TEST_F(HttpLimitTest, SilentAndSlowClientsAreDisconnected) {
   close(silent);
   // Sends a byte of header every 100 ms: still cut at the header timeout.
   int slow = RawConnect(Port());
-  std::string head = "POST /v1/spans HTTP/1.1\r\nHost: x\r\n";
+  std::string head = "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port());
   bool closed = false;
   for (char ch : head) {
     if (send(slow, &ch, 1, MSG_NOSIGNAL) != 1) {
@@ -403,8 +404,8 @@ TEST_F(HttpTest, StopAnswersRequestsAlreadyReadAndClosesIdleOnes) {
   // A request whose body is still arriving when Stop begins is read and answered.
   int fd = RawConnect(Port());
   std::string body = Span("late");
-  std::string head = "POST /v1/spans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n";
+  std::string head = "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
+                     "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::thread stopper([&] { StopDaemon(); });
@@ -421,6 +422,253 @@ TEST_F(HttpTest, StopAnswersRequestsAlreadyReadAndClosesIdleOnes) {
   auto spans = StoredSpans();
   ASSERT_EQ(spans.size(), 1u);
   EXPECT_EQ(spans[0]["span_id"], "late");
+}
+
+// ---------------------------------------------------------------- who may send
+
+// Reads from `fd` until the peer closes (or `limit` passes); what was read.
+std::string ReadUntilClosed(int fd, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return out;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// What the daemon writes on fd 2 while `f` runs (through a file: never blocks).
+template <typename F>
+std::string CaptureStderr(F&& f) {
+  FILE* tmp = std::tmpfile();
+  int saved = dup(STDERR_FILENO);
+  dup2(fileno(tmp), STDERR_FILENO);
+  f();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::string out;
+  std::rewind(tmp);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
+  std::fclose(tmp);
+  return out;
+}
+
+TEST_F(HttpTest, HostMustNameThisListenerOnLoopback) {
+  const std::string port = std::to_string(Port());
+  // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1.
+  HttpClient rebound(Port());
+  Response r = rebound.Post("/v1/spans", Span("rebound"), "application/json", {{"Host", "evil.example:" + port}});
+  EXPECT_EQ(r.result_int(), 403);
+  EXPECT_EQ(r[http::field::content_type], "text/plain; charset=utf-8");
+  EXPECT_NE(r.body().find("DNS rebinding"), std::string::npos) << r.body();
+  EXPECT_FALSE(r.keep_alive());  // the body was not read
+  HttpClient wrong_port(Port());
+  r = wrong_port.Get("/metrics", {{"Host", "127.0.0.1:1"}});
+  EXPECT_EQ(r.result_int(), 403);
+  HttpClient no_port(Port());
+  r = no_port.Get("/healthz", {{"Host", "localhost"}});
+  EXPECT_EQ(r.result_int(), 403);
+  // Loopback names with the port, in any case.
+  HttpClient c(Port());
+  for (std::string host : {"127.0.0.1:" + port, "LocalHost:" + port, "spanvault.localhost:" + port, "127.9.9.9:" + port,
+                           "[::1]:" + port}) {
+    r = c.Get("/healthz", {{"Host", host}});
+    EXPECT_EQ(r.result_int(), 200) << host;
+  }
+  // HTTP/1.0 without Host is fine; HTTP/1.1 without it is not.
+  int fd = RawConnect(Port());
+  std::string head = "GET /healthz HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  EXPECT_EQ(ReadUntilClosed(fd).substr(0, 15), "HTTP/1.0 200 OK");
+  close(fd);
+  fd = RawConnect(Port());
+  head = "GET /healthz HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  EXPECT_EQ(ReadUntilClosed(fd).substr(0, 12), "HTTP/1.1 400");
+  close(fd);
+  json t = Transport();
+  EXPECT_EQ(t["refused_by_policy"], json::parse(R"({"host":4,"origin":0,"cross_site":0,"preflight":0})"));
+  EXPECT_EQ(t["received"], 0);  // refused requests are not payloads
+  r = c.Get("/metrics");
+  EXPECT_NE(r.body().find("spanvault_http_refused_requests_total{reason=\"host\"} 4\n"), std::string::npos);
+  StopDaemon();
+  EXPECT_TRUE(StoredSpans().empty());
+  EXPECT_TRUE(Quarantine().empty());
+}
+
+TEST_F(HttpTest, CrossSiteBrowserRequestsAreRefusedAndNothingIsStored) {
+  const std::string port = std::to_string(Port());
+  for (const char* origin : {"https://evil.example", "null", "http://localhost:3000"}) {
+    HttpClient page(Port());
+    Response r = page.Post("/v1/spans", Span("evil"), "application/json", {{"Origin", origin}});
+    EXPECT_EQ(r.result_int(), 403) << origin;
+    EXPECT_NE(r.body().find("Origin"), std::string::npos) << r.body();
+    EXPECT_EQ(r[http::field::access_control_allow_origin], "") << origin;
+  }
+  // A body too large for the limit is refused by the policy first: no 413, no quarantine.
+  {
+    HttpClient page(Port());
+    Response r = page.Post("/v1/spans", std::string((16u << 20) + 1, ' '), "application/json",
+                           {{"Origin", "https://evil.example"}});
+    EXPECT_EQ(r.result_int(), 403);
+  }
+  // A no-cors GET from another site (<img src=...>) carries no Origin.
+  {
+    HttpClient img(Port());
+    Response r = img.Send(http::verb::get, "/metrics", "", "", {{"Sec-Fetch-Site", "cross-site"}});
+    EXPECT_EQ(r.result_int(), 403);
+    EXPECT_NE(r.body().find("cross-site"), std::string::npos) << r.body();
+  }
+  // Same origin (the daemon's own page) and clients without Origin are served.
+  HttpClient c(Port());
+  Response r = c.Post("/v1/spans", Span("own"), "application/json",
+                      {{"Origin", "http://127.0.0.1:" + port}, {"Sec-Fetch-Site", "same-origin"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "http://127.0.0.1:" + port);
+  r = c.Post("/v1/spans", Span("curl"));
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "");
+  EXPECT_EQ(r[http::field::vary], "");
+  EXPECT_EQ(r["X-Content-Type-Options"], "nosniff");
+  json t = Transport();
+  EXPECT_EQ(t["refused_by_policy"], json::parse(R"({"host":0,"origin":4,"cross_site":1,"preflight":0})"));
+  StopDaemon();
+  std::set<std::string> ids;
+  for (auto& s : StoredSpans()) ids.insert(s["span_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"own", "curl"}));
+  EXPECT_TRUE(Quarantine().empty());
+}
+
+TEST_F(HttpTest, RefusalsAreLoggedAtMostOncePerReasonWithThePeer) {
+  std::string log = CaptureStderr([&] {
+    for (int i = 0; i < 5; ++i) {
+      HttpClient c(Port());
+      EXPECT_EQ(c.Get("/healthz", {{"Host", "evil.example"}}).result_int(), 403);
+    }
+    HttpClient c(Port());
+    EXPECT_EQ(c.Post("/v1/spans", Span("x"), "application/json", {{"Origin", "https://evil.example"}}).result_int(),
+              403);
+  });
+  std::vector<json> lines;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t nl = log.find('\n', start);
+    if (nl == std::string::npos) nl = log.size();
+    json j = json::parse(log.substr(start, nl - start), nullptr, false);
+    if (j.is_object() && j.value("msg", "").starts_with("http request refused")) lines.push_back(j);
+    start = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 2u) << log;
+  EXPECT_EQ(lines[0]["level"], "warn");
+  EXPECT_EQ(lines[0]["reason"], "host");
+  EXPECT_EQ(lines[0]["refused_since_last_line"], 1);
+  EXPECT_TRUE(lines[0]["peer"].get<std::string>().starts_with("127.0.0.1:")) << lines[0];
+  EXPECT_EQ(lines[1]["reason"], "origin");
+  EXPECT_EQ(Transport()["refused_by_policy"]["host"], 5);
+}
+
+class HttpCorsTest : public HttpTest {
+  std::vector<std::string> Settings() override {
+    return {"ingest.http_allowed_origins=http://localhost:3000, HTTPS://App.Example:443"};
+  }
+};
+
+TEST_F(HttpCorsTest, AllowedOriginsPreflightThenPostAndReadTheAnswer) {
+  HttpClient page(Port());
+  Response r = page.Send(http::verb::options, "/v1/traces", "", "",
+                         {{"Origin", "http://localhost:3000"},
+                          {"Access-Control-Request-Method", "POST"},
+                          {"Access-Control-Request-Headers", "content-type,x-unknown"},
+                          {"Sec-Fetch-Site", "same-site"}});
+  EXPECT_EQ(r.result_int(), 204);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "http://localhost:3000");
+  EXPECT_EQ(r[http::field::access_control_allow_methods], "POST, GET, OPTIONS");
+  EXPECT_EQ(r[http::field::access_control_allow_headers], "content-type");
+  EXPECT_EQ(r[http::field::access_control_max_age], "600");
+  EXPECT_EQ(r[http::field::vary], "Origin");
+  EXPECT_EQ(r.count(http::field::content_length), 0u);  // 204: no Content-Length
+  EXPECT_TRUE(r.body().empty());
+  EXPECT_TRUE(r.keep_alive());
+  // The real request, on the same connection.
+  r = page.Post("/v1/spans", Span("cors"), "application/json", {{"Origin", "http://localhost:3000"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "http://localhost:3000");
+  EXPECT_EQ(r[http::field::vary], "Origin");
+  // Errors are readable too.
+  r = page.Post("/v1/spans", Span("t"), "text/plain", {{"Origin", "http://localhost:3000"}});
+  EXPECT_EQ(r.result_int(), 415);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "http://localhost:3000");
+  // The configured origin was normalized: the browser sends https://app.example.
+  r = page.Post("/v1/spans", Span("app"), "application/json",
+                {{"Origin", "https://app.example"}, {"Sec-Fetch-Site", "cross-site"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::access_control_allow_origin], "https://app.example");
+  // A preflight from an origin not allowed.
+  {
+    HttpClient evil(Port());
+    r = evil.Send(http::verb::options, "/v1/traces", "", "",
+                  {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
+    EXPECT_EQ(r.result_int(), 403);
+    EXPECT_EQ(r[http::field::access_control_allow_origin], "");
+  }
+  // OPTIONS that is no preflight: 405 as before.
+  HttpClient plain(Port());
+  EXPECT_EQ(plain.Send(http::verb::options, "/v1/traces", "", "").result_int(), 405);
+  EXPECT_EQ(Transport()["refused_by_policy"]["preflight"], 1);
+  StopDaemon();
+  std::set<std::string> ids;
+  for (auto& s : StoredSpans()) ids.insert(s["span_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"cors", "app"}));
+}
+
+class HttpRequestCapTest : public HttpTest {
+  std::vector<std::string> Settings() override { return {"ingest.http_max_requests_per_connection=3"}; }
+};
+
+TEST_F(HttpRequestCapTest, TheLastAllowedRequestClosesTheConnection) {
+  {
+    HttpClient c(Port());
+    for (int i = 1; i <= 3; ++i) {
+      Response r = c.Post("/v1/spans", Span("k" + std::to_string(i)));
+      ASSERT_EQ(r.result_int(), 200);
+      EXPECT_EQ(r.keep_alive(), i < 3) << i;
+    }
+    EXPECT_EQ(c.Post("/v1/spans", Span("k4")).result_int(), 0);  // not served on that connection
+  }
+  // Pipelined: four requests at once, three answers, then the close.
+  int fd = RawConnect(Port());
+  std::string all;
+  for (int i = 1; i <= 4; ++i) {
+    std::string body = Span("p" + std::to_string(i));
+    all += "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  ASSERT_EQ(write(fd, all.data(), all.size()), static_cast<ssize_t>(all.size()));
+  std::string got = ReadUntilClosed(fd);
+  close(fd);
+  EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
+  EXPECT_EQ(Count(got, "Connection: close"), 1u) << got;
+  // A new connection is served.
+  HttpClient again(Port());
+  EXPECT_EQ(again.Post("/v1/spans", Span("k5")).result_int(), 200);
+  EXPECT_EQ(Transport()["connections_total"], 3);
+  StopDaemon();
+  std::set<std::string> ids;
+  for (auto& s : StoredSpans()) ids.insert(s["span_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"k1", "k2", "k3", "p1", "p2", "p3", "k5"}));
 }
 
 }  // namespace

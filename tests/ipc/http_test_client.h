@@ -30,17 +30,18 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class HttpClient {
  public:
-  explicit HttpClient(int port) : socket_(ioc_) {
+  explicit HttpClient(int port) : port_(port), socket_(ioc_) {
     boost::system::error_code ec;
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
     EXPECT_FALSE(ec) << ec.message();
   }
 
   // Sends one request and reads the answer; status 0 when the connection failed.
+  // Host is "127.0.0.1:PORT" unless `headers` set it.
   Response Send(http::verb method, const std::string& target, const std::string& body = "",
                 const std::string& content_type = "application/json", const Headers& headers = {}) {
     http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
     if (!body.empty() || method == http::verb::post) req.set(http::field::content_type, content_type);
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
@@ -60,15 +61,21 @@ class HttpClient {
                 const std::string& content_type = "application/json", const Headers& headers = {}) {
     return Send(http::verb::post, target, body, content_type, headers);
   }
-  Response Get(const std::string& target) { return Send(http::verb::get, target); }
+  Response Get(const std::string& target, const Headers& headers = {}) {
+    return Send(http::verb::get, target, "", "", headers);
+  }
 
   tcp::socket& socket() { return socket_; }
 
  private:
+  int port_;
   asio::io_context ioc_;
   tcp::socket socket_;
   beast::flat_buffer buffer_;
 };
+
+// The Host field of a raw request to the listener on `port`.
+inline std::string HostLine(int port) { return "Host: 127.0.0.1:" + std::to_string(port) + "\r\n"; }
 
 // A plain connected TCP socket (-1 on failure).
 inline int RawConnect(int port) {

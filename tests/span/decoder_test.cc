@@ -155,6 +155,41 @@ TEST(DecoderTest, SyntaxErrorNamesTheProblem) {
   EXPECT_EQ(e.rejections[0].reason, "payload is empty");
 }
 
+// duration_ms * 1e6 overflowed int64 and stored an end before the start.
+TEST(DecoderTest, DurationThatPutsTheEndOutOfRangeIsRefused) {
+  for (const char* payload : {R"({"name":"a","start_time":"2026-01-01T00:00:00Z","duration_ms":1e13})",
+                              R"({"name":"a","start_time":"2026-01-01T00:00:00Z","duration_ms":18446744073709551615})",
+                              R"({"name":"a","duration_ms":1.7976931348623157e308})"}) {
+    Decoded d = DecodeOne(payload);
+    ASSERT_EQ(d.rejections.size(), 1u) << payload;
+    EXPECT_EQ(d.rejections[0].kind, RejectKind::kSchema);
+    EXPECT_NE(d.rejections[0].reason.find("puts the end past the year 2255"), std::string::npos)
+        << d.rejections[0].reason;
+  }
+  // Long but in range: the end is after the start.
+  json s = Accept(R"({"name":"a","start_time":"2026-01-01T00:00:00Z","duration_ms":86400000})");
+  EXPECT_EQ(s["end_time"], "2026-01-02T00:00:00Z");
+  EXPECT_EQ(s["duration_ms"], 86400000);
+}
+
+// Each element of an array is held to the per-span limit, not only the
+// payload as a whole.
+TEST(DecoderTest, EveryArrayElementIsHeldToMaxSpanBytes) {
+  Limits limits;
+  limits.max_payload_bytes = 1u << 20;
+  limits.max_span_bytes = 2048;
+  std::string big = R"({"name":"big","input":")" + std::string(5000, 'x') + R"("})";
+  Decoded d = DecodeOne(R"([{"name":"a"},)" + big + R"(,{"name":"c"}])", limits);
+  ASSERT_EQ(d.spans.size(), 2u);
+  EXPECT_EQ(d.spans[0]["name"], "a");
+  EXPECT_EQ(d.spans[1]["name"], "c");
+  ASSERT_EQ(d.rejections.size(), 1u);
+  EXPECT_EQ(d.rejections[0].kind, RejectKind::kTooLarge);
+  EXPECT_EQ(d.rejections[0].index, 1);
+  EXPECT_EQ(d.rejections[0].reason.rfind("[1] span is ", 0), 0u) << d.rejections[0].reason;
+  EXPECT_NE(d.rejections[0].reason.find("(max 2048)"), std::string::npos);
+}
+
 TEST(DecoderTest, NameLengthLimit) {
   std::string name(513, 'n');
   Decoded d = DecodeOne(R"({"name":")" + name + R"("})");

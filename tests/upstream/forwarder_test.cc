@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <cstdio>
 #include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <thread>
 
@@ -348,6 +350,58 @@ TEST(ForwarderTest, HttpsWithASelfSignedCertificateRefusedByDefaultAcceptedWithT
   ASSERT_TRUE(backend.WaitForUniqueSpans(20, 20s));
   ExpectAllReceived(backend, ids);
   ASSERT_TRUE(WaitFor([&] { return trusted.GetStats().healthy; }));
+}
+
+// What the process writes on fd 2 while `f` runs (through a file: never blocks).
+template <typename F>
+std::string CaptureStderr(F&& f) {
+  FILE* tmp = std::tmpfile();
+  int saved = dup(STDERR_FILENO);
+  dup2(fileno(tmp), STDERR_FILENO);
+  f();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::string out;
+  std::rewind(tmp);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
+  std::fclose(tmp);
+  return out;
+}
+
+TEST(ForwarderTest, TheEndpointIsRedactedInStatusAndLogs) {
+  FakeBackend backend;
+  backend.Start();
+  Harness h;
+  auto c = Config(backend);
+  c.endpoint = backend.url("/v1/spans?api_key=s3cret-query&tenant=t1");
+  std::string log = CaptureStderr([&] {
+    Forwarder& f = h.Add(c);
+    EXPECT_EQ(f.GetStats().endpoint, backend.url("/v1/spans?api_key=***&tenant=***"));
+    auto ids = h.Append(10);
+    ASSERT_TRUE(backend.WaitForUniqueSpans(10, 20s));
+    // The query still goes to the backend.
+    EXPECT_EQ(backend.requests().at(0).target, "/v1/spans?api_key=s3cret-query&tenant=t1");
+    h.StopAll(1s);
+  });
+  EXPECT_EQ(log.find("s3cret"), std::string::npos) << log;
+}
+
+TEST(ForwarderTest, CredentialsInClearTextAreWarnedAboutOnce) {
+  UpstreamConfig c;
+  c.name = "remote";
+  c.endpoint = "http://collector.example:4318/v1/spans?key=s3cret";  // never contacted here
+  c.headers = {{"Authorization", "Bearer s3cret"}};
+  std::string log = CaptureStderr([&] { WarnIfCleartextCredentials(c); });
+  auto j = nlohmann::json::parse(log);
+  EXPECT_EQ(j["level"], "warn");
+  EXPECT_EQ(j["upstream"], "remote");
+  EXPECT_EQ(j["endpoint"], "http://collector.example:4318/v1/spans?key=***");
+  EXPECT_EQ(j["credentials"], nlohmann::json::array({"Authorization"}));
+  EXPECT_EQ(log.find("s3cret"), std::string::npos) << log;
+  c.endpoint = "https://collector.example/v1/spans";
+  EXPECT_EQ(CaptureStderr([&] { WarnIfCleartextCredentials(c); }), "");
 }
 
 TEST(ForwarderTest, CreateRefusesBadSettings) {

@@ -122,6 +122,87 @@ TEST(UpstreamConfigTest, ResolvesEnvironmentAndFileHeadersWithoutLeakingThem) {
   ::unsetenv("SV_TEST_TOKEN");
 }
 
+TEST(UpstreamConfigTest, RedactEndpointHidesUserInfoQueryValuesAndFragments) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"https://otel.example.com/v1/traces", "https://otel.example.com/v1/traces"},
+      {"http://127.0.0.1:4318/v1/spans", "http://127.0.0.1:4318/v1/spans"},
+      {"https://user:pass@host.example/v1", "https://***@host.example/v1"},
+      {"https://token@host.example", "https://***@host.example"},
+      {"https://h.example/v1?api_key=s3cret&region=eu", "https://h.example/v1?api_key=***&region=***"},
+      {"https://h.example/v1?s3cret", "https://h.example/v1?***"},
+      {"https://h.example/v1?a=1&&b", "https://h.example/v1?a=***&&***"},
+      {"https://h.example/v1?", "https://h.example/v1?"},
+      {"https://h.example/v1#s3cret", "https://h.example/v1#***"},
+      {"https://h.example/v1?k=v#frag", "https://h.example/v1?k=***#***"},
+      {"https://u:p@h.example:8443/x?k=v", "https://***@h.example:8443/x?k=***"},
+      // A password with '/' or '@' in it (malformed): still hidden.
+      {"https://user:pa/ss@h.example/v1", "https://***@h.example/v1"},
+      {"https://user:p@ss@h.example/v1", "https://***@h.example/v1"},
+      // A password where the port goes (the '@' and host forgotten).
+      {"https://user:s3cret/v1", "https://user:***/v1"},
+      {"https://user:s3cret", "https://user:***"},
+      {"https://[::1]:4318/v1", "https://[::1]:4318/v1"},
+      {"https://[::1]/v1", "https://[::1]/v1"},
+      {"https://h.example:/v1", "https://h.example:/v1"},
+      // An '@' in the query is not user info.
+      {"https://h.example/v1?mail=a@b", "https://h.example/v1?mail=***"},
+      // No scheme.
+      {"user:pass@h.example/v1?k=v", "***@h.example/v1?k=***"},
+      {"", ""},
+  };
+  for (auto [in, want] : cases) EXPECT_EQ(RedactEndpoint(in), want) << in;
+  // Idempotent.
+  EXPECT_EQ(RedactEndpoint(RedactEndpoint("https://u:p@h/x?k=v#f")), "https://***@h/x?k=***#***");
+}
+
+TEST(UpstreamConfigTest, EndpointErrorsNeverQuoteSecrets) {
+  UpstreamConfig c = Valid();
+  for (std::string endpoint : {"https://user:s3cret@h.example/v1?key=s3cret", "https://user:s3cret/x@h.example/v1",
+                               "ftp://h.example/v1?key=s3cret", "https://h.example:s3cret/v1", "s3cret@h/v1"}) {
+    c.endpoint = endpoint;
+    auto problems = c.Validate();
+    ASSERT_FALSE(problems.empty()) << endpoint;
+    for (const auto& problem : problems) {
+      EXPECT_EQ(problem.find("s3cret"), std::string::npos) << problem;
+      EXPECT_NE(problem.find("endpoint"), std::string::npos) << problem;
+    }
+  }
+}
+
+TEST(UpstreamConfigTest, CleartextCredentialsOnlyForPlainHttpToAnotherHost) {
+  UpstreamConfig c = Valid();
+  c.endpoint = "http://collector.example:4318/v1/traces";
+  EXPECT_TRUE(CleartextCredentials(c).empty());  // no credentials
+  c.headers = {{"Authorization", "Bearer x"}, {"X-Api-Key", "k"}, {"X-Scope-OrgID", "tenant"},
+               {"x-honeycomb-team", "t"},     {"Cookie", "c"},    {"X-Auth-Token", "t"},
+               {"User-Agent", "ua"}};
+  EXPECT_EQ(CleartextCredentials(c),
+            (std::vector<std::string>{"Authorization", "X-Api-Key", "Cookie", "X-Auth-Token"}));
+  c.headers.clear();
+  c.format = "otlp-proto";
+  c.dialect = "langfuse";
+  c.public_key = "pk";
+  c.secret_key = "sk";
+  EXPECT_EQ(CleartextCredentials(c), (std::vector<std::string>{"public_key", "secret_key"}));
+  c.dialect = "braintrust";
+  c.public_key = c.secret_key = "";
+  c.api_key = "k";
+  EXPECT_EQ(CleartextCredentials(c), (std::vector<std::string>{"api_key"}));
+  // https, or a loopback host (a local collector): nothing to warn about.
+  for (const char* endpoint :
+       {"https://collector.example/v1/traces", "http://127.0.0.1:4318/v1/traces", "http://127.8.0.1/v1/traces",
+        "http://localhost:4318/v1/traces", "http://LOCALHOST:4318/v1/traces", "http://otel.localhost/v1/traces",
+        "http://[::1]:4318/v1/traces"}) {
+    c.endpoint = endpoint;
+    EXPECT_TRUE(CleartextCredentials(c).empty()) << endpoint;
+  }
+  for (const char* endpoint : {"http://10.0.0.5:4318/v1/traces", "http://[2001:db8::1]/v1/traces",
+                               "HTTP://collector.example/v1/traces", "http://localhost.example/v1"}) {
+    c.endpoint = endpoint;
+    EXPECT_EQ(CleartextCredentials(c), (std::vector<std::string>{"api_key"})) << endpoint;
+  }
+}
+
 TEST(EncoderTest, JsonFormatWrapsCanonicalSpansVerbatim) {
   UpstreamConfig c = Valid();
   auto e = MakeEncoder(c);
