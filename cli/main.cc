@@ -229,7 +229,9 @@ int CmdCheck(const Globals& g, const CheckArgs& a) {
 Result<std::unique_ptr<buffer::SpanQueue>> OpenStore(const Globals& g) {
   daemon::Config c = ResolveConfig(g);
   std::filesystem::path dir = c.state_dir / "buffer";
-  if (!std::filesystem::exists(dir / "CURRENT")) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "CURRENT", ec)) {
+    if (ec) return Fail(Error::Io("cannot read " + dir.string() + ": " + ec.message()));
     return Fail(Error::Unavailable("no buffer in " + dir.string() + " (use --state-dir)"));
   }
   return buffer::SpanQueue::OpenReadOnly(dir);
@@ -326,6 +328,10 @@ Result<json> Control(const Globals& g, const std::string& line,
   if (!answer) return Fail(answer.error());
   json j = json::parse(*answer, nullptr, false);
   if (!j.is_object()) return Fail(Error::Invalid("unexpected answer: " + *answer));
+  // An admin line from a peer without admin rights (docs/security.md).
+  if (j.value("ok", true) == false && j.value("error", std::string()).starts_with("permission denied")) {
+    return Fail(Error::Unavailable(j.value("error", std::string()) + "; run it as root or as the daemon's user"));
+  }
   return j;
 }
 
@@ -369,6 +375,7 @@ int CmdDeadLetterChange(const Globals& g, const std::string& verb, const DeadLet
   if (!a.ids.empty()) line["ids"] = a.ids;
   const char* counted = verb == "replay" ? "replayed" : "purged";
   auto answer = Control(g, line.dump());
+  if (!answer && answer.error().message.starts_with("permission denied")) return Die(answer.error().message, 1);
   if (answer) {
     if (!answer->value("ok", false)) return Die(verb + " failed: " + answer->value("error", std::string()), 1);
     std::printf("%s %llu\n", counted, answer->value(counted, 0ull));

@@ -313,7 +313,8 @@ IngestRequest RefuseBusy(Route route, std::string_view content_type) {
   req.proto = route == Route::kOtlpTraces && MediaType(content_type) != "application/json";
   req.failed = 503;
   req.failure =
-      "spanvaultd holds as much input in memory as it may (ingest.max_inflight_bytes); retry after the Retry-After delay";
+      "spanvaultd holds as much input in memory as it may (ingest.max_inflight_bytes); retry after the Retry-After "
+      "delay";
   return req;
 }
 

@@ -151,7 +151,8 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     out_.push_back('"');
   }
   for (auto [name, n] :
-       {std::pair<std::string_view, uint32_t>{"otel.dropped_attributes_count", span_.dropped_attributes_count + span_.limit_dropped_attributes},
+       {std::pair<std::string_view, uint32_t>{"otel.dropped_attributes_count",
+                                              span_.dropped_attributes_count + span_.limit_dropped_attributes},
         {"otel.dropped_events_count", span_.dropped_events_count},
         {"otel.dropped_links_count", span_.dropped_links_count}}) {
     if (n == 0) continue;

@@ -8,7 +8,9 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -262,6 +264,36 @@ TEST_F(AttackTest, DaemonSurvivesEveryAttackWithinItsMemoryBoundAndKeepsWhatItAc
   EXPECT_EQ(daemon_.Wait(), 0);
   std::multiset<std::string> kept = DumpIds(daemon_);
   for (const std::string& id : acked_) EXPECT_EQ(kept.count(id), 1u) << id;
+}
+
+// Whoever starts the daemon, with whatever umask: nothing it creates is
+// readable by others (directories 0750, files 0640, sockets socket_mode).
+TEST(FilePermissionTest, NothingWorldReadableWhateverTheUmask) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  mode_t old = umask(0);
+  d.Start();
+  umask(old);
+  auto c = cli::StreamClient::Connect(d.Socket());
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(c->Write(Span("perm") + "\n{\"$sync\":1}\n").has_value());
+  ASSERT_TRUE(c->ReadLine(std::chrono::seconds(30)).has_value());
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const fs::path& top : {dir.path() / "state", dir.path() / "run"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(top.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0750u) << top;
+    for (auto& e : fs::recursive_directory_iterator(top)) {
+      ASSERT_EQ(lstat(e.path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & S_IRWXO, 0u) << e.path() << " is open to others: " << std::oct << (st.st_mode & 07777);
+      if (S_ISDIR(st.st_mode)) EXPECT_EQ(st.st_mode & 07777, 0750u) << e.path();
+      ++files;
+    }
+  }
+  EXPECT_GT(files, 5);
 }
 
 }  // namespace

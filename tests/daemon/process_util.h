@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -83,8 +84,15 @@ class DaemonProcess {
 
   void Start(std::vector<std::string> extra = {}) {
     // No HTTP listener unless a test asks with --http (which wins over --set).
-    std::vector<std::string> argv = {SPANVAULTD_PATH,   "--udp",       "off", "--set",
-                                     "ingest.http=off", "--log-level", "info"};
+    // SPANVAULTD_UNDER_TEST: another build's binary (before/after figures).
+    const char* under_test = std::getenv("SPANVAULTD_UNDER_TEST");
+    std::vector<std::string> argv = {under_test != nullptr ? under_test : SPANVAULTD_PATH,
+                                     "--udp",
+                                     "off",
+                                     "--set",
+                                     "ingest.http=off",
+                                     "--log-level",
+                                     "info"};
     for (auto& a : DirArgs()) argv.push_back(a);
     for (auto& a : extra) argv.push_back(a);
     pid_ = fork();

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/log_limiter.h"
+#include "ipc/inflight_budget.h"
 #include "ipc/peer_cred.h"
 
 namespace spanvault::ipc {
@@ -87,6 +89,45 @@ TEST(AdminPolicyTest, RootOurUidAndTheAdminGroup) {
   EXPECT_TRUE(p.Allows(peer));  // the primary group
   PeerCred unknown;
   EXPECT_FALSE(p.Allows(unknown));
+}
+
+}  // namespace
+}  // namespace spanvault::ipc
+
+namespace spanvault::ipc {
+namespace {
+
+TEST(InflightBudgetTest, TakesWhatFitsAndOneOversizeAlone) {
+  InflightBudget b(1000);
+  EXPECT_TRUE(b.TryAcquire(600));
+  EXPECT_FALSE(b.TryAcquire(500));  // 1,100 > 1,000: nothing taken
+  EXPECT_EQ(b.in_use(), 600u);
+  EXPECT_TRUE(b.TryAcquire(400));
+  EXPECT_TRUE(b.Exhausted());
+  b.Release(1000);
+  EXPECT_FALSE(b.Exhausted());
+  EXPECT_TRUE(b.TryAcquire(5000));  // larger than the whole budget: passes alone
+  EXPECT_FALSE(b.TryAcquire(1));
+  b.Acquire(10);  // bytes already read go on whatever the balance
+  EXPECT_EQ(b.in_use(), 5010u);
+  b.Release(5010);
+  b.CountRefusal(span::Transport::kHttp, 2);
+  EXPECT_EQ(b.refusals(span::Transport::kHttp), 2u);
+  EXPECT_EQ(b.refusals(span::Transport::kUdp), 0u);
+  InflightBudget unbounded;
+  EXPECT_TRUE(unbounded.TryAcquire(1ull << 40));
+  EXPECT_FALSE(unbounded.Exhausted());
+}
+
+TEST(LogLimiterTest, OneLinePerKeyPerIntervalWithTheCount) {
+  LogLimiter l(std::chrono::seconds(10));
+  const int64_t s = 1'000'000'000;
+  EXPECT_EQ(l.Tick("uid 1000 control", 0), 1u);  // the first is logged
+  EXPECT_EQ(l.Tick("uid 1000 control", 1 * s), 0u);
+  EXPECT_EQ(l.Tick("uid 1000 control", 2 * s), 0u);
+  EXPECT_EQ(l.Tick("uid 1001 control", 2 * s), 1u);   // another peer: its own line
+  EXPECT_EQ(l.Tick("uid 1000 control", 10 * s), 3u);  // the interval passed: the count since
+  EXPECT_EQ(l.Tick("uid 1000 control", 11 * s), 0u);
 }
 
 }  // namespace
