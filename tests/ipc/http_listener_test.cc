@@ -448,24 +448,6 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-// What the daemon writes on fd 2 while `f` runs (through a file: never blocks).
-template <typename F>
-std::string CaptureStderr(F&& f) {
-  FILE* tmp = std::tmpfile();
-  int saved = dup(STDERR_FILENO);
-  dup2(fileno(tmp), STDERR_FILENO);
-  f();
-  dup2(saved, STDERR_FILENO);
-  close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
-  std::fclose(tmp);
-  return out;
-}
-
 TEST_F(HttpTest, HostMustNameThisListenerOnLoopback) {
   const std::string port = std::to_string(Port());
   // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1.

@@ -23,6 +23,7 @@ namespace spanvault::upstream {
 namespace {
 
 namespace asio = boost::asio;
+using spanvault::testing::CaptureStderr;
 using namespace std::chrono_literals;
 using testing::FakeBackend;
 using testing::FakeBackendOptions;
@@ -350,24 +351,6 @@ TEST(ForwarderTest, HttpsWithASelfSignedCertificateRefusedByDefaultAcceptedWithT
   ASSERT_TRUE(backend.WaitForUniqueSpans(20, 20s));
   ExpectAllReceived(backend, ids);
   ASSERT_TRUE(WaitFor([&] { return trusted.GetStats().healthy; }));
-}
-
-// What the process writes on fd 2 while `f` runs (through a file: never blocks).
-template <typename F>
-std::string CaptureStderr(F&& f) {
-  FILE* tmp = std::tmpfile();
-  int saved = dup(STDERR_FILENO);
-  dup2(fileno(tmp), STDERR_FILENO);
-  f();
-  dup2(saved, STDERR_FILENO);
-  close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
-  std::fclose(tmp);
-  return out;
 }
 
 TEST(ForwarderTest, TheEndpointIsRedactedInStatusAndLogs) {
