@@ -44,8 +44,12 @@ std::optional<int64_t> ParseDateNs(std::string_view s) {
   std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(m)),
                                   std::chrono::day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return std::nullopt;
-  auto days = std::chrono::sys_days(ymd).time_since_epoch().count();
-  return static_cast<int64_t>(days) * 86'400'000'000'000LL;
+  // Midnights that int64 nanoseconds hold: 1677-09-22 to 2262-04-11.
+  constexpr int64_t kNsPerDay = 86'400'000'000'000LL;
+  constexpr int64_t kMaxDays = INT64_MAX / kNsPerDay;
+  const int64_t days = std::chrono::sys_days(ymd).time_since_epoch().count();
+  if (days > kMaxDays || days < -kMaxDays) return std::nullopt;
+  return days * kNsPerDay;
 }
 
 }  // namespace internal
@@ -160,7 +164,10 @@ Result<ModelPrice> ParseModel(const json& m, size_t index) {
     for (const auto& v : *it) {
       const std::string* from = v.is_object() ? StringField(v, "valid_from") : nullptr;
       std::optional<int64_t> ns = from ? internal::ParseDateNs(*from) : std::nullopt;
-      if (!ns) return Fail(Error::Invalid(where + ".versions: each needs valid_from = \"YYYY-MM-DD\""));
+      if (!ns) {
+        return Fail(
+            Error::Invalid(where + ".versions: each needs valid_from = \"YYYY-MM-DD\" (1677-09-22 to 2262-04-11)"));
+      }
       auto p = v.find("prices");
       if (p == v.end()) return Fail(Error::Invalid(where + ".versions[" + *from + "]: \"prices\" is required"));
       auto vl = ParseLevel(*p, where + ".versions[" + *from + "].prices");

@@ -8,8 +8,7 @@
 // Which lines need admin rights is decided here too (NeedsAdmin); who has
 // them is ipc/peer_cred.h.
 //
-// Deliberately free of <expected> (common/error.h): the fuzz targets are
-// built with clang 14, whose libstdc++ 12 <expected> does not compile.
+// Errors are strings (no <expected>), like the other decoding cores.
 #pragma once
 
 #include <cstdint>

@@ -6,8 +6,9 @@
 // AnyValue trees (arrays, kvlists) live in a per-request pool: a value's
 // children are pool.kvs[first, first + count), array elements with empty keys.
 //
-// Deliberately free of <expected> (common/error.h): the fuzz target is built
-// with clang 14, whose libstdc++ 12 <expected> does not compile.
+// Free of <expected> (common/error.h): errors are strings here, so that the
+// cores compile with any C++20 compiler (Debian's clang 14 cannot compile
+// libstdc++ 12's <expected>; the fuzz build uses clang 19).
 #pragma once
 
 #include <cstdint>

@@ -257,6 +257,28 @@ prices = { input = 0.2, output = 0.5 }
   EXPECT_EQ(Input(*j->Find("acme", "acme-large")), 430'000'000'000);
 }
 
+// Found by the fuzzer (tests/fuzz/prices_fuzz.cc): a valid_from past
+// 2262-04-11 overflowed int64 nanoseconds (undefined behaviour; the version
+// then sorted and applied by a wrapped time). Such dates are refused.
+TEST(PriceTableTest, VersionDatesOutsideTheNanosecondRangeAreRefused) {
+  auto table = [](const std::string& date) {
+    return PriceTable::FromJson(R"({"models":[{"provider":"p","id":"a","prices":{"input":1},"versions":[)"
+                                R"({"valid_from":")" +
+                                date + R"(","prices":{"input":2}}]}]})");
+  };
+  for (const char* bad : {"3163-03-13", "9999-12-31", "2262-04-12", "1677-09-21", "0000-01-01"}) {
+    auto t = table(bad);
+    ASSERT_FALSE(t.has_value()) << bad;
+    EXPECT_NE(t.error().message.find("valid_from"), std::string::npos) << t.error().message;
+  }
+  for (const char* good : {"2262-04-11", "1970-01-01", "1677-09-22"}) {
+    auto t = table(good);
+    ASSERT_TRUE(t.has_value()) << good << ": " << t.error().message;
+    ASSERT_EQ(t->models()[0].versions.size(), 1u);
+    EXPECT_EQ(t->models()[0].versions[0].valid_from, good);
+  }
+}
+
 TEST(PriceTableTest, BrokenFilesReportEveryProblem) {
   struct Case {
     const char* text;

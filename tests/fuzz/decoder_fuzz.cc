@@ -1,3 +1,4 @@
+// fuzz-flags: -max_len=8192
 // libFuzzer target for the span decoder. Properties checked on every input:
 // no crash or sanitizer report, every encoded span is valid JSON, and every
 // encoded span decodes again as a valid span (the canonical form is stable).
