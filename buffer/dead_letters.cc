@@ -1,4 +1,4 @@
-// The dead-letter store: spans an upstream refused for good (design §4), with
+// The dead-letter store: spans an upstream refused for good (docs/durability.md), with
 // the answer that refused them, for `spanvault dead-letter list|replay|purge`.
 //
 // Writes go straight to RocksDB under write_mu_ (like Ack), not through the

@@ -128,7 +128,7 @@ struct QuarantineEntry {
   std::string json;  // the stored JSON object (see the format above)
 };
 
-// A span an upstream refused for good (design §4): kept with the answer.
+// A span an upstream refused for good (docs/durability.md): kept with the answer.
 struct DeadLetter {
   uint64_t id = 0;  // assigned by AddDeadLetters
   std::string upstream;

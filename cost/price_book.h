@@ -1,5 +1,5 @@
 // cost/price_book — the cost engine: which price applies to a span, and what
-// the span cost (design §6).
+// the span cost (docs/cost.md).
 //
 // A PriceBook is an ordered list of PriceTables: the user's tables first, in
 // the order given, the built-in table last. Lookup tries, in order:
@@ -20,7 +20,7 @@
 //   reasoning   = reasoning_tokens × reasoning     (missing: output price)
 //   request     = per_request / 1000               (USD per 1,000 requests)
 //   total       = the sum of the parts
-// Usage follows design §2: input includes cache reads and writes, output
+// Usage follows docs/span.md: input includes cache reads and writes, output
 // includes reasoning. Missing counts are zero.
 //
 // Thread-safety: a PriceBook is immutable; Lookup/Compute are const and safe

@@ -1,4 +1,4 @@
-// cost/price_table — one immutable table of model prices (design §6).
+// cost/price_table — one immutable table of model prices (docs/cost.md).
 //
 // A table is a list of providers and models. Each model has a provider, an
 // id, a match rule (default: equals id), base prices, optional whole-request

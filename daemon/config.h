@@ -95,7 +95,7 @@ struct Config {
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
   // Reloaded on SIGHUP (a changed list applies too: daemon/reload.h).
   std::vector<std::string> price_tables;
-  // Default: none. `[[upstream]]` tables (design §5); only from the file.
+  // Default: none. `[[upstream]]` tables (docs/forwarding.md); only from the file.
   // A reload applies changes live (daemon/reload.h).
   std::vector<upstream::UpstreamConfig> upstreams;
   // Default: 5s. On SIGTERM (and for forwarders a reload stops), how long

@@ -1,5 +1,5 @@
 // daemon/ — the Prometheus text exposition (format 0.0.4) of the status
-// document (see daemon/status.h): every counter and gauge of design §7,
+// document (see daemon/status.h): every counter and gauge of docs/operations.md,
 // prefixed `spanvault_`, counters ending in `_total`, base units (seconds,
 // bytes), one `# HELP` and `# TYPE` per family. Labels are escaped.
 #pragma once

@@ -1,4 +1,4 @@
-// The HTTP listener (design §3, HTTP row; §7 probes): an HTTP/1.1 server on
+// The HTTP listener (docs/protocol.md, HTTP; probes in docs/operations.md): an HTTP/1.1 server on
 // Boost.Beast for OTLP/HTTP traces, canonical spans and the health, readiness
 // and metrics endpoints. Routes, status codes and answer bodies are
 // documented in ipc/http_ingest.h, which decides them without I/O.

@@ -1,5 +1,5 @@
 // otlp/ — maps one decoded OTLP span (with its resource and scope) to a span
-// in spanvault's input schema (design §2). The mapping table is at the top of
+// in spanvault's input schema (docs/span.md). The mapping table is at the top of
 // otlp_ingest.cc. No I/O.
 #pragma once
 

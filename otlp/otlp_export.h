@@ -1,4 +1,4 @@
-// otlp/ — OTLP trace export: canonical spans (design §2, as stored in the
+// otlp/ — OTLP trace export: canonical spans (docs/span.md, as stored in the
 // buffer) → one ExportTraceServiceRequest, as protobuf or as OTLP/JSON, with
 // the attributes a given backend reads (the dialect). No I/O.
 //

@@ -4,7 +4,7 @@
 #include "otlp/span_data.h"
 #include "otlp/wire.h"
 
-// OTLP span → canonical span (design §2). The readers (proto_reader.cc,
+// OTLP span → canonical span (docs/span.md). The readers (proto_reader.cc,
 // json_reader.cc) decode into SpanData; mapping.cc and usage.cc write the
 // canonical JSON. Where a field has several sources the first listed wins;
 // the attributes of the others stay in `attributes`. Every attribute that is

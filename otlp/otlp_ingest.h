@@ -1,5 +1,5 @@
 // otlp/ — OTLP/HTTP trace ingest: ExportTraceServiceRequest (protobuf or the
-// OTLP JSON encoding) → spans in spanvault's input schema (design §2), which
+// OTLP JSON encoding) → spans in spanvault's input schema (docs/span.md), which
 // then go through span::Decoder like spans from any other transport
 // (validation, normalisation, cost). No I/O.
 //
@@ -23,7 +23,7 @@ namespace spanvault::otlp {
 using IngestLimits = MapLimits;
 
 struct OtlpSpans {
-  // One JSON object per OTLP span, in the input schema of design §2
+  // One JSON object per OTLP span, in the input schema of docs/span.md
   // (trace_id, span_id, parent_span_id, name, type, start_time, end_time,
   // status, error, model, provider, model_parameters, usage, cost, input,
   // output, attributes, session_id, user_id, environment, release, service,

@@ -1,7 +1,7 @@
 // otlp/ — token usage and client cost of an OTLP span, from whichever
 // convention carries them (Langfuse usage_details/cost_details, GenAI
 // gen_ai.usage.*, OpenInference llm.token_count.* / llm.cost.*), converted to
-// spanvault's inclusive usage (design §2). Used by mapping.cc only.
+// spanvault's inclusive usage (docs/span.md). Used by mapping.cc only.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // otlp/ — export to two backends' own JSON APIs, for backends (or versions)
-// that take spans there rather than over OTLP. Canonical spans (design §2, as
+// that take spans there rather than over OTLP. Canonical spans (docs/span.md, as
 // stored in the buffer) in; one request body out. No I/O.
 //
 // Langfuse batch ingestion (`POST /api/public/ingestion`):

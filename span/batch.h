@@ -11,7 +11,7 @@
 
 namespace spanvault::span {
 
-// Where a payload came from (design §2 `source`).
+// Where a payload came from (docs/span.md, `source`).
 enum class Transport : uint8_t { kUnixStream = 0, kUnixDatagram = 1, kUdp = 2, kHttp = 3 };
 inline constexpr int kTransportCount = 4;
 // "unix_stream", "unix_dgram", "udp", "http".
@@ -27,11 +27,11 @@ struct Source {
 
 // Why a payload or span was refused; one counter per kind and transport.
 enum class RejectKind : uint8_t {
-  kTooLarge = 0,  // over the transport's size limit
-  kSyntax = 1,    // not JSON
-  kEncoding = 2,  // invalid UTF-8
-  kDepth = 3,     // nesting over the limit
-  kSchema = 4,    // JSON, but not a valid span
+  kTooLarge = 0,   // over the transport's size limit
+  kSyntax = 1,     // not JSON
+  kEncoding = 2,   // invalid UTF-8
+  kDepth = 3,      // nesting over the limit
+  kSchema = 4,     // JSON, but not a valid span
   kFull = 5,       // the buffer is full and on_full = "reject"
   kForbidden = 6,  // an admin control line from a peer without admin rights
   kBusy = 7,       // the in-flight byte budget is spent (ingest.max_inflight_bytes)
@@ -49,7 +49,7 @@ struct Rejection {
 };
 
 // Encoded spans: spans[i] is data.substr(offset, length), each one canonical
-// JSON object (design §2) including received_at and source.
+// JSON object (docs/span.md) including received_at and source.
 struct EncodedSpan {
   uint32_t offset = 0;
   uint32_t length = 0;

@@ -1,4 +1,4 @@
-// span/ — the canonical span (design §2): parsing, validation, normalisation
+// span/ — the canonical span (docs/span.md): parsing, validation, normalisation
 // and encoding. No I/O.
 //
 // A payload is one span object or an array of span objects. Each valid span is

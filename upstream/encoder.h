@@ -1,6 +1,6 @@
 // upstream/ — request bodies for each upstream `format`.
 //
-// An Encoder turns a batch of canonical spans (design §2, as stored in the
+// An Encoder turns a batch of canonical spans (docs/span.md, as stored in the
 // buffer) into one request body. `json` is {"spans": [span, ...]} with the
 // spans copied verbatim; `otlp-proto` and `otlp-json` are OTLP/HTTP
 // (otlp_encoder.h); `langfuse-ingestion` and `braintrust-logs` are those

@@ -1,4 +1,4 @@
-// upstream/ — OTLP/HTTP trace export as an upstream format (design §5):
+// upstream/ — OTLP/HTTP trace export as an upstream format (docs/forwarding.md):
 // `format = "otlp-proto"` (application/x-protobuf) or `"otlp-json"`
 // (application/json, the OTLP JSON encoding), with a `dialect` that decides
 // which attributes the backend reads (otlp/otlp_export.h has the mapping).
