@@ -123,6 +123,25 @@ int CmdStatus(const Globals& g, bool as_json) {
                 t.value("accepted_spans", 0ull), t.value("spans_per_second_1m", 0.0), t.value("rejected", 0ull),
                 t.contains("kernel_drops") ? t["kernel_drops"].dump().c_str() : "-", reasons.c_str());
   }
+  // What the listeners refused before decoding (docs/security.md).
+  {
+    const json& in = s["ingest"];
+    std::string refused;
+    for (auto& [k, v] : in["budget_refusals"].items()) {
+      if (v.is_number() && v.get<uint64_t>() > 0) refused += " " + k + "=" + v.dump();
+    }
+    const json& st = s["transports"]["unix_stream"];
+    const json& http = s["transports"]["http"];
+    std::string policy;
+    for (auto& [k, v] : http["refused_by_policy"].items()) {
+      if (v.is_number() && v.get<uint64_t>() > 0) policy += " " + k + "=" + v.dump();
+    }
+    std::printf("\nin flight          %llu of %llu bytes%s%s\n", in.value("inflight_bytes", 0ull),
+                in.value("max_inflight_bytes", 0ull), refused.empty() ? "" : "; refused while full:", refused.c_str());
+    std::printf("connections        stream %llu (%llu refused), http %llu%s%s\n", st.value("connections", 0ull),
+                st.value("connections_refused", 0ull), http.value("connections", 0ull),
+                policy.empty() ? "" : "; http refused by policy:", policy.c_str());
+  }
   const json& b = s["buffer"];
   std::printf("\nbuffer (%s, durability %s)\n", b.value("state_dir", std::string()).c_str(),
               b.value("durability", std::string()).c_str());

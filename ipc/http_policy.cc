@@ -139,12 +139,15 @@ bool IsOwnOrigin(std::string_view normalized, uint16_t port) {
 }
 
 bool Allowed(std::string_view origin, const HttpPolicy& policy) {
+  if (origin == "null") return std::find(policy.allowed_origins.begin(), policy.allowed_origins.end(), "*") !=
+                                policy.allowed_origins.end();
+  // Only a well-formed origin is ever allowed, even under "*": the answer
+  // echoes it in Access-Control-Allow-Origin.
+  auto normalized = NormalizeOrigin(origin);
+  if (!normalized || *normalized == "*") return false;
   for (const std::string& o : policy.allowed_origins) {
     if (o == "*") return true;
   }
-  if (origin == "null") return false;
-  auto normalized = NormalizeOrigin(origin);
-  if (!normalized || *normalized == "*") return false;
   if (IsOwnOrigin(*normalized, policy.port)) return true;
   return std::find(policy.allowed_origins.begin(), policy.allowed_origins.end(), *normalized) !=
          policy.allowed_origins.end();

@@ -178,6 +178,17 @@ TEST(HttpPolicyTest, DecidesHostOriginAndSecFetchSite) {
        false},
       {"star", &any, kHost, "https://anything.example", {}, Kind::kServe, {}, 0, true},
       {"star allows null", &any, kHost, "null", {}, Kind::kServe, {}, 0, true},
+      // Under "*" the origin is echoed back: a malformed one (CR, NUL, no
+      // scheme) is refused, never written into an answer header.
+      {"star refuses a malformed origin",
+       &any,
+       kHost,
+       std::string_view("KK\rK\0K", 6),
+       {},
+       Kind::kRefuse,
+       HttpRefusal::kOrigin,
+       403,
+       false},
       {"star still checks Host",
        &any,
        "evil.example:4318",
