@@ -1291,7 +1291,8 @@ TEST(SpanQueueSpansDbTest, SalvageReportsASpansDatabaseItCannotOpen) {
   auto r = Salvage(dir.path(), [](span::Batch&&) -> Status { return {}; });
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->spans, 0u);
-  EXPECT_NE(r->repair_note.find("cannot open spans"), std::string::npos) << r->repair_note;
+  EXPECT_NE(r->repair_note.find("spans database is missing"), std::string::npos) << r->repair_note;
+  EXPECT_FALSE(r->complete());
 }
 
 // Found by the fuzzer (tests/fuzz/salvage_fuzz.cc): salvage re-queued any
