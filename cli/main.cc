@@ -167,6 +167,12 @@ int CmdStatus(const Globals& g, bool as_json) {
   if (b.contains("store_recovered_from")) {
     std::printf("  damaged store moved aside: %s\n", b["store_recovered_from"].get<std::string>().c_str());
   }
+  if (b.contains("salvage")) {
+    const json& sv = b["salvage"];
+    std::printf("  salvage            %s: %llu spans re-queued in %.1fs%s%s\n", sv.value("state", std::string()).c_str(),
+                sv.value("spans", 0ull), sv.value("seconds", 0.0), sv.contains("note") ? "; " : "",
+                sv.value("note", std::string()).c_str());
+  }
   const json& ups = s["upstreams"];
   if (ups.is_array() && !ups.empty()) {
     std::printf("\n%-16s %-9s %10s %10s %12s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",

@@ -225,6 +225,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   auto q = buffer::SpanQueue::Open(bo);
   if (!q) return Fail(q.error());
   d.queue = std::move(*q);
+  if (std::string from = d.queue->GetStats().store_recovered_from; !from.empty()) {
+    d.salvage = std::make_unique<AutoSalvage>(*d.queue, from);
+  }
   if (auto st = StartForwarders(d); !st) return Fail(st.error());
 
   buffer::SpanQueue* queue = d.queue.get();
@@ -453,6 +456,7 @@ void Daemon::Stop() {
   // 2. Requests in flight get shutdown_grace; what they do not finish stays
   // unacknowledged in the store and is sent again after the next start.
   StopForwarders(d);
+  d.salvage.reset();  // stops at its next batch; what it did not take stays in the moved-aside store
   // 3. The store commits everything queued, fsyncs and closes; the last
   // answers are posted to the connections, which the I/O threads still write.
   d.queue->Close();
@@ -470,6 +474,7 @@ std::string Daemon::StatusJson() const {
   nlohmann::json j =
       nlohmann::json::parse(BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
+  if (impl_->salvage) j["buffer"]["salvage"] = impl_->salvage->ToJson();
   std::vector<std::pair<upstream::ForwarderStats, uint64_t>> forwarders;  // with their instance
   {
     std::shared_lock lk(impl_->forwarders_mu);
@@ -530,10 +535,9 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
     });
     answer["ok"] = r.has_value();
     if (r) {
-      answer["spans"] = r->spans;
-      answer["unreadable"] = r->unreadable;
-      if (!r->repair_note.empty()) answer["note"] = r->repair_note;
-      LOG_WARN("salvaged spans from a damaged store", {{"dir", line["$salvage"]}, {"spans", r->spans}});
+      answer.update(SalvageResultJson(*r));
+      LOG_WARN("salvaged spans from a damaged store",
+               {{"dir", line["$salvage"]}, {"spans", r->spans}, {"note", r->repair_note}});
     } else {
       answer["error"] = r.error().message;
     }

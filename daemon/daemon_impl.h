@@ -24,6 +24,7 @@
 
 #include "buffer/span_queue.h"
 #include "common/util.h"
+#include "daemon/auto_salvage.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/pricing.h"
@@ -53,6 +54,9 @@ struct Daemon::Impl {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::unique_ptr<buffer::SpanQueue> queue;
+  // Set when the store was found damaged at start: its salvage, running or
+  // finished. Reset before the queue closes.
+  std::unique_ptr<AutoSalvage> salvage;
   // Upstreams: their own io_context, so that compressing batches never
   // competes with the listeners' handlers for a thread. The threads start
   // with the first forwarder (at start or at a reload).

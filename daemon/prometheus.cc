@@ -159,6 +159,13 @@ std::string RenderPrometheus(const json& status) {
   counter("spanvault_buffer_writes_total", "RocksDB writes (group commits).", Get(b, "write_batches"));
   counter("spanvault_buffer_fsyncs_total", "WAL fsyncs.", Get(b, "fsyncs"));
   counter("spanvault_buffer_write_errors_total", "Failed RocksDB writes.", Get(b, "write_errors"));
+  if (b.contains("salvage")) {  // a damaged store found at start (daemon/auto_salvage.h)
+    const json& sv = b["salvage"];
+    gauge("spanvault_buffer_salvage_running", "1 while a damaged store's spans are put back into the live one.",
+          json(sv.value("state", std::string()) == "running" ? 1 : 0));
+    counter("spanvault_buffer_salvaged_spans_total", "Spans salvaged from a damaged store into the live one.",
+            Get(sv, "spans"));
+  }
   gauge("spanvault_quarantine_entries", "Refused payloads kept for `spanvault rejected`.", Get(b, "quarantined"));
   counter("spanvault_quarantined_payloads_total", "Refused payloads written to the quarantine.",
           Get(b, "quarantined_total"));
