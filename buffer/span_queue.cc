@@ -79,10 +79,27 @@ auto NoThrow(std::string_view what, F&& f) -> decltype(f()) {
 
 // Extents hold at most 1/32 of max_disk_bytes, so dropping whole extents at
 // the bound frees about 3% of it at a time (never more than one extent).
+// On a small filesystem the extents follow its size instead (the bound can
+// then be no larger), and so do the memtables: a WAL file preallocates 1.1x
+// the memtable size, and a flush writes a table file of that size while its
+// WAL is still there. 32 MiB memtables made a 48 MiB filesystem run out of
+// space with 16 MiB still free. 1/16 of the filesystem, 1..32 MiB.
 SpanQueue::Impl::Impl(Options options, bool read_only)
-    : options_(std::move(options)),
-      read_only_(read_only),
-      index_(std::max<uint64_t>(options_.max_disk_bytes / 32, 1)) {}
+    : options_(std::move(options)), read_only_(read_only), index_(std::max<uint64_t>(options_.max_disk_bytes / 32, 1)) {
+  effective_max_bytes_ = options_.max_disk_bytes;
+  reserve_target_ = options_.disk_reserve_bytes;
+  if (read_only_) return;
+  if (FsSpace fs = StatFs(); fs.ok && fs.total > 0) {
+    write_buffer_bytes_ = std::clamp<uint64_t>(fs.total / 16, 1ull << 20, 32ull << 20);
+    // Two flushes at once (max_background_flushes = 2) and the next WAL's
+    // preallocation: ~3 memtables. Compactions of these increasing keys are
+    // mostly trivial moves; the others write files of at most 2 memtables
+    // (target_file_size_base below) and free their inputs after.
+    flush_headroom_ = 3 * write_buffer_bytes_;
+    reserve_target_ = std::min<uint64_t>(options_.disk_reserve_bytes, fs.total / 8);
+    index_ = internal::SpanIndex(std::max<uint64_t>(std::min(options_.max_disk_bytes, fs.total) / 32, 1));
+  }
+}
 
 SpanQueue::Impl::~Impl() { Close(); }
 
@@ -94,6 +111,14 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
   const std::string dir = options_.dir.string();
   const std::string spans_dir = (options_.dir / internal::kSpansDbDir).string();
   auto descriptors = internal::Descriptors(dbo, dir);
+  if (!read_only_) {
+    // Sized to the filesystem (see the constructor); the defaults on one of
+    // 512 MiB and more.
+    dbo.max_total_wal_size = std::min<uint64_t>(dbo.max_total_wal_size, 8 * write_buffer_bytes_);
+    for (auto& d : descriptors) {
+      d.options.write_buffer_size = std::min<size_t>(d.options.write_buffer_size, write_buffer_bytes_);
+    }
+  }
   if (read_only_) {
     // A read-only view cannot create column families: leave out the ones an
     // older store does not have yet.
@@ -148,8 +173,12 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
                                      internal::SpansDbDescriptors(nullptr), &spans_handles, &raw);
     if (s.ok()) s = raw->TryCatchUpWithPrimary();
   } else {
-    s = rocksdb::DB::Open(dbo, spans_dir, internal::SpansDbDescriptors(internal::SpanFloor(span_floor_)),
-                          &spans_handles, &raw);
+    auto spans_descriptors = internal::SpansDbDescriptors(internal::SpanFloor(span_floor_));
+    for (auto& d : spans_descriptors) {
+      d.options.write_buffer_size = std::min<size_t>(d.options.write_buffer_size, write_buffer_bytes_);
+      d.options.target_file_size_base = std::min<uint64_t>(d.options.target_file_size_base, 2 * write_buffer_bytes_);
+    }
+    s = rocksdb::DB::Open(dbo, spans_dir, spans_descriptors, &spans_handles, &raw);
   }
   if (raw != nullptr) spans_db_.reset(raw);
   // The default column family's handle: the DB's own is used instead.
@@ -313,7 +342,19 @@ Status SpanQueue::Impl::OpenPrimary() {
   auto open_failed = [&](const rocksdb::Status& s) {
     return Fail(Error::Io("cannot open span store " + options_.dir.string() + ": " + s.ToString()));
   };
+  {
+    // A reserve file left by an earlier run (docs/durability.md).
+    std::error_code size_ec;
+    const uint64_t held = fs::file_size(options_.dir / internal::kReserveFile, size_ec);
+    reserve_held_ = size_ec ? 0 : held;
+  }
   rocksdb::Status s = OpenDb();
+  if (internal::IsNoSpace(s) && reserve_held_ > 0) {
+    // Replaying the WAL (a flush) needs room the filesystem no longer has:
+    // the reserve is for that.
+    ReleaseReserve("cannot open the span store: " + s.ToString());
+    s = OpenDb();
+  }
   if (s.IsCorruption()) {
     if (auto st = MoveAside(s); !st) return st;
     s = OpenDb();
@@ -333,6 +374,7 @@ Status SpanQueue::Impl::OpenPrimary() {
     r = Recover();
   }
   if (!r) return r;
+  UpdateDiskBudget(/*force=*/true);  // and the reserve, when there is room for it
   std::lock_guard lk(state_mu_);
   LOG_INFO("span store open", {{"dir", options_.dir.string()},
                                {"spans", index_.spans()},
@@ -340,6 +382,10 @@ Status SpanQueue::Impl::OpenPrimary() {
                                {"head_seq", index_.head_seq()},
                                {"next_seq", index_.next_seq()},
                                {"consumers", cursors_.size()},
+                               {"effective_max_bytes", counters_.effective_max_bytes},
+                               {"bound", counters_.bound},
+                               {"disk_free_bytes", counters_.disk_free_bytes},
+                               {"disk_reserve_bytes", reserve_held_},
                                {"wal_crc32c", internal::Crc32cImplementation()}});
   return {};
 }
@@ -465,13 +511,14 @@ Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
   return {};
 }
 
-// Delivered bytes after which the SST files holding only delivered spans are
-// deleted (DeleteFilesInRange).
-constexpr uint64_t kReclaimBytes = 64ull << 20;
-
 Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
   std::shared_lock db_lock(db_mu_);
-  if (auto st = CheckWritable(); !st) return st;
+  // A failed store (even one the writer could not reopen yet) still takes
+  // acks, in memory: delivery goes on, and what it frees is what heals a
+  // full disk.
+  if (read_only_ || !store_failed_) {
+    if (auto st = CheckWritable(); !st) return st;
+  }
   std::unique_lock write_lock(write_mu_);
   uint64_t head, new_head;
   {
@@ -486,12 +533,23 @@ Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
     head = index_.head_seq();
     new_head = std::min(until, MinCursorLocked(name));
   }
-  rocksdb::WriteBatch wb;
-  wb.Put(meta_cf_, CursorKey(name), SeqKey(until));
-  AddHeadDelete(wb, head, new_head);
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
-  if (!s.ok()) return Fail(FromRocks("ack", s));
-  wal_dirty_ = true;
+  bool persisted = false;
+  if (!store_failed_ && db_) {
+    rocksdb::WriteBatch wb;
+    wb.Put(meta_cf_, CursorKey(name), SeqKey(until));
+    AddHeadDelete(wb, head, new_head);
+    persisted = db_->Write(rocksdb::WriteOptions(), &wb).ok();
+  }
+  if (persisted) {
+    wal_dirty_ = true;
+  } else {
+    // The writer persists the cursors and the head once the store is ok
+    // again (PersistPendingAcks); a crash before that only means
+    // redelivery. Raising the floor first is safe here: every consumer has
+    // acknowledged the spans below new_head, so the compaction filter may
+    // drop them even if the head on disk is older.
+    acks_unpersisted_ = true;
+  }
   RaiseSpanFloor(new_head);
   uint64_t trimmed;
   {
@@ -508,7 +566,7 @@ void SpanQueue::Impl::ReclaimBelow(uint64_t head, uint64_t trimmed) {
   // Spans below the head stay in their table files until a compaction reads
   // them; whole SST files below it can go at once (a metadata change, no
   // rewrite). L0 files wait until they are moved down.
-  if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed < kReclaimBytes) return;
+  if (trimmed_since_reclaim_.fetch_add(trimmed) + trimmed < reclaim_bytes_.load()) return;
   trimmed_since_reclaim_ = 0;
   {
     std::lock_guard lk(bg_mu_);

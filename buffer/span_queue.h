@@ -74,6 +74,14 @@ struct Options {
   // beyond (counted, logged).
   uint64_t dead_letter_max_entries = 100000;
   uint64_t dead_letter_max_bytes = 256ull << 20;
+  // Default: 64 MiB, at most 1/8 of the filesystem. Disk space held back in
+  // a preallocated file, dir/RESERVE, and released (deleted) when a write
+  // or Open fails for want of space, so that opening the store, replaying
+  // its WAL, resuming and deleting delivered spans still find room on a full
+  // filesystem; made again once the space is back. 0: no reserve. The
+  // buffer's bound also keeps this much (and RocksDB's flush headroom) free
+  // (docs/durability.md, "A full disk").
+  uint64_t disk_reserve_bytes = 64ull << 20;
   // Default: 64 MiB. Bytes queued for the writer; Append blocks beyond it.
   uint64_t max_pending_bytes = 64ull << 20;
   // Default: 4 MiB. The most one group commit (one RocksDB write) takes from
@@ -167,6 +175,19 @@ struct Stats {
   uint64_t fsyncs = 0;
   uint64_t write_errors = 0;
   std::string store_recovered_from;  // set when a damaged store was moved aside at Open
+  // The store's state: ok, or failed after a write error (disk full, I/O
+  // error, read-only filesystem) until a retry (once a second) succeeds.
+  // While failed, appends are refused at once; reads and acks go on.
+  bool store_ok = true;
+  std::string store_error;            // the error that started the failure (empty when ok)
+  int64_t store_failed_since_ns = 0;  // wall clock; 0 when ok
+  uint64_t store_failures = 0;        // ok -> failed transitions since Open
+  // The bound in force: min(max_disk_bytes, what the filesystem can hold for
+  // the buffer), re-evaluated about once a second; `bound` says which one.
+  uint64_t effective_max_bytes = 0;
+  std::string bound = "max_disk_bytes";  // or "filesystem"
+  uint64_t disk_free_bytes = 0;          // free on the store's filesystem (for the daemon's user)
+  uint64_t disk_reserve_bytes = 0;       // held in the reserve file now
 };
 
 class SpanQueue {
@@ -213,7 +234,10 @@ class SpanQueue {
   Result<uint64_t> ConsumerPosition(std::string_view name) const;
   // Marks every seq < `until` as acknowledged by `name` (persisted). Spans
   // every consumer has acknowledged are deleted with one DeleteRange. With no
-  // consumers registered, nothing is deleted except by the bounds.
+  // consumers registered, nothing is deleted except by the bounds. While
+  // the store is failed (Stats::store_ok) the ack is kept in memory and
+  // written once the store is writable again (a crash before that means
+  // redelivery, never loss), so delivery goes on.
   Status Ack(std::string_view name, uint64_t until);
 
   Stats GetStats() const;

@@ -44,6 +44,7 @@
 
 #include "buffer/span_index.h"
 #include "buffer/span_queue.h"
+#include "common/log_limiter.h"
 
 namespace spanvault::buffer {
 
@@ -135,6 +136,37 @@ class SpanQueue::Impl {
   void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
   void TrimIfIdle();
 
+  // span_queue_writer.cc, "A full disk" (docs/durability.md).
+  // Writer thread (and Open): a write failed. The first failure of an
+  // episode logs, marks the store failed and, when the disk is full,
+  // releases the reserve; later ones are counted and logged at most every
+  // kFailureLogInterval.
+  void NoteStoreError(std::string_view what, const rocksdb::Status& s);
+  // Writer thread: the store is writable again; logs how long it was not.
+  void NoteStoreRecovered(std::string_view how);
+  // Writer thread, store ok: writes the cursors and head that Ack could
+  // only keep in memory while the store was failed.
+  void PersistPendingAcks();
+  // Every cursor and the head, from memory, in one write. Writer thread.
+  rocksdb::Status WriteCursors();
+  // After Resume() or a reopen: a write to each database, which must succeed
+  // before the store counts as writable again.
+  rocksdb::Status ProbeWrites();
+  // statvfs of the store's filesystem (the nearest existing ancestor of dir).
+  struct FsSpace {
+    uint64_t total = 0, free = 0;
+    bool ok = false;
+  };
+  FsSpace StatFs() const;
+  // The bound in force now, from max_disk_bytes, free space, the reserve and
+  // the flush headroom. Writer thread (and Open), at most once a second
+  // unless `force`.
+  void UpdateDiskBudget(bool force);
+  // The reserve file: made (when there is room for it and the store is ok)
+  // or released. Writer thread and Open.
+  void EnsureReserve(const FsSpace& fs);
+  void ReleaseReserve(std::string_view why);
+
   const Options options_;
   const bool read_only_;
   std::filesystem::path secondary_dir_;  // OpenReadOnly's scratch dir, removed at Close
@@ -208,6 +240,25 @@ class SpanQueue::Impl {
   // pages) while every group is built; reset by TrimIfIdle.
   rocksdb::WriteBatch group_batch_;
   size_t group_batch_reserved_ = 0;
+  // Filesystem-derived sizes, fixed at Open: the memtable size (32 MiB, less
+  // on a small filesystem: a WAL file preallocates 1.1x it), the headroom
+  // RocksDB needs to flush and compact, the reserve's size.
+  uint64_t write_buffer_bytes_ = 32ull << 20;
+  uint64_t flush_headroom_ = 64ull << 20;
+  uint64_t reserve_target_ = 0;
+  uint64_t reserve_held_ = 0;  // writer thread (and Open)
+  Clock::time_point next_budget_check_{};
+  // The bound in force (writer thread writes, Ack's reclaim reads).
+  std::atomic<uint64_t> effective_max_bytes_{0};
+  // Delivered bytes after which table files below the head are dropped.
+  std::atomic<uint64_t> reclaim_bytes_{64ull << 20};
+  Clock::time_point failed_since_{};
+  uint64_t failure_episode_ = 0;
+  LogLimiter failure_log_{std::chrono::seconds(30)};
+  LogLimiter sync_log_{std::chrono::seconds(30)};
+  // Ack ran while the store was failed: its cursor and the head are in
+  // memory only until the writer persists them.
+  std::atomic<bool> acks_unpersisted_{false};
   Clock::time_point last_drop_log_{};
   uint64_t unlogged_drop_spans_ = 0;
   uint64_t unlogged_drop_bytes_ = 0;

@@ -22,10 +22,13 @@
 #include <pthread.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -50,6 +53,8 @@ using internal::SeqKey;
 using internal::SpanIndex;
 
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
+// How often the bound is re-evaluated from the filesystem (statvfs).
+constexpr auto kBudgetInterval = std::chrono::seconds(1);
 
 // Bytes Append() charges against max_pending_bytes.
 uint64_t PendingBytes(const span::Batch& b) {
@@ -166,6 +171,12 @@ void SpanQueue::Impl::WriterLoop() {
     }
     space_cv_.notify_all();
     RepairIfFailed();
+    try {
+      if (!store_failed_ && acks_unpersisted_) PersistPendingAcks();
+      UpdateDiskBudget(/*force=*/false);
+    } catch (const std::exception& e) {
+      LOG_ERROR("span queue: disk budget update failed", {{"error", e.what()}});
+    }
     if (!group.empty()) CommitGroup(group);
     group.clear();
     if (stop) break;
@@ -242,7 +253,8 @@ rocksdb::WriteBatch& SpanQueue::Impl::GroupBatch(uint64_t span_bytes, const std:
 
 void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results) {
   const size_t n = group.size();
-  const uint64_t max_bytes = options_.max_disk_bytes;
+  // max_disk_bytes, or less when the filesystem cannot hold that much.
+  const uint64_t max_bytes = effective_max_bytes_.load();
   // What needs no lock first: sizes and quarantine JSON.
   bool sync = options_.durability == Durability::kMachine;
   std::vector<uint64_t> span_bytes(n, 0);
@@ -352,10 +364,6 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     s = spans_db_->SyncWAL();
     if (s.ok()) s = db_->SyncWAL();
   }
-  if (!s.ok() && !store_failed_) {
-    store_failed_ = true;
-    last_store_error_ = s.ToString();
-  }
   SpanIndex::Removed removed;
   {
     std::lock_guard lk(state_mu_);
@@ -388,7 +396,7 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
   write_lock.unlock();
 
   if (!s.ok()) {
-    LOG_ERROR("span store write failed", {{"error", s.ToString()}, {"requests", n}, {"spans", seq - next}});
+    NoteStoreError("write", s);
     for (auto& r : results) r = Failed("span store write failed: " + s.ToString());
     return;
   }
@@ -439,11 +447,12 @@ void SpanQueue::Impl::CheckAge() {
     rocksdb::Status s = RecoverIfFailed();
     if (s.ok()) s = db_->Write(rocksdb::WriteOptions(), &wb);
     if (!s.ok()) {
-      if (!store_failed_) last_store_error_ = s.ToString();
-      store_failed_ = true;
-      LOG_ERROR("span store: max_age delete failed", {{"error", s.ToString()}});
-      std::lock_guard lk(state_mu_);
-      ++counters_.write_errors;
+      {
+        std::lock_guard lk(state_mu_);
+        ++counters_.write_errors;
+      }
+      write_lock.unlock();
+      NoteStoreError("max_age delete", s);
       return;
     }
     wal_dirty_ = true;
@@ -476,30 +485,282 @@ void SpanQueue::Impl::RepairIfFailed() {
   auto now = Clock::now();
   if (now - last_repair_ < std::chrono::seconds(1)) return;
   last_repair_ = now;
-  if (db_ && spans_db_ && db_->Resume().ok() && spans_db_->Resume().ok()) {
-    store_failed_ = false;
-    LOG_INFO("span store: writable again after a write error", nullptr);
-    return;
-  }
-  // Resume() cannot clear a failed WAL append: reopen. Recovery replays the
-  // WAL up to its last whole record, and Recover() rebuilds the index.
+  // Close and reopen, never Resume(): Resume() cannot clear a failed WAL
+  // append, and after an ENOSPC one it even succeeds, and the next write
+  // to that WAL aborts Debian's RocksDB (built with assertions). Recovery
+  // replays the WAL up to its last whole record, and Recover() rebuilds the
+  // index; a probe write then tells whether the fault is gone.
   // Lock order as everywhere: db_mu_, then write_mu_ (then state_mu_).
-  std::unique_lock db_lock(db_mu_);
-  std::lock_guard write_lock(write_mu_);
-  CloseDb();
-  rocksdb::Status s = OpenDb();
-  if (s.ok()) {
-    if (Status r = Recover(); r) {
-      store_failed_ = false;
-      LOG_INFO("span store: reopened after a write error", nullptr);
-      return;
-    } else {
-      s = rocksdb::Status::IOError(r.error().message);
-      CloseDb();
+  rocksdb::Status s;
+  {
+    std::unique_lock db_lock(db_mu_);
+    std::lock_guard write_lock(write_mu_);
+    // Acks taken in memory while failed (Ack) are newer than the store's.
+    std::map<std::string, uint64_t, std::less<>> cursors;
+    {
+      std::lock_guard lk(state_mu_);
+      cursors = cursors_;
+    }
+    CloseDb();
+    s = OpenDb();
+    if (internal::IsNoSpace(s) && reserve_held_ > 0) {
+      ReleaseReserve("cannot reopen the span store: " + s.ToString());
+      s = OpenDb();
+    }
+    if (s.ok()) {
+      if (Status r = Recover(); r) {
+        std::lock_guard lk(state_mu_);
+        bool newer = false;
+        for (auto& [name, pos] : cursors_) {
+          auto it = cursors.find(name);
+          if (it != cursors.end() && it->second > pos) {
+            pos = std::min(it->second, index_.next_seq());
+            newer = true;
+          }
+        }
+        if (newer) {
+          uint64_t head = std::min(MinCursorLocked({}), index_.next_seq());
+          if (head > index_.head_seq()) index_.TrimBelow(head);
+          acks_unpersisted_ = true;  // PersistPendingAcks, next
+        }
+      } else {
+        s = rocksdb::Status::IOError(r.error().message);
+        CloseDb();
+      }
     }
   }
-  last_store_error_ = s.ToString();
-  LOG_WARN("span store: still failing after a write error", {{"error", last_store_error_}});
+  if (s.ok()) s = ProbeWrites();
+  if (s.ok()) {
+    NoteStoreRecovered("reopened");
+    return;
+  }
+  NoteStoreError("reopening the store", s);
+}
+
+// ---------------------------------------------------------------- a full disk
+//
+// docs/durability.md, "A full disk". Three parts:
+//  - the bound follows the filesystem: UpdateDiskBudget (once a second)
+//    lowers max_disk_bytes to what the filesystem can hold for the buffer,
+//    so on_full applies before the kernel says ENOSPC;
+//  - a reserve file (dir/RESERVE) keeps room for RocksDB to open, replay its
+//    WAL, resume and compact: released when the disk is full, made again
+//    when there is room;
+//  - a failed write is a state (NoteStoreError / NoteStoreRecovered): logged
+//    when it starts, at most every 30 s while it lasts, and when it ends;
+//    acks go on in memory meanwhile (PersistPendingAcks writes them after).
+
+void SpanQueue::Impl::NoteStoreError(std::string_view what, const rocksdb::Status& s) {
+  const std::string error = s.ToString();
+  const std::string key = "store failure " + std::to_string(failure_episode_);
+  if (!store_failed_) {
+    store_failed_ = true;
+    failed_since_ = Clock::now();
+    ++failure_episode_;
+    last_store_error_ = error;
+    failure_log_.Tick("store failure " + std::to_string(failure_episode_));  // the first line is this one
+    {
+      std::lock_guard lk(state_mu_);
+      counters_.store_ok = false;
+      counters_.store_error = error;
+      counters_.store_failed_since_ns = NowNanos();
+      ++counters_.store_failures;
+    }
+    LOG_ERROR("span store failed: new spans are refused until it is writable again (retried every second)",
+              {{"during", what}, {"error", error}});
+    if (internal::IsNoSpace(s)) ReleaseReserve("the filesystem is full");
+    return;
+  }
+  if (uint64_t n = failure_log_.Tick(key)) {
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - failed_since_).count();
+    LOG_WARN("span store still failing", {{"error", last_store_error_},
+                                          {"latest", error},
+                                          {"during", what},
+                                          {"failed_for_seconds", secs},
+                                          {"failures", n}});
+  }
+}
+
+void SpanQueue::Impl::NoteStoreRecovered(std::string_view how) {
+  store_failed_ = false;
+  const double secs = std::chrono::duration<double>(Clock::now() - failed_since_).count();
+  uint64_t head;
+  {
+    std::lock_guard lk(state_mu_);
+    counters_.store_ok = true;
+    counters_.store_error.clear();
+    counters_.store_failed_since_ns = 0;
+    head = index_.head_seq();
+  }
+  LOG_INFO("span store writable again",
+           {{"after_seconds", std::round(secs * 10) / 10}, {"how", how}, {"error_was", last_store_error_}});
+  last_store_error_.clear();
+  next_budget_check_ = {};  // re-evaluate now
+  // Give back what was delivered meanwhile without waiting for 64 MiB more.
+  {
+    std::lock_guard lk(bg_mu_);
+    reclaim_head_ = std::max(reclaim_head_, head);
+  }
+  bg_cv_.notify_one();
+}
+
+rocksdb::Status SpanQueue::Impl::ProbeWrites() {
+  // A WAL record with no key in the spans database, and the cursors and
+  // head (what acks kept in memory meanwhile) in the main one.
+  rocksdb::WriteBatch probe;
+  probe.PutLogData("spanvault: store writable?");
+  rocksdb::Status s = spans_db_->Write(rocksdb::WriteOptions(), &probe);
+  if (s.ok()) s = WriteCursors();
+  return s;
+}
+
+void SpanQueue::Impl::PersistPendingAcks() {
+  if (rocksdb::Status s = WriteCursors(); !s.ok()) NoteStoreError("persisting acks", s);
+}
+
+rocksdb::Status SpanQueue::Impl::WriteCursors() {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return rocksdb::Status::IOError("span store is closed");
+  std::unique_lock write_lock(write_mu_);
+  rocksdb::WriteBatch wb;
+  uint64_t head;
+  {
+    std::lock_guard lk(state_mu_);
+    for (const auto& [name, pos] : cursors_) wb.Put(meta_cf_, internal::CursorKey(name), SeqKey(pos));
+    head = index_.head_seq();
+  }
+  wb.Put(meta_cf_, internal::kHeadKey, SeqKey(head));
+  acks_unpersisted_ = false;  // an Ack from now on writes, or sets it again
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) {
+    acks_unpersisted_ = true;
+    std::lock_guard lk(state_mu_);
+    ++counters_.write_errors;
+    return s;
+  }
+  wal_dirty_ = true;
+  RaiseSpanFloor(head);
+  return s;
+}
+
+SpanQueue::Impl::FsSpace SpanQueue::Impl::StatFs() const {
+  FsSpace out;
+  std::filesystem::path p = options_.dir;
+  std::error_code ec;
+  // Before Open creates it, the nearest existing ancestor's filesystem.
+  while (!p.empty() && !std::filesystem::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) {
+    p = p.parent_path();
+  }
+  struct statvfs v {};
+  if (p.empty() || ::statvfs(p.c_str(), &v) != 0) return out;
+  out.total = static_cast<uint64_t>(v.f_blocks) * v.f_frsize;
+  out.free = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  out.ok = true;
+  return out;
+}
+
+void SpanQueue::Impl::UpdateDiskBudget(bool force) {
+  const auto now = Clock::now();
+  if (!force && now < next_budget_check_) return;
+  next_budget_check_ = now + kBudgetInterval;
+  FsSpace fs = StatFs();
+  if (fs.ok && !store_failed_ && reserve_held_ < reserve_target_) {
+    EnsureReserve(fs);
+    fs = StatFs();
+  }
+  uint64_t bound = options_.max_disk_bytes;
+  const char* why = "max_disk_bytes";
+  std::lock_guard lk(state_mu_);
+  if (fs.ok) {
+    // What the filesystem can hold for the buffer: what it holds now plus
+    // the free space, less the reserve (when not held in its file) and
+    // RocksDB's flush headroom. A logical byte written costs up to twice
+    // that on disk until its memtable is flushed (WAL + table file), and
+    // table files add a little: only half of the spare room counts. The
+    // free space already shows what the store really takes (WAL, table
+    // files, delivered spans not compacted away yet), so the estimate
+    // corrects itself every second. Never below what is buffered: a full
+    // filesystem refuses (reject) or replaces (drop_oldest) spans, it does
+    // not drop what is there on its own.
+    const int64_t spare = static_cast<int64_t>(fs.free + reserve_held_) - static_cast<int64_t>(reserve_target_) -
+                          static_cast<int64_t>(flush_headroom_);
+    const uint64_t fs_bound = index_.bytes() + static_cast<uint64_t>(std::max<int64_t>(spare, 0)) / 2;
+    if (fs_bound < bound) {
+      bound = fs_bound;
+      why = "filesystem";
+    }
+  }
+  const bool changed = counters_.bound != why;
+  effective_max_bytes_ = bound;
+  // Give back space at least every 1/8 of the bound (between 1 and 64 MiB).
+  reclaim_bytes_ = std::clamp<uint64_t>(bound / 8, 1ull << 20, 64ull << 20);
+  counters_.effective_max_bytes = bound;
+  counters_.bound = why;
+  counters_.disk_free_bytes = fs.free;
+  counters_.disk_reserve_bytes = reserve_held_;
+  if (changed) {
+    LOG_INFO(
+        std::string(why) == "filesystem"
+            ? "span buffer bound: the filesystem holds less than max_disk_bytes; on_full applies at the lower bound"
+            : "span buffer bound: max_disk_bytes again",
+        {{"effective_max_bytes", bound},
+         {"max_disk_bytes", options_.max_disk_bytes},
+         {"buffered_bytes", index_.bytes()},
+         {"disk_free_bytes", fs.free},
+         {"disk_reserve_bytes", reserve_held_}});
+  }
+}
+
+void SpanQueue::Impl::EnsureReserve(const FsSpace& fs) {
+  if (read_only_ || reserve_target_ == 0 || reserve_held_ >= reserve_target_) return;
+  const uint64_t need = reserve_target_ - reserve_held_;
+  // Only when it leaves the headroom free: the reserve must not be what
+  // fills the disk.
+  if (!fs.ok || fs.free < need + flush_headroom_) return;
+  const std::string path = (options_.dir / internal::kReserveFile).string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int rc = ::fallocate(fd, 0, 0, static_cast<off_t>(reserve_target_));
+  if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+    // No fallocate (some filesystems): write the blocks.
+    static const std::string zeros(1 << 20, '\0');
+    rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < reserve_target_; off += zeros.size()) {
+      size_t n = std::min<uint64_t>(zeros.size(), reserve_target_ - off);
+      if (::pwrite(fd, zeros.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) rc = -1;
+    }
+  }
+  const int err = errno;
+  if (rc != 0) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    reserve_held_ = 0;
+    LOG_DEBUG("span store: could not make the disk reserve", {{"path", path}, {"error", std::strerror(err)}});
+    return;
+  }
+  ::fsync(fd);
+  ::close(fd);
+  const bool again = failure_episode_ > 0;
+  reserve_held_ = reserve_target_;
+  {
+    std::lock_guard lk(state_mu_);
+    counters_.disk_reserve_bytes = reserve_held_;
+  }
+  LOG_INFO(again ? "span store: disk reserve made again" : "span store: disk reserve in place",
+           {{"path", path}, {"bytes", reserve_held_}});
+}
+
+void SpanQueue::Impl::ReleaseReserve(std::string_view why) {
+  if (read_only_) return;
+  const std::filesystem::path path = options_.dir / internal::kReserveFile;
+  std::error_code ec;
+  const bool existed = std::filesystem::remove(path, ec);
+  if (!existed && reserve_held_ == 0) return;
+  LOG_WARN("span store: released the disk reserve so that RocksDB has room",
+           {{"path", path.string()}, {"bytes", reserve_held_}, {"why", why}});
+  reserve_held_ = 0;
+  std::lock_guard lk(state_mu_);
+  counters_.disk_reserve_bytes = 0;
 }
 
 void SpanQueue::Impl::FinalSync() {
@@ -588,7 +849,8 @@ void SpanQueue::Impl::SyncWalFiles() {
   } else {
     wal_dirty_ = true;  // again at the next interval
     ++counters_.write_errors;
-    LOG_ERROR("span store: WAL sync failed", {{"error", error}});
+    if (uint64_t n = sync_log_.Tick("wal sync"))
+      LOG_ERROR("span store: WAL sync failed", {{"error", error}, {"failures", n}});
   }
 }
 

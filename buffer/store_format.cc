@@ -168,6 +168,13 @@ std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_rece
   }
 }
 
+bool IsNoSpace(const rocksdb::Status& s) {
+  if (s.ok()) return false;
+  // RocksDB's posix file system sets the subcode; a wrapped status keeps the
+  // message only.
+  return s.IsNoSpace() || s.ToString().find("No space left on device") != std::string::npos;
+}
+
 Error FromRocks(std::string what, const rocksdb::Status& s) {
   std::string m = "span store: " + what + ": " + s.ToString();
   return s.IsCorruption() ? Error::Corruption(std::move(m)) : Error::Io(std::move(m));

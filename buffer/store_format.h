@@ -82,6 +82,9 @@ inline constexpr char kCursorPrefix[] = "cursor/";
 inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of the prefix
 inline constexpr char kHeadKey[] = "head";
 inline constexpr char kQuarantineHeadKey[] = "quarantine_head";
+// Not RocksDB's: the preallocated disk reserve in the store directory
+// (Options::disk_reserve_bytes), deleted when the filesystem is full.
+inline constexpr char kReserveFile[] = "RESERVE";
 inline constexpr uint8_t kSpanVersion = 1;
 inline constexpr size_t kSpanValueHeader = 9;                    // version + received_ns
 inline constexpr uint64_t kSpanOverhead = 8 + kSpanValueHeader;  // key + header: bytes beyond the JSON
@@ -119,6 +122,8 @@ std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_rece
 
 rocksdb::DBOptions MakeDbOptions();
 
+// True when `s` says the filesystem is full (ENOSPC).
+bool IsNoSpace(const rocksdb::Status& s);
 // "span store: <what>: <RocksDB's message>", kCorruption or kIo.
 Error FromRocks(std::string what, const rocksdb::Status& s);
 // Descriptors for the main database: default, quarantine, meta and

@@ -270,6 +270,9 @@ const std::vector<KeyDef>& Keys() {
     k.push_back(SizeKey(
         "buffer.max_disk_bytes", "bound on buffered span bytes",
         [](Config & c) -> auto& { return c.buffer.max_disk_bytes; }));
+    k.push_back(SizeKey(
+        "buffer.disk_reserve_bytes", "disk space kept in reserve for a full disk (at most 1/8 of it; 0: none)",
+        [](Config & c) -> auto& { return c.buffer.disk_reserve_bytes; }));
     k.push_back(DurationKey(
         "buffer.max_age", "older spans are dropped", [](Config & c) -> auto& { return c.buffer.max_age; }));
     k.push_back({"buffer.on_full", "drop_oldest | reject",

@@ -44,6 +44,23 @@ struct RunningForwarder {
   uint64_t instance = 0;
 };
 
+// GET /readyz: started, not stopping, and the span store writable (a failed
+// store, e.g. a full disk, refuses spans: docs/operations.md). Assigned like
+// the flag it replaces (daemon.cc sets it at start and clears it at stop).
+class Readiness {
+ public:
+  explicit Readiness(const std::unique_ptr<buffer::SpanQueue>& queue) : queue_(queue) {}
+  Readiness& operator=(bool started) {
+    started_ = started;
+    return *this;
+  }
+  bool load() const { return started_.load() && (!queue_ || queue_->GetStats().store_ok); }
+
+ private:
+  std::atomic<bool> started_{false};
+  const std::unique_ptr<buffer::SpanQueue>& queue_;
+};
+
 struct Daemon::Impl {
   // The running configuration. A reload updates upstreams, log_level,
   // shutdown_grace and price_tables (under reload_mu); the rest keeps the
@@ -85,8 +102,8 @@ struct Daemon::Impl {
   int udp_port = -1;
   int http_port = -1;
   bool stopped = false;
-  std::atomic<bool> ready{false};  // GET /readyz: started and not stopping
-  Daemon* self = nullptr;          // for the control handler
+  Readiness ready{queue};  // GET /readyz: started, not stopping, store writable
+  Daemon* self = nullptr;  // for the control handler
 
   ~Impl();
 };

@@ -159,6 +159,22 @@ std::string RenderPrometheus(const json& status) {
   counter("spanvault_buffer_writes_total", "RocksDB writes (group commits).", Get(b, "write_batches"));
   counter("spanvault_buffer_fsyncs_total", "WAL fsyncs.", Get(b, "fsyncs"));
   counter("spanvault_buffer_write_errors_total", "Failed RocksDB writes.", Get(b, "write_errors"));
+  if (b.contains("store_state")) {
+    gauge("spanvault_buffer_store_up",
+          "1 while the span store is writable, 0 while it is failed (disk full, I/O error).",
+          json(Get(b, "store_state") == "ok" ? 1 : 0));
+    gauge("spanvault_buffer_store_failed_seconds", "How long the span store has been failed (0 when ok).",
+          b.contains("store_failed_seconds") ? Get(b, "store_failed_seconds") : json(0));
+    counter("spanvault_buffer_store_failures_total", "Times the span store went from ok to failed.",
+            Get(b, "store_failures"));
+    Family f("spanvault_buffer_effective_max_bytes", "gauge",
+             "The bound in force: buffer.max_disk_bytes, or less when the filesystem holds less (bound label).");
+    f.Add({{"bound", Get(b, "bound").get<std::string>()}}, Get(b, "effective_max_bytes"));
+    f.Write(out);
+    gauge("spanvault_buffer_disk_free_bytes", "Free bytes on the store's filesystem.", Get(b, "disk_free_bytes"));
+    gauge("spanvault_buffer_disk_reserve_bytes", "Bytes held in the disk reserve file (0 when released).",
+          Get(b, "disk_reserve_bytes"));
+  }
   if (b.contains("salvage")) {  // a damaged store found at start (daemon/auto_salvage.h)
     const json& sv = b["salvage"];
     gauge("spanvault_buffer_salvage_running", "1 while a damaged store's spans are put back into the live one.",

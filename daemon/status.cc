@@ -80,6 +80,18 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   b["max_disk_bytes"] = config.buffer.max_disk_bytes;
   b["state_dir"] = config.state_dir.string();
   if (!s.store_recovered_from.empty()) b["store_recovered_from"] = s.store_recovered_from;
+  // A full disk, an I/O error (docs/durability.md): the store's state and the
+  // bound in force.
+  b["store_state"] = s.store_ok ? "ok" : "failed";
+  if (!s.store_ok) {
+    b["store_error"] = s.store_error;
+    b["store_failed_seconds"] = static_cast<double>(now - s.store_failed_since_ns) / 1e9;
+  }
+  b["store_failures"] = s.store_failures;
+  b["effective_max_bytes"] = s.effective_max_bytes;
+  b["bound"] = s.bound;
+  b["disk_free_bytes"] = s.disk_free_bytes;
+  b["disk_reserve_bytes"] = s.disk_reserve_bytes;
   j["buffer"] = std::move(b);
   return j.dump();
 }

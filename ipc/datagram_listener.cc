@@ -182,7 +182,12 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
       if (lost > 0) {
         counters_.rejected_by_kind[static_cast<size_t>(span::RejectKind::kFull)].fetch_add(lost);
       }
-      if (!r.ok) LOG_ERROR("datagrams not stored", {{"error", r.error}});
+      // The store logs its own failure; here at most one line per 10 s.
+      if (!r.ok) {
+        if (uint64_t n = DropLimiter().Tick("not stored")) {
+          LOG_ERROR("datagrams not stored", {{"error", r.error}, {"events", n}});
+        }
+      }
     }
     DoWait();
   }

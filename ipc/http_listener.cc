@@ -382,7 +382,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (r.refused_full > 0) {
       counters_.rejected_by_kind[static_cast<size_t>(span::RejectKind::kFull)].fetch_add(r.refused_full);
     }
-    if (!r.ok) LOG_ERROR("http: spans not stored", {{"error", r.error}});
+    // The store logs its own failure; here at most one line per 10 s.
+    if (!r.ok) {
+      if (uint64_t n = BusyLimiter().Tick("not stored")) {
+        LOG_ERROR("http: spans not stored", {{"error", r.error}, {"events", n}});
+      }
+    }
     HttpAnswer a = AnswerIngest(*pending_, r, owner_->ctx_);
     pending_.reset();
     Answer(std::move(a), close_after_);
