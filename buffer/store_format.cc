@@ -193,6 +193,11 @@ rocksdb::DBOptions MakeDbOptions() {
   o.keep_log_file_num = 4;
   o.max_log_file_size = 16 << 20;
   o.avoid_unnecessary_blocking_io = true;
+  // A torn last record (a crash mid-write) is dropped; damage anywhere else
+  // in a WAL makes Open fail as corrupt, so that the store is moved aside
+  // and salvaged around it (buffer/salvage.h). RocksDB's default
+  // (point-in-time) replays up to the damage and drops the rest unseen.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.max_open_files = -1;  // required by secondary instances (OpenReadOnly)
   return o;
 }

@@ -187,5 +187,72 @@ TEST(SalvageProcessTest, TwoDamagedBlocksCostOnlyTheSpansInThem) {
   for (const auto& id : unique) EXPECT_EQ(sent.count(id), 1u) << id;
 }
 
+// Damage in the middle of a WAL: RocksDB would replay up to it and drop
+// the rest without a word (point-in-time recovery); spanvault refuses such a
+// WAL, moves the store aside and salvages around the damage.
+TEST(SalvageProcessTest, ADamagedWalLosesOnlyWhatTheDamageOverwrote) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  constexpr int kSpans = 20'000;
+  std::multiset<std::string> sent = SendSpans(d, "w", kSpans, 500);
+  d.Signal(SIGKILL);  // the spans are only in the WAL
+  d.Wait();
+  const fs::path spans_db = dir.path() / "state/buffer/spans";
+  fs::path wal;
+  for (const auto& e : fs::directory_iterator(spans_db)) {
+    if (e.path().extension() == ".log" && (wal.empty() || fs::file_size(e.path()) > fs::file_size(wal))) wal = e.path();
+  }
+  ASSERT_FALSE(wal.empty());
+  ASSERT_TRUE(TableFiles(spans_db).empty()) << "the test wants the spans in the WAL alone";
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(4096, '\x5a');
+    f.seekp(static_cast<std::streamoff>(fs::file_size(wal) / 2));
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  d.Start();
+  json s = WaitForStatus(d, SalvageFinished);
+  const uint64_t salvaged = s["buffer"]["salvage"].value("spans", 0ull);
+  EXPECT_EQ(s["buffer"]["salvage"]["state"], "kept") << s.dump();
+  // 4 KiB of ~560-byte spans: at most 4096 / 560 + 3.
+  EXPECT_GE(salvaged, static_cast<uint64_t>(kSpans - 10)) << s.dump();
+  std::printf("[ damage ] 4 KiB in the middle of %s (%llu bytes): salvaged %llu of %d\n", wal.filename().c_str(),
+              static_cast<unsigned long long>(fs::file_size(wal)), static_cast<unsigned long long>(salvaged), kSpans);
+  d.Signal(SIGTERM);
+  ASSERT_EQ(d.Wait(), 0);
+  std::multiset<std::string> kept = DumpIds(d);
+  EXPECT_EQ(kept.size(), salvaged);
+  for (const auto& id : kept) EXPECT_EQ(sent.count(id), 1u) << id;
+}
+
+// A crash tears the WAL's last record: that is not damage, the store opens
+// as it is (no salvage), with every span acknowledged before the crash.
+TEST(SalvageProcessTest, ATornWalTailIsNotDamage) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  std::multiset<std::string> sent = SendSpans(d, "t", 2'000, 200);
+  d.Signal(SIGKILL);
+  d.Wait();
+  fs::path wal;
+  for (const auto& e : fs::directory_iterator(dir.path() / "state/buffer/spans")) {
+    if (e.path().extension() == ".log" && (wal.empty() || fs::file_size(e.path()) > fs::file_size(wal))) wal = e.path();
+  }
+  ASSERT_FALSE(wal.empty());
+  // A write cut short: a record header and part of its payload at the end.
+  {
+    std::ofstream f(wal, std::ios::app | std::ios::binary);
+    f << std::string("\x12\x34\x56\x78\xff\x00\x01", 7) << std::string(100, 'p');
+  }
+  d.Start();
+  json s = Status(d);
+  EXPECT_FALSE(s["buffer"].contains("store_recovered_from")) << s.dump();
+  EXPECT_EQ(s["buffer"]["spans"], 2000) << s.dump();
+  d.Signal(SIGTERM);
+  ASSERT_EQ(d.Wait(), 0);
+  EXPECT_EQ(DumpIds(d), sent);
+}
+
 }  // namespace
 }  // namespace spanvault::testing
