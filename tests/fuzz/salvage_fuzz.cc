@@ -2,8 +2,9 @@
 // libFuzzer target for salvage's span reader (buffer/salvage.h,
 // SalvageSpanRecord): how `spanvault buffer salvage` reads each value of a
 // damaged store's spans database (store_format.h: 0x01 | received_ns i64 LE
-// | span JSON) before re-queueing it. RocksDB's own file parsing is not
-// fuzzed here.
+// | span JSON) before re-queueing it; then the whole input as the bytes of a
+// table file and of a WAL, as salvage's raw scanner reads them
+// (salvage_scan.h).
 //
 // Input: records, each a 2-byte little-endian length and that many bytes
 // (the last one takes what is left). Properties checked on every input:
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "buffer/salvage.h"
+#include "buffer/salvage_scan.h"
 #include "buffer/store_format.h"
 #include "fuzz_util.h"
 
@@ -74,5 +76,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(buffer::SalvageSpanRecord(value, again));
     FUZZ_CHECK(again.SpanAt(0) == json && again.received_ns == std::max<int64_t>(0, ReceivedNs(record)));
   }
+
+  // The whole input as a table file, and as a WAL (buffer/salvage_scan.h):
+  // every span found lies inside the bytes scanned and is a JSON object.
+  std::string_view whole = fuzz::AsText(data, size);
+  auto check = [](std::string_view scanned) {
+    return [scanned](const buffer::internal::ScannedSpan& s, std::string_view json) {
+      if (!s.readable) {
+        FUZZ_CHECK(json.empty());
+        return;
+      }
+      FUZZ_CHECK(s.offset <= scanned.size() && s.length <= scanned.size() - s.offset);
+      FUZZ_CHECK(json == scanned.substr(s.offset, s.length));
+      FUZZ_CHECK(IsJsonObject(json));
+    };
+  };
+  buffer::internal::ScanCounts table = buffer::internal::ScanTableFile(whole, check(whole));
+  buffer::internal::ScanCounts wal_counts;
+  std::string joined = buffer::internal::WalPayloads(whole, wal_counts);
+  FUZZ_CHECK(joined.size() <= whole.size());
+  FUZZ_CHECK(wal_counts.damaged_bytes <= whole.size());
+  buffer::internal::ScanCounts wal = buffer::internal::ScanWalStream(joined, check(joined));
+  // Spans found never overlap (a span record is at least 11 bytes).
+  FUZZ_CHECK(table.spans <= whole.size() / 11 && wal.spans <= joined.size() / 11);
   return 0;
 }
