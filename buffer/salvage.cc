@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -128,6 +129,15 @@ Result<SalvageResult> Salvage(const fs::path& dir_in, const std::function<Status
     }
   }
   if (!looks_like_rocksdb) return Fail(Error::Invalid(dir.string() + " holds no RocksDB files"));
+  // A spans database moved aside while the daemon ran has no main database
+  // beside it: the head it had then is in a file of its own.
+  if (auto floor = ReadWhole(dir / kHeadFile); floor && floor->size() < 32) {
+    try {
+      result.head = std::stoull(*floor);
+    } catch (const std::exception&) {
+      notes.push_back(std::string(kHeadFile) + " is not a number");
+    }
+  }
 
   // Pass 1: find every span in every file; keep where it is, not the span.
   std::vector<Found> found;

@@ -28,6 +28,11 @@
 
 namespace spanvault::buffer {
 
+// A text file with a seq in a store directory: spans below it were
+// delivered. Written beside a spans database moved aside while the daemon
+// ran (it has no main database, where the head lives, beside it).
+inline constexpr char kHeadFile[] = "HEAD_SEQ";
+
 struct SalvageResult {
   struct File {
     std::string name;  // relative to the store: "000012.sst", "spans/000034.log"

@@ -248,6 +248,19 @@ TEST(SalvageTest, WithoutTheMainDatabaseNothingIsLost) {
   EXPECT_EQ(r->spans, static_cast<uint64_t>(kFlushed + kInWal));
 }
 
+// A spans database moved aside alone (while the daemon ran) carries the head
+// it had in HEAD_SEQ: nothing below it comes back.
+TEST(SalvageTest, ASpansDatabaseAloneTakesItsHeadFromHeadSeq) {
+  testing::TempDir tmp;
+  fs::path alone = tmp.path() / "spans-alone";
+  fs::copy(PristineStore() / internal::kSpansDbDir, alone, fs::copy_options::recursive);
+  std::ofstream(alone / kHeadFile) << 5001 << "\n";
+  Outcome o = SalvageChecked(alone);
+  EXPECT_EQ(o.result.head, 5001u);
+  EXPECT_EQ(o.result.spans, static_cast<uint64_t>(kFlushed + kInWal - 5000));
+  EXPECT_EQ(o.result.first_seq, 5001u);
+}
+
 // A sink error stops the salvage and is its result.
 TEST(SalvageTest, ASinkErrorStopsIt) {
   int calls = 0;
