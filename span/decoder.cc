@@ -1,6 +1,7 @@
 #include "span/decoder.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -968,9 +969,12 @@ DecodeResult Decoder::Decode(std::string_view payload, const Source& source, int
         std::string ex;
         AppendJsonElement(e, ex);
         if (ex.size() > kExcerptBytes) ex.resize(kExcerptBytes);
+        // Printed as a double: it may be past any integer type (1e22).
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%.15g", *fields.duration_ms);
         reject(RejectKind::kSchema, index,
                (index >= 0 ? "[" + NumStr(static_cast<uint64_t>(index)) + "] " : std::string()) + "duration_ms " +
-                   NumStr(static_cast<uint64_t>(*fields.duration_ms)) + " puts the end past the year 2255",
+                   shown + " puts the end past the year 2255",
                std::move(ex));
         return;
       }

@@ -166,6 +166,11 @@ TEST(DecoderTest, DurationThatPutsTheEndOutOfRangeIsRefused) {
     EXPECT_NE(d.rejections[0].reason.find("puts the end past the year 2255"), std::string::npos)
         << d.rejections[0].reason;
   }
+  // Found by the fuzzer (clang's float-cast-overflow): the reason printed the
+  // duration through a cast to uint64, undefined past 2^64.
+  Decoded huge = DecodeOne(R"([{"name":"x"},{"name":"y","duration_ms":1e22}])");
+  ASSERT_EQ(huge.rejections.size(), 1u);
+  EXPECT_EQ(huge.rejections[0].reason, "[1] duration_ms 1e+22 puts the end past the year 2255");
   // Long but in range: the end is after the start.
   json s = Accept(R"({"name":"a","start_time":"2026-01-01T00:00:00Z","duration_ms":86400000})");
   EXPECT_EQ(s["end_time"], "2026-01-02T00:00:00Z");
