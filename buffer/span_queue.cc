@@ -115,6 +115,13 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
     // Sized to the filesystem (see the constructor); the defaults on one of
     // 512 MiB and more.
     dbo.max_total_wal_size = std::min<uint64_t>(dbo.max_total_wal_size, 8 * write_buffer_bytes_);
+    // A MANIFEST preallocates 4 MiB: 8 MiB of a 48 MiB filesystem for two.
+    dbo.manifest_preallocation_size = std::min<size_t>(dbo.manifest_preallocation_size, write_buffer_bytes_ / 4);
+    // No automatic Resume() after a retryable error (ENOSPC): the writer
+    // recovers by close-and-reopen (RepairIfFailed); RocksDB's own recovery
+    // thread syncing a WAL whose append failed aborts Debian's build.
+    dbo.max_bgerror_resume_count = 0;
+    dbo.info_log = internal::NewStoreInfoLog(dir);
     for (auto& d : descriptors) {
       d.options.write_buffer_size = std::min<size_t>(d.options.write_buffer_size, write_buffer_bytes_);
     }
@@ -178,6 +185,7 @@ rocksdb::Status SpanQueue::Impl::OpenDb() {
       d.options.write_buffer_size = std::min<size_t>(d.options.write_buffer_size, write_buffer_bytes_);
       d.options.target_file_size_base = std::min<uint64_t>(d.options.target_file_size_base, 2 * write_buffer_bytes_);
     }
+    dbo.info_log = internal::NewStoreInfoLog(spans_dir);
     s = rocksdb::DB::Open(dbo, spans_dir, spans_descriptors, &spans_handles, &raw);
   }
   if (raw != nullptr) spans_db_.reset(raw);

@@ -5,13 +5,21 @@
 // pin old WAL files.
 #include "buffer/store_format.h"
 
+#include <fcntl.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <exception>
+#include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/util.h"
@@ -178,6 +186,60 @@ bool IsNoSpace(const rocksdb::Status& s) {
 Error FromRocks(std::string what, const rocksdb::Status& s) {
   std::string m = "span store: " + what + ": " + s.ToString();
   return s.IsCorruption() ? Error::Corruption(std::move(m)) : Error::Io(std::move(m));
+}
+
+namespace {
+
+class StoreInfoLog final : public rocksdb::Logger {
+ public:
+  explicit StoreInfoLog(std::string dir) : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), dir_(std::move(dir)) {
+    Open();
+  }
+  ~StoreInfoLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char buf[2048];
+    const int64_t now = NowNanos();
+    const time_t secs = static_cast<time_t>(now / 1'000'000'000);
+    struct tm t {};
+    gmtime_r(&secs, &t);
+    int n = static_cast<int>(strftime(buf, sizeof buf, "%Y/%m/%d-%H:%M:%S", &t));
+    n += std::snprintf(buf + n, sizeof buf - n, ".%06lld ", static_cast<long long>((now / 1000) % 1'000'000));
+    va_list copy;
+    va_copy(copy, ap);
+    int m = std::vsnprintf(buf + n, sizeof buf - n, format, copy);
+    va_end(copy);
+    size_t len = std::min<size_t>(sizeof buf - 2, static_cast<size_t>(n) + static_cast<size_t>(std::max(m, 0)));
+    if (len == 0 || buf[len - 1] != '\n') buf[len++] = '\n';
+    std::lock_guard lk(mu_);
+    if (written_ > (16u << 20)) {
+      ::close(fd_);
+      ::rename((dir_ + "/LOG").c_str(), (dir_ + "/LOG.old.1").c_str());
+      Open();
+    }
+    if (fd_ >= 0 && ::write(fd_, buf, len) > 0) written_ += len;  // errors ignored
+  }
+
+ private:
+  void Open() {
+    fd_ = ::open((dir_ + "/LOG").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st {};
+    written_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
+  const std::string dir_;
+  std::mutex mu_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::Logger> NewStoreInfoLog(const std::string& db_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(db_dir, ec);
+  return std::make_shared<StoreInfoLog>(db_dir);
 }
 
 rocksdb::DBOptions MakeDbOptions() {

@@ -121,6 +121,11 @@ bool DecodeSpanValue(const rocksdb::Slice& v, int64_t* received_ns, std::string_
 std::string QuarantineJson(const span::Batch::Quarantined& q, int64_t batch_received_ns);
 
 rocksdb::DBOptions MakeDbOptions();
+// RocksDB's info log ("LOG" in a database directory, rolled to "LOG.old.1"
+// at 16 MiB) written with plain write(2) whose errors are ignored: RocksDB's
+// own logger asserts (aborts Debian's build) on the next line after a write
+// that failed, e.g. on a full disk.
+std::shared_ptr<rocksdb::Logger> NewStoreInfoLog(const std::string& db_dir);
 
 // True when `s` says the filesystem is full (ENOSPC).
 bool IsNoSpace(const rocksdb::Status& s);
