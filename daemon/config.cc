@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/toml_text.h"
 #include "common/util.h"
 #include "ipc/http_policy.h"
 #include "ipc/peer_cred.h"
@@ -20,12 +21,28 @@ namespace {
 using Setter = std::function<std::string(Config&, std::string_view)>;
 using Getter = std::function<std::string(const Config&)>;
 
+// How a value is written in TOML (the config reference shows defaults so).
+enum class Kind { kString, kUint, kSize, kDuration, kBool, kList };
+
 struct KeyDef {
   std::string name;  // "state_dir", "buffer.max_age"
-  std::string help;
+  std::string help;  // one line, for --help
   Setter set;
   Getter get;
+  Kind kind = Kind::kString;
+  // What docs/configuration.md and etc/spanvault.toml show beside the key,
+  // lines separated by '\n' (KeyDocs(), config_reference.cc).
+  std::string comment = {};
+
+  KeyDef Doc(std::string c) && {
+    comment = std::move(c);
+    return std::move(*this);
+  }
 };
+
+// The defaults when running as root (the package's); the reference shows them.
+constexpr char kRootStateDir[] = "/var/lib/spanvault";
+constexpr char kRootRuntimeDir[] = "/run/spanvault";
 
 std::string Bad(std::string_view what, std::string_view value, std::string_view expected) {
   return std::string(what) + ": \"" + std::string(value) + "\" is not " + std::string(expected);
@@ -51,7 +68,7 @@ KeyDef PathKey(std::string name, std::string help, std::filesystem::path Config:
             c.*member = std::filesystem::path(std::string(v));
             return {};
           },
-          [member](const Config& c) { return (c.*member).string(); }};
+          [member](const Config& c) { return (c.*member).string(); }, Kind::kString};
 }
 
 template <typename Field>
@@ -63,7 +80,7 @@ KeyDef SizeKey(std::string name, std::string help, Field field) {
             field(c) = *n;
             return {};
           },
-          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }};
+          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }, Kind::kSize};
 }
 
 template <typename Field>
@@ -75,7 +92,7 @@ KeyDef DurationKey(std::string name, std::string help, Field field) {
             field(c) = *d;
             return {};
           },
-          [field](const Config& c) { return FormatDuration(field(const_cast<Config&>(c))); }};
+          [field](const Config& c) { return FormatDuration(field(const_cast<Config&>(c))); }, Kind::kDuration};
 }
 
 template <typename Field>
@@ -87,7 +104,7 @@ KeyDef UintKey(std::string name, std::string help, Field field) {
             field(c) = static_cast<std::remove_reference_t<decltype(field(c))>>(*n);
             return {};
           },
-          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }};
+          [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); }, Kind::kUint};
 }
 
 template <typename Field>
@@ -135,181 +152,244 @@ KeyDef ListKey(std::string name, std::string help, Field field,
             std::string out;
             for (const auto& t : field(const_cast<Config&>(c))) out += (out.empty() ? "" : ",") + t;
             return out.empty() ? std::string("[]") : out;
-          }};
+          },
+          Kind::kList};
 }
 
 const std::vector<KeyDef>& Keys() {
   static const std::vector<KeyDef> keys = [] {
     std::vector<KeyDef> k;
-    k.push_back(PathKey("state_dir", "where the buffer lives", &Config::state_dir));
-    k.push_back(PathKey("runtime_dir", "where the Unix sockets are created", &Config::runtime_dir));
+    k.push_back(PathKey("state_dir", "where the buffer lives", &Config::state_dir)
+                    .Doc("the RocksDB buffer lives in state_dir/buffer;\n"
+                         "non-root: $XDG_STATE_HOME/spanvault or ./spanvault-data/state"));
+    k.push_back(PathKey("runtime_dir", "where the Unix sockets are created", &Config::runtime_dir)
+                    .Doc("the Unix sockets;\n"
+                         "non-root: $XDG_RUNTIME_DIR/spanvault or ./spanvault-data/run"));
     k.push_back(StringKey(
-        "log_level", "debug | info | warn | error", [](Config & c) -> auto& { return c.log_level; }));
+                    "log_level", "debug | info | warn | error", [](Config & c) -> auto& { return c.log_level; })
+                    .Doc("debug | info | warn | error (flag --log-level)"));
     k.push_back(UintKey(
-        "io_threads", "I/O threads (0 = 2)", [](Config & c) -> auto& { return c.io_threads; }));
+                    "io_threads", "I/O threads (0 = 2)", [](Config & c) -> auto& { return c.io_threads; })
+                    .Doc("listener/decoder threads; 0 = 2"));
     k.push_back(StringKey(
-        "ingest.unix_stream", "NDJSON stream socket, relative to runtime_dir, or off",
-        [](Config & c) -> auto& { return c.ingest.unix_stream; }));
+                    "ingest.unix_stream", "NDJSON stream socket, relative to runtime_dir, or off",
+                    [](Config & c) -> auto& { return c.ingest.unix_stream; })
+                    .Doc("NDJSON; relative to runtime_dir, an absolute path, or \"off\""));
     k.push_back(StringKey(
-        "ingest.unix_dgram", "datagram socket, relative to runtime_dir, or off",
-        [](Config & c) -> auto& { return c.ingest.unix_dgram; }));
+                    "ingest.unix_dgram", "datagram socket, relative to runtime_dir, or off",
+                    [](Config & c) -> auto& { return c.ingest.unix_dgram; })
+                    .Doc("one JSON value per datagram; relative to runtime_dir, absolute, or \"off\""));
     k.push_back(StringKey(
-        "ingest.udp", "UDP ADDR:PORT, or off", [](Config & c) -> auto& { return c.ingest.udp; }));
-    k.push_back({"ingest.allow_remote", "allow non-loopback network addresses",
-                 [](Config& c, std::string_view v) -> std::string {
-                   auto b = ParseBool(v);
-                   if (!b) return Bad("value", v, "true or false");
-                   c.ingest.allow_remote = *b;
-                   return {};
-                 },
-                 [](const Config& c) { return std::string(c.ingest.allow_remote ? "true" : "false"); }});
+                    "ingest.udp", "UDP ADDR:PORT, or off", [](Config & c) -> auto& { return c.ingest.udp; })
+                    .Doc("ADDR:PORT or \"off\" (flag --udp)"));
+    k.push_back(KeyDef{"ingest.allow_remote", "allow non-loopback network addresses",
+                       [](Config& c, std::string_view v) -> std::string {
+                         auto b = ParseBool(v);
+                         if (!b) return Bad("value", v, "true or false");
+                         c.ingest.allow_remote = *b;
+                         return {};
+                       },
+                       [](const Config& c) { return std::string(c.ingest.allow_remote ? "true" : "false"); },
+                       Kind::kBool}
+                    .Doc("allow non-loopback network addresses (udp, http)"));
     k.push_back(SizeKey(
-        "ingest.max_span_bytes", "largest stream line / HTTP span payload",
-        [](Config & c) -> auto& { return c.ingest.max_span_bytes; }));
+                    "ingest.max_span_bytes", "largest stream line / HTTP span payload",
+                    [](Config & c) -> auto& { return c.ingest.max_span_bytes; })
+                    .Doc("longest stream line"));
     k.push_back(SizeKey(
-        "ingest.max_udp_datagram_bytes", "largest UDP datagram",
-        [](Config & c) -> auto& { return c.ingest.max_udp_datagram_bytes; }));
+                    "ingest.max_udp_datagram_bytes", "largest UDP datagram",
+                    [](Config & c) -> auto& { return c.ingest.max_udp_datagram_bytes; })
+                    .Doc("largest UDP datagram"));
     k.push_back(SizeKey(
-        "ingest.max_unix_datagram_bytes", "largest Unix datagram",
-        [](Config & c) -> auto& { return c.ingest.max_unix_datagram_bytes; }));
+                    "ingest.max_unix_datagram_bytes", "largest Unix datagram",
+                    [](Config & c) -> auto& { return c.ingest.max_unix_datagram_bytes; })
+                    .Doc("largest Unix datagram"));
     k.push_back(UintKey(
-        "ingest.max_depth", "deepest JSON nesting", [](Config & c) -> auto& { return c.ingest.max_depth; }));
+                    "ingest.max_depth", "deepest JSON nesting", [](Config & c) -> auto& { return c.ingest.max_depth; })
+                    .Doc("JSON nesting"));
     k.push_back(SizeKey(
-        "ingest.receive_buffer_bytes", "kernel receive buffer asked for datagram sockets",
-        [](Config & c) -> auto& { return c.ingest.receive_buffer_bytes; }));
+                    "ingest.receive_buffer_bytes", "kernel receive buffer asked for datagram sockets",
+                    [](Config & c) -> auto& { return c.ingest.receive_buffer_bytes; })
+                    .Doc("asked for each datagram socket"));
     k.push_back(UintKey(
-        "ingest.max_connections", "concurrent stream connections",
-        [](Config & c) -> auto& { return c.ingest.max_connections; }));
+                    "ingest.max_connections", "concurrent stream connections",
+                    [](Config & c) -> auto& { return c.ingest.max_connections; })
+                    .Doc("concurrent stream connections (+16 for admin peers)"));
     k.push_back(UintKey(
-        "ingest.max_connections_per_uid", "concurrent stream connections of one peer uid (root and ours uncapped)",
-        [](Config & c) -> auto& { return c.ingest.max_connections_per_uid; }));
+                    "ingest.max_connections_per_uid",
+                    "concurrent stream connections of one peer uid (root and ours uncapped)",
+                    [](Config & c) -> auto& { return c.ingest.max_connections_per_uid; })
+                    .Doc("stream connections of one peer uid (root, our uid: uncapped)"));
     k.push_back(DurationKey(
-        "ingest.stream_idle_timeout", "a stream connection that sends nothing for this long is closed (0s: never)",
-        [](Config & c) -> auto& { return c.ingest.stream_idle_timeout; }));
-    k.push_back(SizeKey(
-        "ingest.max_inflight_bytes",
-        "bytes all listeners hold on their way to the store; when spent, reads pause, HTTP answers 503, datagrams "
-        "are dropped (0: no bound)",
-        [](Config & c) -> auto& { return c.ingest.max_inflight_bytes; }));
+                    "ingest.stream_idle_timeout",
+                    "a stream connection that sends nothing for this long is closed (0s: never)",
+                    [](Config & c) -> auto& { return c.ingest.stream_idle_timeout; })
+                    .Doc("a stream connection silent this long is closed (\"0s\": never)"));
+    k.push_back(
+        SizeKey(
+            "ingest.max_inflight_bytes",
+            "bytes all listeners hold on their way to the store; when spent, reads pause, HTTP answers 503, datagrams "
+            "are dropped (0: no bound)",
+            [](Config & c) -> auto& { return c.ingest.max_inflight_bytes; })
+            .Doc("held by all listeners on the way to the store; when spent: stream\n"
+                 "reads pause, HTTP 503 + Retry-After, datagrams dropped (\"busy\"); 0: no bound"));
     k.push_back(StringKey(
-        "ingest.admin_group", "group whose members may send admin control lines (besides root and our uid)",
-        [](Config & c) -> auto& { return c.ingest.admin_group; }));
+                    "ingest.admin_group", "group whose members may send admin control lines (besides root and our uid)",
+                    [](Config & c) -> auto& { return c.ingest.admin_group; })
+                    .Doc("members may send admin control lines ($reload, $salvage, $dead_letter)\n"
+                         "besides root and our uid (docs/security.md)"));
     k.push_back(UintKey(
-        "ingest.max_attributes", "OTLP attributes kept per span, resource, scope, event and link (0: all)",
-        [](Config & c) -> auto& { return c.ingest.max_attributes; }));
+                    "ingest.max_attributes", "OTLP attributes kept per span, resource, scope, event and link (0: all)",
+                    [](Config & c) -> auto& { return c.ingest.max_attributes; })
+                    .Doc("OTLP attributes per span/resource/scope/event/link"));
     k.push_back(SizeKey(
-        "ingest.max_attribute_value_bytes", "longer OTLP string attribute values are cut (0: no limit)",
-        [](Config & c) -> auto& { return c.ingest.max_attribute_value_bytes; }));
-    k.push_back({"ingest.socket_mode", "file mode of the Unix sockets (octal)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   unsigned m = 0;
-                   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m, 8);
-                   if (ec != std::errc() || p != v.data() + v.size() || m > 0777) {
-                     return Bad("value", v, "an octal file mode like 0660");
-                   }
-                   c.ingest.socket_mode = m;
-                   return {};
-                 },
-                 [](const Config& c) {
-                   char b[8];
-                   std::snprintf(b, sizeof b, "0%o", c.ingest.socket_mode);
-                   return std::string(b);
-                 }});
-    k.push_back(StringKey(
-        "ingest.http", "HTTP listener ADDR:PORT (OTLP/HTTP, /v1/spans, /healthz, /readyz, /metrics), or off",
-        [](Config & c) -> auto& { return c.ingest.http; }));
-    k.push_back(SizeKey(
-        "ingest.max_http_body_bytes", "largest HTTP request body, as sent and once inflated (413 beyond)",
-        [](Config & c) -> auto& { return c.ingest.max_http_body_bytes; }));
-    k.push_back(DurationKey(
-        "ingest.http_header_timeout", "time allowed for an HTTP request header to arrive",
-        [](Config & c) -> auto& { return c.ingest.http_header_timeout; }));
-    k.push_back(DurationKey(
-        "ingest.http_idle_timeout", "a kept-alive HTTP connection without a request is closed after this",
-        [](Config & c) -> auto& { return c.ingest.http_idle_timeout; }));
-    k.push_back(DurationKey(
-        "ingest.http_body_timeout", "time allowed to read an HTTP request body, and to write an answer",
-        [](Config & c) -> auto& { return c.ingest.http_body_timeout; }));
-    k.push_back(UintKey(
-        "ingest.http_max_connections", "concurrent HTTP connections (more are closed at once)",
-        [](Config & c) -> auto& { return c.ingest.http_max_connections; }));
-    k.push_back(UintKey(
-        "ingest.http_max_requests_per_connection",
-        "requests served on one kept-alive HTTP connection (the last answer carries Connection: close)",
-        [](Config & c) -> auto& { return c.ingest.http_max_requests_per_connection; }));
-    k.push_back(ListKey(
-        "ingest.http_allowed_origins",
-        "browser origins (scheme://host[:port], or *) allowed to send HTTP requests and read the answers (CORS); a "
-        "TOML array, comma-separated elsewhere",
-        [](Config & c) -> auto& { return c.ingest.http_allowed_origins; },
-        [](std::string_view item, std::string* error) -> std::string {
-          auto o = ipc::NormalizeOrigin(item);
-          if (!o) {
-            *error = o.error().message;
-            return {};
+                    "ingest.max_attribute_value_bytes", "longer OTLP string attribute values are cut (0: no limit)",
+                    [](Config & c) -> auto& { return c.ingest.max_attribute_value_bytes; })
+                    .Doc("cut longer OTLP string values (0: no limit)"));
+    k.push_back(KeyDef{
+        "ingest.socket_mode", "file mode of the Unix sockets (octal)",
+        [](Config& c, std::string_view v) -> std::string {
+          unsigned m = 0;
+          auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m, 8);
+          if (ec != std::errc() || p != v.data() + v.size() || m > 0777) {
+            return Bad("value", v, "an octal file mode like 0660");
           }
-          return *o;
-        }));
-    k.push_back({"buffer.durability", "process (fsync every fsync_interval) | machine (fsync before every answer)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "process") {
-                     c.buffer.durability = buffer::Durability::kProcess;
-                   } else if (v == "machine") {
-                     c.buffer.durability = buffer::Durability::kMachine;
-                   } else {
-                     return Bad("value", v, "\"process\" or \"machine\"");
-                   }
-                   return {};
-                 },
-                 [](const Config& c) {
-                   return std::string(c.buffer.durability == buffer::Durability::kMachine ? "machine" : "process");
-                 }});
+          c.ingest.socket_mode = m;
+          return {};
+        },
+        [](const Config& c) {
+          char b[8];
+          std::snprintf(b, sizeof b, "0%o", c.ingest.socket_mode);
+          return std::string(b);
+        }}.Doc("file mode of the Unix sockets (octal)"));
+    k.push_back(StringKey(
+                    "ingest.http",
+                    "HTTP listener ADDR:PORT (OTLP/HTTP, /v1/spans, /healthz, /readyz, /metrics), or off",
+                    [](Config & c) -> auto& { return c.ingest.http; })
+                    .Doc("HTTP listener ADDR:PORT or \"off\" (flag --http)"));
+    k.push_back(SizeKey(
+                    "ingest.max_http_body_bytes", "largest HTTP request body, as sent and once inflated (413 beyond)",
+                    [](Config & c) -> auto& { return c.ingest.max_http_body_bytes; })
+                    .Doc("as sent and once inflated (413 beyond)"));
     k.push_back(DurationKey(
-        "buffer.fsync_interval", "WAL fsync period in process mode",
-        [](Config & c) -> auto& { return c.buffer.fsync_interval; }));
-    k.push_back(SizeKey(
-        "buffer.max_disk_bytes", "bound on buffered span bytes",
-        [](Config & c) -> auto& { return c.buffer.max_disk_bytes; }));
-    k.push_back(SizeKey(
-        "buffer.disk_reserve_bytes", "disk space kept in reserve for a full disk (at most 1/8 of it; 0: none)",
-        [](Config & c) -> auto& { return c.buffer.disk_reserve_bytes; }));
+                    "ingest.http_header_timeout", "time allowed for an HTTP request header to arrive",
+                    [](Config & c) -> auto& { return c.ingest.http_header_timeout; })
+                    .Doc("from a request's first byte to the end of its header"));
     k.push_back(DurationKey(
-        "buffer.max_age", "older spans are dropped", [](Config & c) -> auto& { return c.buffer.max_age; }));
-    k.push_back({"buffer.on_full", "drop_oldest | reject",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "drop_oldest" || v == "drop") {
-                     c.buffer.on_full = buffer::OnFull::kDropOldest;
-                   } else if (v == "reject") {
-                     c.buffer.on_full = buffer::OnFull::kReject;
-                   } else {
-                     return Bad("value", v, "\"drop_oldest\" or \"reject\"");
-                   }
-                   return {};
-                 },
-                 [](const Config& c) {
-                   return std::string(c.buffer.on_full == buffer::OnFull::kReject ? "reject" : "drop_oldest");
-                 }});
-    k.push_back(UintKey(
-        "buffer.quarantine_max_entries", "rejected payloads kept",
-        [](Config & c) -> auto& { return c.buffer.quarantine_max_entries; }));
-    k.push_back(SizeKey(
-        "buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
-        [](Config & c) -> auto& { return c.buffer.quarantine_max_bytes; }));
-    k.push_back(UintKey(
-        "buffer.dead_letter_max_entries", "spans refused for good by an upstream, kept",
-        [](Config & c) -> auto& { return c.buffer.dead_letter_max_entries; }));
-    k.push_back(SizeKey(
-        "buffer.dead_letter_max_bytes", "bytes of dead letters kept",
-        [](Config & c) -> auto& { return c.buffer.dead_letter_max_bytes; }));
+                    "ingest.http_idle_timeout", "a kept-alive HTTP connection without a request is closed after this",
+                    [](Config & c) -> auto& { return c.ingest.http_idle_timeout; })
+                    .Doc("a kept-alive connection without a new request is closed"));
     k.push_back(DurationKey(
-        "shutdown_grace", "on SIGTERM, how long requests to upstreams in flight may finish",
-        [](Config & c) -> auto& { return c.shutdown_grace; }));
+                    "ingest.http_body_timeout", "time allowed to read an HTTP request body, and to write an answer",
+                    [](Config & c) -> auto& { return c.ingest.http_body_timeout; })
+                    .Doc("reading a body, writing an answer"));
     k.push_back(UintKey(
-        "upstream_threads", "threads that encode, compress and send batches",
-        [](Config & c) -> auto& { return c.upstream_threads; }));
+                    "ingest.http_max_connections", "concurrent HTTP connections (more are closed at once)",
+                    [](Config & c) -> auto& { return c.ingest.http_max_connections; })
+                    .Doc("concurrent HTTP connections; more are closed at once"));
+    k.push_back(UintKey(
+                    "ingest.http_max_requests_per_connection",
+                    "requests served on one kept-alive HTTP connection (the last answer carries Connection: close)",
+                    [](Config & c) -> auto& { return c.ingest.http_max_requests_per_connection; })
+                    .Doc("the last answer carries Connection: close"));
+    k.push_back(
+        ListKey(
+            "ingest.http_allowed_origins",
+            "browser origins (scheme://host[:port], or *) allowed to send HTTP requests and read the answers (CORS); a "
+            "TOML array, comma-separated elsewhere",
+            [](Config & c) -> auto& { return c.ingest.http_allowed_origins; },
+            [](std::string_view item, std::string* error) -> std::string {
+              auto o = ipc::NormalizeOrigin(item);
+              if (!o) {
+                *error = o.error().message;
+                return {};
+              }
+              return *o;
+            })
+            .Doc("browser origins allowed to send (CORS), e.g. [\"http://localhost:3000\"];\n"
+                 "\"scheme://host[:port]\", no path; \"*\" = any; comma-separated in env / --set;\n"
+                 "others (and DNS-rebound Hosts) are refused: docs/security.md"));
+    k
+        .push_back(KeyDef{
+            "buffer.durability", "process (fsync every fsync_interval) | machine (fsync before every answer)",
+            [](Config& c, std::string_view v) -> std::string {
+              if (v == "process") {
+                c.buffer.durability = buffer::Durability::kProcess;
+              } else if (v == "machine") {
+                c.buffer.durability = buffer::Durability::kMachine;
+              } else {
+                return Bad("value", v, "\"process\" or \"machine\"");
+              }
+              return {};
+            },
+            [](const Config& c) {
+              return std::string(c.buffer.durability == buffer::Durability::kMachine ? "machine" : "process");
+            }}.Doc("\"process\": WAL written before any answer, fsynced every fsync_interval\n"
+                   "\"machine\": WAL fsynced before any answer"));
+    k.push_back(DurationKey(
+                    "buffer.fsync_interval", "WAL fsync period in process mode",
+                    [](Config & c) -> auto& { return c.buffer.fsync_interval; })
+                    .Doc("process mode"));
+    k.push_back(SizeKey(
+                    "buffer.max_disk_bytes", "bound on buffered span bytes",
+                    [](Config & c) -> auto& { return c.buffer.max_disk_bytes; })
+                    .Doc("at the bound, on_full applies; less when the filesystem holds less\n"
+                         "(status: effective_max_bytes)"));
+    k.push_back(SizeKey(
+                    "buffer.disk_reserve_bytes",
+                    "disk space kept in reserve for a full disk (at most 1/8 of it; 0: none)",
+                    [](Config & c) -> auto& { return c.buffer.disk_reserve_bytes; })
+                    .Doc("kept in STATE_DIR/buffer/RESERVE, released when the disk is full\n"
+                         "(at most 1/8 of the filesystem; 0 = none): docs/durability.md"));
+    k.push_back(DurationKey(
+                    "buffer.max_age", "older spans are dropped", [](Config & c) -> auto& { return c.buffer.max_age; })
+                    .Doc("older spans are dropped"));
+    k.push_back(KeyDef{"buffer.on_full", "drop_oldest | reject",
+                       [](Config& c, std::string_view v) -> std::string {
+                         if (v == "drop_oldest" || v == "drop") {
+                           c.buffer.on_full = buffer::OnFull::kDropOldest;
+                         } else if (v == "reject") {
+                           c.buffer.on_full = buffer::OnFull::kReject;
+                         } else {
+                           return Bad("value", v, "\"drop_oldest\" or \"reject\"");
+                         }
+                         return {};
+                       },
+                       [](const Config& c) {
+                         return std::string(c.buffer.on_full == buffer::OnFull::kReject ? "reject" : "drop_oldest");
+                       }}
+                    .Doc("\"drop_oldest\": the oldest spans are dropped (counted, logged)\n"
+                         "\"reject\": new spans are refused instead"));
+    k.push_back(UintKey(
+                    "buffer.quarantine_max_entries", "rejected payloads kept",
+                    [](Config & c) -> auto& { return c.buffer.quarantine_max_entries; })
+                    .Doc("rejected payloads kept"));
+    k.push_back(SizeKey(
+                    "buffer.quarantine_max_bytes", "bytes of rejected payloads kept",
+                    [](Config & c) -> auto& { return c.buffer.quarantine_max_bytes; })
+                    .Doc("bytes of rejected payloads kept"));
+    k.push_back(UintKey(
+                    "buffer.dead_letter_max_entries", "spans refused for good by an upstream, kept",
+                    [](Config & c) -> auto& { return c.buffer.dead_letter_max_entries; })
+                    .Doc("spans refused for good by an upstream, kept"));
+    k.push_back(SizeKey(
+                    "buffer.dead_letter_max_bytes", "bytes of dead letters kept",
+                    [](Config & c) -> auto& { return c.buffer.dead_letter_max_bytes; })
+                    .Doc("bytes of dead letters kept"));
+    k.push_back(DurationKey(
+                    "shutdown_grace", "on SIGTERM, how long requests to upstreams in flight may finish",
+                    [](Config & c) -> auto& { return c.shutdown_grace; })
+                    .Doc("on SIGTERM, how long requests in flight may finish"));
+    k.push_back(UintKey(
+                    "upstream_threads", "threads that encode, compress and send batches",
+                    [](Config & c) -> auto& { return c.upstream_threads; })
+                    .Doc("threads that encode, compress and send batches"));
     k.push_back(ListKey(
-        "price_tables", "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
-        [](Config & c) -> auto& { return c.price_tables; }));
+                    "price_tables",
+                    "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
+                    [](Config & c) -> auto& { return c.price_tables; })
+                    .Doc("user price tables before the built-in one (see Cost);\n"
+                         "\"litellm:/path.json\" for LiteLLM's file; comma-separated in env / --set"));
     return k;
   }();
   return keys;
@@ -415,7 +495,7 @@ void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, cons
 }  // namespace
 
 std::filesystem::path DefaultStateDir() {
-  if (geteuid() == 0) return "/var/lib/spanvault";
+  if (geteuid() == 0) return kRootStateDir;
   if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0') {
     return std::filesystem::path(x) / "spanvault";
   }
@@ -423,7 +503,7 @@ std::filesystem::path DefaultStateDir() {
 }
 
 std::filesystem::path DefaultRuntimeDir() {
-  if (geteuid() == 0) return "/run/spanvault";
+  if (geteuid() == 0) return kRootRuntimeDir;
   if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x != nullptr && *x != '\0') {
     return std::filesystem::path(x) / "spanvault";
   }
@@ -565,6 +645,48 @@ std::string DescribeKeys() {
   }
   out += "  [[upstream]] (repeatable; from the config file only):\n";
   out += upstream::DescribeUpstreamKeys();
+  return out;
+}
+
+std::vector<KeyDoc> KeyDocs() {
+  Config defaults;
+  defaults.state_dir = kRootStateDir;
+  defaults.runtime_dir = kRootRuntimeDir;
+  std::vector<KeyDoc> out;
+  for (const KeyDef& k : Keys()) {
+    std::string v = k.get(defaults);
+    std::string value;
+    switch (k.kind) {
+      case Kind::kString:
+        value = TomlQuote(v);
+        break;
+      case Kind::kDuration:
+        value = "\"" + v + "\"";
+        break;
+      case Kind::kSize:
+        value = TomlSize(ParseSize(v).value_or(0));
+        break;
+      case Kind::kUint:
+      case Kind::kBool:
+        value = v;
+        break;
+      case Kind::kList:
+        // The getter joins the items with commas ("[]" when none).
+        value = "[";
+        if (v != "[]") {
+          size_t start = 0;
+          for (;;) {
+            size_t comma = v.find(',', start);
+            value += (start == 0 ? "" : ", ") + TomlQuote(v.substr(start, comma - start));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+          }
+        }
+        value += "]";
+        break;
+    }
+    out.push_back({k.name, std::move(value), k.comment, k.help});
+  }
   return out;
 }
 

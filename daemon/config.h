@@ -132,6 +132,25 @@ Config LoadConfig(const LoadOptions& options, std::vector<std::string>* problems
 // and the README.
 std::string DescribeKeys();
 
+// One key of the table as the configuration reference shows it.
+struct KeyDoc {
+  std::string name;          // as in --set: "state_dir", "ingest.udp"
+  std::string toml_default;  // the default as a TOML value ("\"1MiB\"", "64", "[]");
+                             // state_dir and runtime_dir: root's (the package's)
+  std::string comment;       // lines separated by '\n'
+  std::string help;          // the line --help shows
+};
+// Every key, in the table's order, with its default and comment.
+std::vector<KeyDoc> KeyDocs();
+
+enum class ReferenceFormat { kMarkdown, kToml };
+// The whole of docs/configuration.md (kMarkdown) or etc/spanvault.toml
+// (kToml), generated from KeyDocs() and upstream::UpstreamKeyDocs() around
+// fixed prose (config_reference.cc); `spanvaultd
+// --print-config-reference=md|toml` prints it, and a test compares both
+// committed files with it.
+std::string ConfigReference(ReferenceFormat format);
+
 // The keys (as named in the file: "state_dir", "ingest.udp") whose values
 // differ between `a` and `b`, in table order. The [[upstream]] tables are not
 // keys: reload.h compares them by name.

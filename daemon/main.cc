@@ -64,8 +64,20 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug|info|warn|error (config: log_level)");
   app.add_option("--set", sets, "override any config key: --set buffer.durability=machine")->take_all();
   app.add_flag("--check-config", check, "validate the configuration, print every problem, and exit");
+  std::string reference;
+  app.add_option("--print-config-reference", reference,
+                 "print docs/configuration.md (md) or the commented example config etc/spanvault.toml (toml), "
+                 "generated from the config keys, and exit")
+      ->check(CLI::IsMember({"md", "toml"}));
   app.footer("Config keys (file / --set / environment), with their defaults:\n" + daemon::DescribeKeys());
   CLI11_PARSE(app, argc, argv);
+  if (!reference.empty()) {
+    std::fputs(
+        daemon::ConfigReference(reference == "md" ? daemon::ReferenceFormat::kMarkdown : daemon::ReferenceFormat::kToml)
+            .c_str(),
+        stdout);
+    return 0;
+  }
 
   daemon::LoadOptions lo;
   lo.config_file = config_file;

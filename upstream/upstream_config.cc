@@ -13,6 +13,7 @@
 #include <functional>
 #include <sstream>
 
+#include "common/toml_text.h"
 #include "common/util.h"
 #include "upstream/encoder.h"
 #include "upstream/http_client.h"
@@ -23,11 +24,27 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// How a value is written in TOML (the config reference shows defaults so).
+enum class Kind { kString, kNumber, kSize, kDuration, kBool };
+
 struct KeyDef {
   std::string_view name;
   std::string_view help;
   std::function<std::string(UpstreamConfig&, std::string_view)> set;
   std::function<std::string(const UpstreamConfig&)> get;
+  Kind kind = Kind::kString;
+  // What docs/configuration.md and etc/spanvault.toml show beside the key
+  // (lines separated by '\n'; UpstreamKeyDocs()).
+  std::string_view comment = {};
+  // The value shown instead of the default (a TOML value), for the required
+  // keys, which have none.
+  std::string_view example = {};
+
+  KeyDef Doc(std::string_view c, std::string_view e = {}) && {
+    comment = c;
+    example = e;
+    return std::move(*this);
+  }
 };
 
 std::string Bad(std::string_view value, std::string_view expected) {
@@ -49,7 +66,7 @@ KeyDef Duration(std::string_view name, std::string_view help, milliseconds Upstr
             c.*m = *d;
             return {};
           },
-          [m](const UpstreamConfig& c) { return FormatDuration(c.*m); }};
+          [m](const UpstreamConfig& c) { return FormatDuration(c.*m); }, Kind::kDuration};
 }
 
 KeyDef RetryDuration(std::string_view name, std::string_view help, milliseconds RetryOptions::*m) {
@@ -60,7 +77,7 @@ KeyDef RetryDuration(std::string_view name, std::string_view help, milliseconds 
             c.retry.*m = *d;
             return {};
           },
-          [m](const UpstreamConfig& c) { return FormatDuration(c.retry.*m); }};
+          [m](const UpstreamConfig& c) { return FormatDuration(c.retry.*m); }, Kind::kDuration};
 }
 
 template <typename T>
@@ -72,7 +89,7 @@ KeyDef Size(std::string_view name, std::string_view help, T UpstreamConfig::*m) 
             c.*m = static_cast<T>(*n);
             return {};
           },
-          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }};
+          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }, Kind::kSize};
 }
 
 template <typename T>
@@ -84,7 +101,7 @@ KeyDef Count(std::string_view name, std::string_view help, T UpstreamConfig::*m)
             c.*m = static_cast<T>(*n);
             return {};
           },
-          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }};
+          [m](const UpstreamConfig& c) { return std::to_string(c.*m); }, Kind::kNumber};
 }
 
 KeyDef Bool(std::string_view name, std::string_view help, bool UpstreamConfig::*m) {
@@ -99,7 +116,7 @@ KeyDef Bool(std::string_view name, std::string_view help, bool UpstreamConfig::*
             }
             return {};
           },
-          [m](const UpstreamConfig& c) { return std::string(c.*m ? "true" : "false"); }};
+          [m](const UpstreamConfig& c) { return std::string(c.*m ? "true" : "false"); }, Kind::kBool};
 }
 
 KeyDef String(std::string_view name, std::string_view help, std::string UpstreamConfig::*m) {
@@ -111,60 +128,102 @@ KeyDef String(std::string_view name, std::string_view help, std::string Upstream
           [m](const UpstreamConfig& c) { return c.*m; }};
 }
 
+// Every key of an [[upstream]] table (but headers.NAME: SetUpstreamKey). The
+// comments and examples are what docs/configuration.md and
+// etc/spanvault.toml show (`spanvaultd --print-config-reference`).
 const std::vector<KeyDef>& Keys() {
   static const std::vector<KeyDef> keys = {
-      String("name", "unique name (letters, digits, _ . -); names its cursor in the buffer", &UpstreamConfig::name),
-      String("endpoint", "http:// or https:// URL the batches are POSTed to", &UpstreamConfig::endpoint),
+      String("name", "unique name (letters, digits, _ . -); names its cursor in the buffer", &UpstreamConfig::name)
+          .Doc("required: A-Z a-z 0-9 _ . - (names its cursor in the buffer)", "\"collector\""),
+      String("endpoint", "http:// or https:// URL the batches are POSTed to", &UpstreamConfig::endpoint)
+          .Doc("required: http:// or https://", "\"https://otel.example.com/v1/spans\""),
       String("format",
              "json (canonical spans as {\"spans\": [...]}), otlp-proto or otlp-json (OTLP/HTTP), "
              "langfuse-ingestion (POST /api/public/ingestion) or braintrust-logs (/v1/project_logs/ID/insert)",
-             &UpstreamConfig::format),
+             &UpstreamConfig::format)
+          .Doc("json | otlp-proto | otlp-json | langfuse-ingestion | braintrust-logs"),
       String("dialect", "OTLP formats: what the backend reads: otel, langfuse, braintrust, brokle, openinference",
-             &UpstreamConfig::dialect),
+             &UpstreamConfig::dialect)
+          .Doc("OTLP formats: otel | langfuse | braintrust | brokle | openinference"),
       String("public_key", "dialect langfuse, langfuse-ingestion: public key (Basic auth user); ${ENV} or @/path",
-             &UpstreamConfig::public_key),
+             &UpstreamConfig::public_key)
+          .Doc("langfuse, langfuse-ingestion: Basic auth user (${ENV} / @file)"),
       String("secret_key", "dialect langfuse, langfuse-ingestion: secret key (Basic auth password); ${ENV} or @/path",
-             &UpstreamConfig::secret_key),
+             &UpstreamConfig::secret_key)
+          .Doc("langfuse, langfuse-ingestion: Basic auth password (${ENV} / @file)"),
       String("api_key",
              "dialect braintrust or braintrust-logs (Bearer), dialect brokle (X-API-Key): API key; ${ENV} or @/path",
-             &UpstreamConfig::api_key),
+             &UpstreamConfig::api_key)
+          .Doc("braintrust, braintrust-logs (Bearer) / brokle (X-API-Key)"),
       String("parent",
              "dialect braintrust: x-bt-parent, e.g. project_name:my-project; braintrust-logs: project_id:ID "
              "(with a bare endpoint, builds the path)",
-             &UpstreamConfig::parent),
-      Count("batch_max_spans", "spans per request", &UpstreamConfig::batch_max_spans),
-      Size("batch_max_bytes", "span bytes per request (before compression)", &UpstreamConfig::batch_max_bytes),
-      Duration("linger", "how long a partial batch waits for more spans", &UpstreamConfig::linger),
-      Bool("gzip", "gzip request bodies", &UpstreamConfig::gzip),
-      Count("gzip_level", "zlib level 1 (fastest) .. 9 (smallest)", &UpstreamConfig::gzip_level),
-      Count("concurrency", "requests in flight", &UpstreamConfig::concurrency),
-      Duration("timeout", "deadline of one attempt (connect, TLS, send, answer)", &UpstreamConfig::timeout),
-      RetryDuration("retry.initial", "first backoff (full jitter)", &RetryOptions::initial),
-      RetryDuration("retry.max", "longest backoff", &RetryOptions::max),
-      {"retry.multiplier", "backoff growth per failed attempt",
-       [](UpstreamConfig& c, std::string_view v) -> std::string {
-         double d = 0;
-         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-         if (ec != std::errc() || p != v.data() + v.size() || d < 1.0 || d > 10.0) {
-           return Bad(v, "a number between 1 and 10");
-         }
-         c.retry.multiplier = d;
-         return {};
-       },
-       [](const UpstreamConfig& c) {
-         std::ostringstream o;
-         o << c.retry.multiplier;
-         return o.str();
-       }},
+             &UpstreamConfig::parent)
+          .Doc("braintrust: x-bt-parent, e.g. \"project_name:my-project\";\n"
+               "braintrust-logs: \"project_id:ID\" with a bare endpoint"),
+      Count("batch_max_spans", "spans per request", &UpstreamConfig::batch_max_spans).Doc("spans per request"),
+      Size("batch_max_bytes", "span bytes per request (before compression)", &UpstreamConfig::batch_max_bytes)
+          .Doc("span JSON per request, before compression"),
+      Duration("linger", "how long a partial batch waits for more spans", &UpstreamConfig::linger)
+          .Doc("how long a partial batch waits"),
+      Bool("gzip", "gzip request bodies", &UpstreamConfig::gzip).Doc("gzip request bodies"),
+      Count("gzip_level", "zlib level 1 (fastest) .. 9 (smallest)", &UpstreamConfig::gzip_level)
+          .Doc("1 (fastest) .. 9"),
+      Count("concurrency", "requests in flight", &UpstreamConfig::concurrency).Doc("requests in flight"),
+      Duration("timeout", "deadline of one attempt (connect, TLS, send, answer)", &UpstreamConfig::timeout)
+          .Doc("one attempt: connect + TLS + send + answer"),
+      RetryDuration("retry.initial", "first backoff (full jitter)", &RetryOptions::initial)
+          .Doc("first backoff (full jitter)"),
+      RetryDuration("retry.max", "longest backoff", &RetryOptions::max).Doc("longest backoff"),
+      KeyDef{"retry.multiplier", "backoff growth per failed attempt",
+             [](UpstreamConfig& c, std::string_view v) -> std::string {
+               double d = 0;
+               auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+               if (ec != std::errc() || p != v.data() + v.size() || d < 1.0 || d > 10.0) {
+                 return Bad(v, "a number between 1 and 10");
+               }
+               c.retry.multiplier = d;
+               return {};
+             },
+             [](const UpstreamConfig& c) {
+               std::ostringstream o;
+               o << c.retry.multiplier;
+               return o.str();
+             },
+             Kind::kNumber}
+          .Doc("backoff growth per failed attempt (1 .. 10)"),
       RetryDuration("retry.auth_pause", "pause after 401/403 (wrong credentials) or a redirect",
-                    &RetryOptions::auth_pause),
-      RetryDuration("retry.max_retry_after", "longest Retry-After honoured", &RetryOptions::max_retry_after),
-      String("tls_ca_file", "PEM file of trusted CAs (default: the system store)", &UpstreamConfig::tls_ca_file),
+                    &RetryOptions::auth_pause)
+          .Doc("after 401/403/3xx"),
+      RetryDuration("retry.max_retry_after", "longest Retry-After honoured", &RetryOptions::max_retry_after)
+          .Doc("longest Retry-After honoured"),
+      String("tls_ca_file", "PEM file of trusted CAs (default: the system store)", &UpstreamConfig::tls_ca_file)
+          .Doc("PEM of trusted CAs; default: the system store"),
       Bool("tls_insecure_skip_verify", "skip certificate verification (never in production)",
-           &UpstreamConfig::tls_insecure_skip_verify),
-      Size("max_response_bytes", "largest answer accepted", &UpstreamConfig::max_response_bytes),
+           &UpstreamConfig::tls_insecure_skip_verify)
+          .Doc("logged as a warning when true"),
+      Size("max_response_bytes", "largest answer accepted", &UpstreamConfig::max_response_bytes)
+          .Doc("largest answer accepted"),
   };
   return keys;
+}
+
+// The value a key shows in the reference: its example, else its default.
+std::string ReferenceValue(const KeyDef& k) {
+  if (!k.example.empty()) return std::string(k.example);
+  std::string v = k.get(UpstreamConfig{});
+  switch (k.kind) {
+    case Kind::kString:
+      return TomlQuote(v);
+    case Kind::kDuration:
+      return "\"" + v + "\"";
+    case Kind::kSize:
+      return TomlSize(ParseSize(v).value_or(0));
+    case Kind::kNumber:
+    case Kind::kBool:
+      return v;
+  }
+  return v;
 }
 
 bool ValidName(std::string_view n) {
@@ -313,6 +372,19 @@ std::string DescribeUpstreamKeys() {
     out += "  " + std::string(k.name) + " = " + k.get(defaults) + "   # " + std::string(k.help) + "\n";
   }
   out += "  headers.NAME = VALUE   # extra request header; VALUE may hold ${ENV} or be @/path/to/file\n";
+  return out;
+}
+
+std::vector<UpstreamKeyDoc> UpstreamKeyDocs() {
+  std::vector<UpstreamKeyDoc> out;
+  for (const KeyDef& k : Keys()) {
+    out.push_back({std::string(k.name), ReferenceValue(k), std::string(k.comment)});
+    // headers.NAME keys: shown as one inline table after the dialect's keys.
+    if (k.name == "parent") {
+      out.push_back(
+          {"headers", R"({ Authorization = "Bearer ${COLLECTOR_TOKEN}", "X-Api-Key" = "@/etc/spanvault/key" })", ""});
+    }
+  }
   return out;
 }
 

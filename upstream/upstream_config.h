@@ -81,6 +81,17 @@ std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::st
 // One line per key with its default, for --help and the README.
 std::string DescribeUpstreamKeys();
 
+// One [[upstream]] key as the configuration reference shows it
+// (docs/configuration.md, etc/spanvault.toml: daemon/config_reference.cc).
+struct UpstreamKeyDoc {
+  std::string name;     // "endpoint", "retry.initial" (a key of [upstream.retry])
+  std::string value;    // a TOML value: the default, or an example for a required key
+  std::string comment;  // lines separated by '\n'; may be empty
+};
+// Every key, in the table's order; "headers" (the headers.NAME keys) is an
+// example inline table.
+std::vector<UpstreamKeyDoc> UpstreamKeyDocs();
+
 // An endpoint as it may be shown (status, logs, error messages): user info
 // becomes "***@" and every query value "***" (the parameter names stay), a
 // fragment "#***". The scheme, host, port and path are kept: put secrets in
