@@ -27,9 +27,12 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
+#include "buffer/salvage.h"
 #include "buffer/span_queue_impl.h"
 #include "buffer/store_format.h"
 #include "common/log.h"
@@ -106,6 +109,7 @@ SpanQueue::Impl::~Impl() { Close(); }
 // ---------------------------------------------------------------- open
 
 rocksdb::Status SpanQueue::Impl::OpenDb() {
+  ++generation_;
   rocksdb::DBOptions dbo = internal::MakeDbOptions();
   if (options_.env != nullptr) dbo.env = options_.env;
   const std::string dir = options_.dir.string();
@@ -273,8 +277,133 @@ Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
   LOG_ERROR("span store is corrupt; moved aside, starting a fresh one",
             {{"dir", base.string()}, {"moved_to", target}, {"error", why.ToString()}});
   counters_.store_recovered_from = target;
+  ++counters_.stores_moved_aside;
   fs::create_directories(base, ec);
   return {};
+}
+
+namespace {
+
+// "<base>.corrupt-<unix seconds>", not taken yet.
+fs::path AsidePath(fs::path base) {
+  if (!base.has_filename()) base = base.parent_path();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::string target = base.string() + ".corrupt-" + std::to_string(secs.count());
+  std::error_code ec;
+  for (int i = 2; fs::exists(target, ec); ++i) {
+    target = base.string() + ".corrupt-" + std::to_string(secs.count()) + "-" + std::to_string(i);
+  }
+  return target;
+}
+
+}  // namespace
+
+Status SpanQueue::Impl::ReplaceDamaged(const std::string& why, uint64_t next_seq,
+                                       const std::vector<std::string>& consumers) {
+  std::error_code ec;
+  const fs::path spans = options_.dir / internal::kSpansDbDir;
+  // Seqs never go back, and consumers keep their names: a head (and
+  // cursors, in a fresh main database) at next_seq, then Recover again.
+  auto continue_seqs = [&](bool fresh_main) -> Status {
+    uint64_t next;
+    {
+      std::lock_guard lk(state_mu_);
+      next = index_.next_seq();
+    }
+    if (next >= next_seq && !fresh_main) return {};
+    rocksdb::WriteBatch wb;
+    const uint64_t at = std::max(next, next_seq);
+    wb.Put(meta_cf_, internal::kHeadKey, internal::SeqKey(at));
+    if (fresh_main) {
+      for (const auto& c : consumers) wb.Put(meta_cf_, internal::CursorKey(c), internal::SeqKey(at));
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (rocksdb::Status w = db_->Write(wo, &wb); !w.ok()) return Fail(FromRocks("writing the head", w));
+    return Recover();
+  };
+  if (fs::exists(spans / "CURRENT", ec)) {
+    const fs::path target = AsidePath(options_.dir);
+    fs::rename(spans, target, ec);
+    if (ec) return Fail(Error::Io("cannot move the damaged spans database " + spans.string() + " aside: " + ec.message()));
+    rocksdb::Status s = OpenDb();
+    Status r = s.ok() ? Recover() : Status(Fail(FromRocks("opening", s)));
+    if (r) {
+      uint64_t head;
+      {
+        std::lock_guard lk(state_mu_);
+        head = index_.head_seq();
+      }
+      // The main database's head, beside the spans it applies to (salvage
+      // skips what is below it).
+      std::ofstream(target / kHeadFile) << head << "\n";
+      if (Status c = continue_seqs(/*fresh_main=*/false); !c) return c;
+      LOG_ERROR("span store: the spans database is damaged; moved it aside, going on with a fresh one",
+                {{"dir", spans.string()}, {"moved_to", target.string()}, {"error", why}});
+      std::lock_guard lk(state_mu_);
+      counters_.store_recovered_from = target.string();
+      ++counters_.stores_moved_aside;
+      return {};
+    }
+    // The main database is damaged too: the whole store goes aside, its
+    // spans back in it.
+    CloseDb();
+    fs::rename(target, spans, ec);
+  }
+  if (Status st = MoveAside(rocksdb::Status::Corruption(why)); !st) return st;
+  if (rocksdb::Status s = OpenDb(); !s.ok()) return Fail(FromRocks("opening a fresh store", s));
+  if (Status r = Recover(); !r) return r;
+  if (next_seq > 1 || !consumers.empty()) return continue_seqs(/*fresh_main=*/true);
+  return {};
+}
+
+void SpanQueue::Impl::NoteDamage(const std::string& why) const {
+  {
+    std::lock_guard lk(damage_mu_);
+    damage_error_ = why;
+    damage_generation_ = generation_;
+  }
+  damaged_ = true;
+  std::lock_guard lk(queue_mu_);
+  queue_cv_.notify_one();
+}
+
+void SpanQueue::Impl::ReplaceIfDamaged() {
+  if (!damaged_.exchange(false)) return;
+  Status st;
+  std::string moved;
+  {
+    // Lock order as everywhere: db_mu_, then write_mu_ (then state_mu_).
+    std::unique_lock db_lock(db_mu_);
+    std::lock_guard write_lock(write_mu_);
+    std::string why;
+    {
+      std::lock_guard lk(damage_mu_);
+      why = damage_error_;
+      if (damage_generation_ != generation_) return;  // met in databases already replaced
+    }
+    uint64_t next;
+    std::vector<std::string> consumers;
+    std::string before;
+    {
+      std::lock_guard lk(state_mu_);
+      next = index_.next_seq();
+      for (const auto& [name, pos] : cursors_) consumers.push_back(name);
+      before = counters_.store_recovered_from;
+    }
+    CloseDb();
+    st = ReplaceDamaged(why, next, consumers);
+    std::lock_guard lk(state_mu_);
+    if (counters_.store_recovered_from != before) moved = counters_.store_recovered_from;
+  }
+  if (!st) {
+    // Still closed or failed: RepairIfFailed tries again every second.
+    NoteStoreError("replacing the damaged store", rocksdb::Status::IOError(st.error().message));
+    if (!moved.empty() && options_.on_moved_aside) options_.on_moved_aside(moved);
+    return;
+  }
+  if (store_failed_) NoteStoreRecovered("moved the damaged part aside");
+  if (!moved.empty() && options_.on_moved_aside) options_.on_moved_aside(moved);
 }
 
 Status SpanQueue::Impl::Recover() {
@@ -363,23 +492,22 @@ Status SpanQueue::Impl::OpenPrimary() {
     ReleaseReserve("cannot open the span store: " + s.ToString());
     s = OpenDb();
   }
+  Status r;
   if (s.IsCorruption()) {
-    if (auto st = MoveAside(s); !st) return st;
-    s = OpenDb();
-  }
-  if (!s.ok()) return open_failed(s);
-  if (s = MigrateSpans(); !s.ok()) {
     CloseDb();
-    return Fail(
-        Error::Io("cannot move the spans of " + options_.dir.string() + " into their own database: " + s.ToString()));
-  }
-  Status r = Recover();
-  if (!r && r.error().code == Error::Code::kCorruption) {
-    CloseDb();
-    if (auto st = MoveAside(rocksdb::Status::Corruption(r.error().message)); !st) return st;
-    s = OpenDb();
+    r = ReplaceDamaged(s.ToString(), 0, {});
+  } else {
     if (!s.ok()) return open_failed(s);
+    if (s = MigrateSpans(); !s.ok()) {
+      CloseDb();
+      return Fail(Error::Io("cannot move the spans of " + options_.dir.string() +
+                            " into their own database: " + s.ToString()));
+    }
     r = Recover();
+    if (!r && r.error().code == Error::Code::kCorruption) {
+      CloseDb();
+      r = ReplaceDamaged(r.error().message, 0, {});
+    }
   }
   if (!r) return r;
   UpdateDiskBudget(/*force=*/true);  // and the reserve, when there is room for it
@@ -627,7 +755,10 @@ Result<std::vector<Record>> SpanQueue::Impl::Read(uint64_t from_seq, size_t max_
     bytes += json.size();
     out.push_back({*seq, received_ns, std::string(json)});
   }
-  if (!it->status().ok()) return Fail(FromRocks("read", it->status()));
+  if (!it->status().ok()) {
+    if (it->status().IsCorruption()) NoteDamage("reading spans: " + it->status().ToString());
+    return Fail(FromRocks("read", it->status()));
+  }
   return out;
 }
 
@@ -658,7 +789,10 @@ Result<RecordBatch> SpanQueue::Impl::ReadBatch(uint64_t from_seq, size_t max_spa
         {*seq, received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
     out.data += json;
   }
-  if (!it->status().ok()) return Fail(FromRocks("read", it->status()));
+  if (!it->status().ok()) {
+    if (it->status().IsCorruption()) NoteDamage("reading spans: " + it->status().ToString());
+    return Fail(FromRocks("read", it->status()));
+  }
   return out;
 }
 

@@ -96,6 +96,12 @@ struct Options {
   // stored spans (before the Append callbacks run); must be quick (the
   // forwarders use it to wake up).
   std::function<void()> on_commit;
+  // Default: none. Called on the writer thread after damage found while the
+  // queue runs (a read or a reopen met corrupt data) made it move the
+  // damaged part aside and go on with a fresh one: the path of what was
+  // moved aside, for salvage (buffer/salvage.h). Damage found at Open is in
+  // Stats::store_recovered_from instead.
+  std::function<void(const std::filesystem::path&)> on_moved_aside;
   // Default: nullptr (the default Env). Tests pass an Env whose file system
   // injects I/O errors; not owned, must outlive the queue.
   rocksdb::Env* env = nullptr;
@@ -174,7 +180,8 @@ struct Stats {
   uint64_t write_batches = 0;         // RocksDB writes (group commits) since Open
   uint64_t fsyncs = 0;
   uint64_t write_errors = 0;
-  std::string store_recovered_from;  // set when a damaged store was moved aside at Open
+  std::string store_recovered_from;  // the last damaged store (or spans database) moved aside
+  uint64_t stores_moved_aside = 0;   // damaged stores moved aside since Open (at Open included)
   // The store's state: ok, or failed after a write error (disk full, I/O
   // error, read-only filesystem) until a retry (once a second) succeeds.
   // While failed, appends are refused at once; reads and acks go on.
@@ -193,10 +200,16 @@ struct Stats {
 class SpanQueue {
  public:
   // Opens or creates the store in options.dir and starts the writer thread.
-  // A store RocksDB reports as corrupt is renamed to "<dir>.corrupt-<unix
-  // seconds>" (logged, and reported in Stats::store_recovered_from) and a fresh
-  // one is created. Errors: kInvalidArgument for bad options, kIo when the
-  // directory cannot be used (e.g. locked by another daemon).
+  // Damage (RocksDB reports corruption at open or in the scan that rebuilds
+  // the index) moves the damaged part aside to "<dir>.corrupt-<unix
+  // seconds>": the spans database alone (with a HEAD_SEQ file) when the main
+  // one still opens, so that cursors, quarantine and dead letters stay, else
+  // the whole store. It is logged and reported in Stats::store_recovered_from,
+  // and a fresh one is used. The same happens without a restart when a read
+  // or a reopen meets damage later (Options::on_moved_aside); seqs never go
+  // back and consumers keep their names. Errors: kInvalidArgument for bad
+  // options, kIo when the directory cannot be used (e.g. locked by another
+  // daemon).
   static Result<std::unique_ptr<SpanQueue>> Open(const Options& options);
 
   // Opens an existing store for reading only while another process may hold it

@@ -94,6 +94,17 @@ class SpanQueue::Impl {
   // The directories whose WAL files SyncWalFiles keeps synced.
   std::vector<std::filesystem::path> WalDirs() const;
   Status MoveAside(const rocksdb::Status& why);
+  // With both databases closed: moves the damaged part aside (the spans
+  // database alone when the main one then opens and recovers, else the
+  // whole store), opens fresh and recovers. Seqs continue at or past
+  // `next_seq`; `consumers` keep a cursor there when the main database was
+  // replaced too. Holding db_mu_ and write_mu_ (or in Open).
+  Status ReplaceDamaged(const std::string& why, uint64_t next_seq, const std::vector<std::string>& consumers);
+  // Any thread, holding db_mu_: a read met damage in the databases opened
+  // now; the writer replaces the damaged part next.
+  void NoteDamage(const std::string& why) const;
+  // Writer thread: ReplaceDamaged after NoteDamage, then on_moved_aside.
+  void ReplaceIfDamaged();
   Status Recover();
   Status CheckWritable() const;
   // Adds the new head to `wb` when it moves: every span below it is then
@@ -189,8 +200,18 @@ class SpanQueue::Impl {
   // (store_format.h); 0 (no filtering) in a read-only view.
   std::shared_ptr<std::atomic<uint64_t>> span_floor_ = std::make_shared<std::atomic<uint64_t>>(0);
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;  // the writer waits for requests
+  // Damage a read or a reopen met (NoteDamage), for the writer to handle.
+  mutable std::atomic<bool> damaged_{false};
+  mutable std::mutex damage_mu_;
+  mutable std::string damage_error_;  // guarded by damage_mu_
+  // Which opening of the databases the damage was met in (guarded by
+  // damage_mu_): a read that met it in databases replaced since (two reads
+  // in flight) must not have the fresh ones moved aside.
+  mutable uint64_t damage_generation_ = 0;
+  uint64_t generation_ = 0;  // +1 at every OpenDb; under db_mu_ (exclusive to write)
+
+  mutable std::mutex queue_mu_;
+  mutable std::condition_variable queue_cv_;  // the writer waits for requests
   std::condition_variable space_cv_;  // Append waits for room
   std::deque<Request> queue_;
   uint64_t pending_bytes_ = 0;

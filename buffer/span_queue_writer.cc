@@ -153,7 +153,7 @@ void SpanQueue::Impl::WriterLoop() {
     bool stop = false;
     {
       std::unique_lock lk(queue_mu_);
-      queue_cv_.wait_until(lk, next_age_check_, [&] { return !queue_.empty() || closing_; });
+      queue_cv_.wait_until(lk, next_age_check_, [&] { return !queue_.empty() || closing_ || damaged_; });
       // Whole requests up to max_group_bytes, in order; the rest wait for the
       // next group (the wait above returns at once while any are queued). In
       // machine mode every group costs an fsync: it takes all that is queued.
@@ -170,6 +170,7 @@ void SpanQueue::Impl::WriterLoop() {
       stop = closing_ && group.empty();
     }
     space_cv_.notify_all();
+    ReplaceIfDamaged();
     RepairIfFailed();
     try {
       if (!store_failed_ && acks_unpersisted_) PersistPendingAcks();
@@ -507,6 +508,9 @@ void SpanQueue::Impl::RepairIfFailed() {
       ReleaseReserve("cannot reopen the span store: " + s.ToString());
       s = OpenDb();
     }
+    // Damage (in a table file a compaction or the reopen read): the writer
+    // moves the damaged part aside next (ReplaceIfDamaged).
+    if (s.IsCorruption()) NoteDamage("reopening the store: " + s.ToString());
     if (s.ok()) {
       if (Status r = Recover(); r) {
         std::lock_guard lk(state_mu_);
@@ -524,6 +528,7 @@ void SpanQueue::Impl::RepairIfFailed() {
           acks_unpersisted_ = true;  // PersistPendingAcks, next
         }
       } else {
+        if (r.error().code == Error::Code::kCorruption) NoteDamage(r.error().message);
         s = rocksdb::Status::IOError(r.error().message);
         CloseDb();
       }

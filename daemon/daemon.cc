@@ -222,12 +222,17 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     std::shared_lock lk(d.forwarders_mu);
     for (auto& f : d.forwarders) f.forwarder->Notify();
   };
+  // A damaged store moved aside (at start, or later by the writer thread):
+  // salvaged in the background into the live queue.
+  auto salvage = [&d](const std::filesystem::path& from) {
+    std::lock_guard lk(d.salvage_mu);
+    d.salvages.push_back(std::make_unique<AutoSalvage>(*d.queue, from));
+  };
+  bo.on_moved_aside = salvage;
   auto q = buffer::SpanQueue::Open(bo);
   if (!q) return Fail(q.error());
   d.queue = std::move(*q);
-  if (std::string from = d.queue->GetStats().store_recovered_from; !from.empty()) {
-    d.salvage = std::make_unique<AutoSalvage>(*d.queue, from);
-  }
+  if (std::string from = d.queue->GetStats().store_recovered_from; !from.empty()) salvage(from);
   if (auto st = StartForwarders(d); !st) return Fail(st.error());
 
   buffer::SpanQueue* queue = d.queue.get();
@@ -456,7 +461,16 @@ void Daemon::Stop() {
   // 2. Requests in flight get shutdown_grace; what they do not finish stays
   // unacknowledged in the store and is sent again after the next start.
   StopForwarders(d);
-  d.salvage.reset();  // stops at its next batch; what it did not take stays in the moved-aside store
+  {
+    // Each stops at its next batch; what it did not take stays in the
+    // moved-aside store. Joined outside the lock: the writer thread may be
+    // adding one.
+    std::vector<std::unique_ptr<AutoSalvage>> salvages;
+    {
+      std::lock_guard lk(d.salvage_mu);
+      salvages.swap(d.salvages);
+    }
+  }
   // 3. The store commits everything queued, fsyncs and closes; the last
   // answers are posted to the connections, which the I/O threads still write.
   d.queue->Close();
@@ -474,7 +488,10 @@ std::string Daemon::StatusJson() const {
   nlohmann::json j =
       nlohmann::json::parse(BuildStatusJson(*impl_->queue, impl_->counters, impl_->config, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
-  if (impl_->salvage) j["buffer"]["salvage"] = impl_->salvage->ToJson();
+  {
+    std::lock_guard lk(impl_->salvage_mu);
+    if (!impl_->salvages.empty()) j["buffer"]["salvage"] = impl_->salvages.back()->ToJson();
+  }
   std::vector<std::pair<upstream::ForwarderStats, uint64_t>> forwarders;  // with their instance
   {
     std::shared_lock lk(impl_->forwarders_mu);

@@ -71,9 +71,11 @@ struct Daemon::Impl {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::unique_ptr<buffer::SpanQueue> queue;
-  // Set when the store was found damaged at start: its salvage, running or
-  // finished. Reset before the queue closes.
-  std::unique_ptr<AutoSalvage> salvage;
+  // The salvages of damaged stores (found at start, or while running:
+  // SpanQueue's on_moved_aside), running or finished, oldest first. Emptied
+  // before the queue closes; destroyed before it (declared after it).
+  std::mutex salvage_mu;
+  std::vector<std::unique_ptr<AutoSalvage>> salvages;  // guarded by salvage_mu
   // Upstreams: their own io_context, so that compressing batches never
   // competes with the listeners' handlers for a thread. The threads start
   // with the first forwarder (at start or at a reload).

@@ -175,7 +175,10 @@ std::string RenderPrometheus(const json& status) {
     gauge("spanvault_buffer_disk_reserve_bytes", "Bytes held in the disk reserve file (0 when released).",
           Get(b, "disk_reserve_bytes"));
   }
-  if (b.contains("salvage")) {  // a damaged store found at start (daemon/auto_salvage.h)
+  counter("spanvault_buffer_stores_moved_aside_total",
+          "Damaged stores (or spans databases) moved aside and salvaged, at start or while running.",
+          Get(b, "stores_moved_aside"));
+  if (b.contains("salvage")) {  // the last damaged store's salvage (daemon/auto_salvage.h)
     const json& sv = b["salvage"];
     gauge("spanvault_buffer_salvage_running", "1 while a damaged store's spans are put back into the live one.",
           json(sv.value("state", std::string()) == "running" ? 1 : 0));

@@ -80,6 +80,7 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   b["max_disk_bytes"] = config.buffer.max_disk_bytes;
   b["state_dir"] = config.state_dir.string();
   if (!s.store_recovered_from.empty()) b["store_recovered_from"] = s.store_recovered_from;
+  b["stores_moved_aside"] = s.stores_moved_aside;
   // A full disk, an I/O error (docs/durability.md): the store's state and the
   // bound in force.
   b["store_state"] = s.store_ok ? "ok" : "failed";

@@ -18,6 +18,7 @@
 
 #include "cli/client.h"
 #include "tests/daemon/process_util.h"
+#include "tests/upstream/fake_backend.h"
 #include "tests/test_util.h"
 
 namespace spanvault::testing {
@@ -185,6 +186,56 @@ TEST(SalvageProcessTest, TwoDamagedBlocksCostOnlyTheSpansInThem) {
   std::set<std::string> unique(kept.begin(), kept.end());
   EXPECT_EQ(unique.size(), kept.size());
   for (const auto& id : unique) EXPECT_EQ(sent.count(id), 1u) << id;
+}
+
+// Damage met while the daemon runs, by the forwarder's read of a backlog:
+// no restart, the spans database is moved aside, a salvage puts back what
+// it can, and the forwarder goes on: the backend gets every span outside
+// the damage.
+TEST(SalvageProcessTest, DamageMetWhileForwardingIsSalvagedWithoutARestart) {
+  FakeBackend backend;
+  backend.Start();
+  backend.SetDown(true);
+  TempDir dir;
+  std::string config = WriteConfig(dir, {{"fake", backend.url("/v1/spans"), ""}});
+  DaemonProcess d(dir);
+  d.Start({"--config", config});
+  constexpr int kSpans = 50'000;
+  std::multiset<std::string> sent = SendSpans(d, "f", kSpans, 1000);
+  const fs::path spans_db = dir.path() / "state/buffer/spans";
+  for (auto deadline = std::chrono::steady_clock::now() + 60s;
+       TableFiles(spans_db).empty() && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::vector<fs::path> tables = TableFiles(spans_db);
+  ASSERT_FALSE(tables.empty());
+  const fs::path& table = *std::max_element(tables.begin(), tables.end(), [](const fs::path& a, const fs::path& b) {
+    return fs::file_size(a) < fs::file_size(b);
+  });
+  {
+    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(4096, '\x33');
+    f.seekp(static_cast<std::streamoff>(fs::file_size(table) / 2));
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const pid_t pid = d.pid();
+  backend.SetDown(false);
+  json s = WaitForStatus(d, [](const json& st) {
+    return st["buffer"].value("stores_moved_aside", 0) == 1 && SalvageFinished(st);
+  });
+  EXPECT_EQ(s["buffer"]["salvage"]["state"], "kept") << s.dump() << d.Log().substr(0, 4000);
+  const uint64_t salvaged = s["buffer"]["salvage"].value("spans", 0ull);
+  // Every span outside the damage reaches the backend: those delivered
+  // before the read met it, and the salvaged rest.
+  EXPECT_TRUE(backend.WaitForUniqueSpans(kSpans - 8, 120s)) << backend.unique_spans() << " of " << kSpans;
+  EXPECT_EQ(d.pid(), pid);
+  for (const auto& [id, n] : backend.received_span_ids()) EXPECT_EQ(sent.count(id), 1u) << id;
+  std::printf("[ damage ] 4 KiB of a %llu-byte table file met while forwarding: %zu of %d delivered, %llu salvaged\n",
+              static_cast<unsigned long long>(fs::file_size(table)), backend.unique_spans(), kSpans,
+              static_cast<unsigned long long>(salvaged));
+  EXPECT_NE(d.Log().find("the spans database is damaged; moved it aside"), std::string::npos);
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
 }
 
 // Damage in the middle of a WAL: RocksDB would replay up to it and drop
