@@ -61,6 +61,24 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// One HTTP/1.1 request to the daemon's listener; the whole answer ("" when
+// there is none).
+std::string HttpExchange(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[512];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return answer;
+}
+
 // GET /readyz: the status code, 0 when there is no answer.
 int Readyz(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -314,6 +332,15 @@ TEST_F(DiskFullTest, AFaultIsAStateTheDaemonResumesByItselfAndLosesNothing) {
   })) << st.dump();
   if (st.is_object()) std::printf("[ measured ] failed state: %s\n", st["buffer"].dump().c_str());
   EXPECT_EQ(Readyz(port), 503);
+  {
+    // An HTTP sender is told to come back later, not that its spans are bad.
+    const std::string body = "{\"name\":\"http-while-failed\"}\n";
+    std::string answer = HttpExchange(port, "POST /v1/spans HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                                                "\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+                                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+    EXPECT_NE(answer.find("Retry-After:"), std::string::npos) << answer;
+  }
   const int refused_before = sender.refused_batches();
   EXPECT_TRUE(WaitFor([&] { return sender.refused_batches() > refused_before; }));
   EXPECT_NE(sender.last_refusal().find("not stored"), std::string::npos) << sender.last_refusal();
