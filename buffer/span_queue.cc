@@ -263,25 +263,6 @@ rocksdb::Status SpanQueue::Impl::MigrateSpans() {
   return rocksdb::Status::OK();
 }
 
-Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
-  fs::path base = options_.dir;
-  if (!base.has_filename()) base = base.parent_path();
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
-  std::string target = base.string() + ".corrupt-" + std::to_string(secs.count());
-  std::error_code ec;
-  for (int i = 2; fs::exists(target, ec); ++i) {
-    target = base.string() + ".corrupt-" + std::to_string(secs.count()) + "-" + std::to_string(i);
-  }
-  fs::rename(base, target, ec);
-  if (ec) return Fail(Error::Io("cannot move corrupt span store " + base.string() + " aside: " + ec.message()));
-  LOG_ERROR("span store is corrupt; moved aside, starting a fresh one",
-            {{"dir", base.string()}, {"moved_to", target}, {"error", why.ToString()}});
-  counters_.store_recovered_from = target;
-  ++counters_.stores_moved_aside;
-  fs::create_directories(base, ec);
-  return {};
-}
-
 namespace {
 
 // "<base>.corrupt-<unix seconds>", not taken yet.
@@ -297,6 +278,22 @@ fs::path AsidePath(fs::path base) {
 }
 
 }  // namespace
+
+Status SpanQueue::Impl::MoveAside(const rocksdb::Status& why) {
+  fs::path base = options_.dir;
+  if (!base.has_filename()) base = base.parent_path();
+  const std::string target = AsidePath(base).string();
+  std::error_code ec;
+  fs::rename(base, target, ec);
+  if (ec) return Fail(Error::Io("cannot move corrupt span store " + base.string() + " aside: " + ec.message()));
+  LOG_ERROR("span store is corrupt; moved aside, starting a fresh one",
+            {{"dir", base.string()}, {"moved_to", target}, {"error", why.ToString()}});
+  counters_.store_recovered_from = target;
+  ++counters_.stores_moved_aside;
+  fs::create_directories(base, ec);
+  return {};
+}
+
 
 Status SpanQueue::Impl::ReplaceDamaged(const std::string& why, uint64_t next_seq,
                                        const std::vector<std::string>& consumers) {

@@ -26,17 +26,7 @@ using http_test::HostLine;
 using http_test::HttpClient;
 using http_test::RawConnect;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using http_test::FreePort;
 
 // MemoryMax of the systemd unit, in KiB.
 long UnitMemoryMaxKiB() {

@@ -22,12 +22,14 @@
 #include <set>
 
 #include "tests/daemon/process_util.h"
+#include "tests/ipc/http_test_client.h"
 #include "tests/upstream/fake_backend.h"
 
 namespace spanvault::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using http_test::FreePort;
 
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 60s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -51,29 +53,14 @@ uint64_t FreeBytes(const std::string& path) {
   return uint64_t{v.f_bavail} * v.f_frsize;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // One HTTP/1.1 request to the daemon's listener; the whole answer ("" when
 // there is none).
 std::string HttpExchange(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = http_test::RawConnect(port);
+  if (fd < 0) return {};
   std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+  if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
     char buf[512];
     for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
   }
@@ -83,24 +70,8 @@ std::string HttpExchange(int port, const std::string& request) {
 
 // GET /readyz: the status code, 0 when there is no answer.
 int Readyz(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return 0;
-  }
-  std::string req = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\nConnection: close\r\n\r\n";
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return 0;
-  }
-  std::string answer;
-  char buf[512];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
-  close(fd);
+  std::string answer = HttpExchange(
+      port, "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\nConnection: close\r\n\r\n");
   if (answer.rfind("HTTP/1.1 ", 0) != 0) return 0;
   return std::atoi(answer.c_str() + 9);
 }
