@@ -308,6 +308,7 @@ int CmdSalvage(const Globals& g, const std::string& dir) {
     (*q)->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
     auto ar = f.get();
     if (!ar.ok) return Fail(Error::Io(ar.error));
+    if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
     return {};
   });
   if (!r) return Die("salvage failed: " + r.error().message, 1);

@@ -68,7 +68,13 @@ void AutoSalvage::Run() {
     queue_.Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
     buffer::AppendResult ar = f.get();
     if (!ar.ok) return Fail(Error::Io("the live store refused the salvaged spans: " + ar.error));
-    spans_ += n;
+    spans_ += ar.stored;
+    if (ar.stored < n) {
+      // buffer.on_full = reject and the live store is full: the rest waits
+      // in the moved-aside store (kept, with the report).
+      return Fail(Error::Io("the live store is full (buffer.on_full = reject): " + std::to_string(n - ar.stored) +
+                            " salvaged spans refused"));
+    }
     return {};
   });
   auto write_report = [&](const std::string& text) {

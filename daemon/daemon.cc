@@ -548,6 +548,7 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
       queue->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
       auto ar = f.get();
       if (!ar.ok) return Fail(Error::Io(ar.error));
+      if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
       return {};
     });
     answer["ok"] = r.has_value();

@@ -126,6 +126,32 @@ TEST(SalvageProcessTest, AStoreThatWillNotOpenIsSalvagedWholeAndRemoved) {
   EXPECT_TRUE(fs::exists(elsewhere)) << "a salvage never changes what it reads";
 }
 
+// A salvage into a live store that is full (on_full = reject) stops there:
+// the rest stays in the moved-aside store, kept with a report saying so,
+// never counted as salvaged.
+TEST(SalvageProcessTest, ASalvageThatDoesNotFitIsKeptNotLost) {
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start();
+  SendSpans(d, "r", 3000, 1000);  // ~3 MB
+  d.Signal(SIGKILL);
+  d.Wait();
+  std::ofstream(dir.str() + "/state/buffer/CURRENT", std::ios::trunc) << "garbage";
+  d.Start({"--set", "buffer.on_full=reject", "--set", "buffer.max_disk_bytes=1MiB"});
+  json s = WaitForStatus(d, SalvageFinished);
+  EXPECT_EQ(s["buffer"]["salvage"]["state"], "failed") << s.dump();
+  const uint64_t salvaged = s["buffer"]["salvage"].value("spans", 0ull);
+  EXPECT_LT(salvaged, 3000u);
+  EXPECT_EQ(s["buffer"]["spans"], salvaged) << s.dump();
+  const fs::path moved = s["buffer"].value("store_recovered_from", std::string());
+  ASSERT_TRUE(fs::exists(moved / "SALVAGE-REPORT.txt")) << s.dump();
+  std::ifstream report(moved / "SALVAGE-REPORT.txt");
+  std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("the live store is full"), std::string::npos) << text;
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
+}
+
 // The case: 50,000 spans buffered, two 4 KiB regions of a table file
 // overwritten. Every span outside those regions comes back by itself.
 TEST(SalvageProcessTest, TwoDamagedBlocksCostOnlyTheSpansInThem) {
