@@ -1,5 +1,6 @@
 #include "daemon/auto_salvage.h"
 
+#include <chrono>
 #include <fstream>
 #include <future>
 
@@ -59,8 +60,13 @@ void AutoSalvage::Finish(const std::string& state, const std::string& report) {
 void AutoSalvage::Run() {
   LOG_WARN("salvaging the damaged span store in the background; new spans are accepted meanwhile",
            {{"from", from_.string()}});
-  auto r = buffer::Salvage(from_, [this](span::Batch&& b) -> Status {
+  auto last_log = std::chrono::steady_clock::now();
+  auto r = buffer::Salvage(from_, [this, &last_log](span::Batch&& b) -> Status {
     if (stop_) return Fail(Error::Io("spanvaultd stopped"));
+    if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(10)) {
+      last_log = std::chrono::steady_clock::now();
+      LOG_INFO("salvaging the damaged span store", {{"from", from_.string()}, {"spans_so_far", spans_.load()}});
+    }
     const size_t n = b.spans.size();
     std::promise<buffer::AppendResult> p;
     auto f = p.get_future();
