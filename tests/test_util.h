@@ -1,11 +1,14 @@
-// Helpers shared by the tests: temp dirs that clean up after themselves.
+// Helpers shared by the tests: temp dirs that clean up after themselves, and
+// the one way tests wait (on a condition, never a fixed sleep).
 #pragma once
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace spanvault::testing {
 
@@ -41,6 +44,19 @@ std::string CaptureStderr(F&& f) {
   while ((n = std::fread(buf, 1, sizeof buf, tmp)) > 0) out.append(buf, n);
   std::fclose(tmp);
   return out;
+}
+
+// Polls `cond` every `poll` until it holds or `timeout` passes; returns
+// whether it held. `cond` runs on the calling thread.
+template <typename F>
+bool WaitFor(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(30),
+             std::chrono::milliseconds poll = std::chrono::milliseconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(poll);
+  }
+  return cond();
 }
 
 }  // namespace spanvault::testing

@@ -164,16 +164,7 @@ size_t Count(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-// Polls `cond` until it holds or `timeout` passes.
-template <typename F>
-bool WaitFor(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
+using testing::WaitFor;  // tests/test_util.h
 
 // A failed store is a state (docs/durability.md, "A full disk"): appends are
 // refused at once and logged once, not once per batch; acks go on (in

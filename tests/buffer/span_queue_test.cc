@@ -98,16 +98,7 @@ int64_t T(int64_t offset_ns) {
   return base + offset_ns;
 }
 
-// Polls `pred` every 10 ms for at most `limit`.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using testing::WaitFor;  // tests/test_util.h
 
 // Logical bytes of one test span (key + value header + JSON).
 uint64_t SpanBytes(const std::string& json) { return 8 + 9 + json.size(); }

@@ -66,12 +66,7 @@ class DaemonFixture : public ::testing::Test {
   // Polls the status until pred holds (at most `limit`).
   template <typename Pred>
   bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred(Status())) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return pred(Status());
+    return testing::WaitFor([&] { return pred(Status()); }, limit);
   }
 
   // Every stored span, read from the store (daemon stopped or running).

@@ -121,14 +121,6 @@ class Harness {
   std::vector<std::unique_ptr<Forwarder>> forwarders_;
 };
 
-// Polls `cond` every 10 ms until it holds or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
+using spanvault::testing::WaitFor;  // tests/test_util.h
 
 }  // namespace spanvault::upstream::testing_harness

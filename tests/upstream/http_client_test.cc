@@ -167,12 +167,7 @@ class HttpClientTest : public ::testing::Test {
   // Waits for a condition that the backend's io thread makes true.
   template <class F>
   static bool Eventually(F f, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!f()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
+    return spanvault::testing::WaitFor(f, timeout, 5ms);
   }
 
   boost::asio::io_context ioc_;
