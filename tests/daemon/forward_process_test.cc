@@ -25,15 +25,6 @@ json Status(const DaemonProcess& d) {
   return json::parse(r.out, nullptr, false);
 }
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 // Sends the spans with a barrier; returns the barrier's answer.
 json SendSynced(const DaemonProcess& d, const std::vector<std::string>& ids) {
   auto c = cli::StreamClient::Connect(d.Socket());
@@ -66,6 +57,8 @@ TEST(ForwardCrashTest, EverySyncedSpanArrivesThroughRepeatedSigkillsWhileForward
   std::mutex mu;
   for (int round = 0; round < 4; ++round) {
     d.Start({"--config", config});
+    const size_t acked_before = acked.size();
+    const size_t requests_before = backend.requests().size();
     std::atomic<bool> stop{false};
     std::vector<std::thread> senders;
     for (int t = 0; t < 3; ++t) {
@@ -89,7 +82,12 @@ TEST(ForwardCrashTest, EverySyncedSpanArrivesThroughRepeatedSigkillsWhileForward
         }
       });
     }
-    std::this_thread::sleep_for(400ms);
+    // Killed while spans arrive and are forwarded: once this round has had
+    // batches acknowledged and requests sent to the backend.
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard lock(mu);
+      return acked.size() >= acked_before + 600 && backend.requests().size() > requests_before;
+    }));
     d.Signal(SIGKILL);
     EXPECT_EQ(d.Wait(), 128 + SIGKILL);
     stop = true;
@@ -168,7 +166,15 @@ TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans)
   d.Start({"--config", WriteConfig(dir, {{"down", down.url("/v1/spans"), ""}, {"late", late.url("/v1/spans"), ""}})});
   EXPECT_EQ(SendSynced(d, Ids("new", 50))["accepted"], 50);
   ASSERT_TRUE(late.WaitForUniqueSpans(50, 20s));
-  std::this_thread::sleep_for(300ms);
+  // Instead of waiting to see that no more come: "late" has nothing left to
+  // send (its cursor is at the head), so what it got is all it will get.
+  EXPECT_TRUE(WaitFor([&] {
+    json s = Status(d);
+    for (const auto& u : s["upstreams"]) {
+      if (u["name"] == "late") return u["pending_spans"] == 0;
+    }
+    return false;
+  }));
   EXPECT_EQ(late.unique_spans(), 50u);
   EXPECT_EQ(late.received_span_ids().count("old0"), 0u);
   EXPECT_EQ(Status(d)["buffer"]["spans"], 150) << "\"down\" still needs all of them";
@@ -291,7 +297,11 @@ TEST(ReloadProcessTest, SighupMovesAnUpstreamWhileAClientKeepsSendingOnItsConnec
       std::this_thread::sleep_for(5ms);
     }
   });
-  std::this_thread::sleep_for(300ms);
+  // Batches acknowledged before the reload.
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return acked.size() >= 250 || !connection_ok;
+  }));
   WriteConfig(dir, {{"main", b.url("/v1/spans"), ""}});
   d.Signal(SIGHUP);
   EXPECT_TRUE(WaitFor([&] { return d.Log().find("\"msg\":\"configuration reloaded\"") != std::string::npos; }));

@@ -53,6 +53,7 @@ TEST(CrashTest, AckedSpansSurviveSigkillUnderLoad) {
   std::set<std::string> acked;
   for (int round = 0; round < 3; ++round) {
     d.Start();
+    const size_t acked_before = acked.size();
     std::mutex mu;
     std::atomic<bool> stop{false};
     std::vector<std::thread> senders;
@@ -77,7 +78,11 @@ TEST(CrashTest, AckedSpansSurviveSigkillUnderLoad) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    // Killed under load: once every sender has had batches acknowledged.
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard lock(mu);
+      return acked.size() >= acked_before + 1000;
+    })) << "no load to kill the daemon under";
     d.Signal(SIGKILL);
     d.Wait();
     stop = true;

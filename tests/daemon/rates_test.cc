@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
+
 #include "tests/daemon/file_config_fixture.h"
 #include "tests/upstream/fake_backend.h"
 
@@ -84,18 +87,36 @@ using RatesTest = FileConfigFixture;
 TEST_F(RatesTest, StatusReportsIntakeAndDeliveredRatesOverTheWindow) {
   FakeBackend backend;
   backend.Start();
+  const auto started = std::chrono::steady_clock::now();
   Start({{"main", backend.url(), ""}});
   auto c = Connect();
   const int n = 120;
   ASSERT_EQ(SendSync(c, Spans(Ids("r", n)))["accepted"], n);
   ASSERT_TRUE(backend.WaitForUniqueSpans(n, 20s));
-  // Samples are taken at start and every second after: by now the newest
-  // holds all n spans (accepted and delivered), the oldest none.
-  std::this_thread::sleep_for(2500ms);
-  nlohmann::json s = Status();
+  // Samples are taken at start and every second after: wait for the first
+  // sample whose newest holds all n spans (accepted and delivered) and whose
+  // oldest none, i.e. the growth over the window is exactly n.
+  nlohmann::json s;
+  auto growth = [](const nlohmann::json& rate_per_second, const nlohmann::json& window_seconds) {
+    return rate_per_second.get<double>() * window_seconds.get<double>();
+  };
+  ASSERT_TRUE(spanvault::testing::WaitFor(
+      [&] {
+        s = Status();
+        return std::abs(growth(s["transports"]["unix_stream"]["spans_per_second_1m"], s["rate_window_seconds"]) - n) <
+                   1e-6 &&
+               std::abs(growth(s["upstreams"][0]["delivered_per_second_1m"], s["upstreams"][0]["rate_window_seconds"]) -
+                        n) < 1e-6;
+      },
+      20s))
+      << s.dump();
+  const double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   double window = s["rate_window_seconds"].get<double>();
-  EXPECT_GE(window, 1.9);
-  EXPECT_LE(window, 3.1);
+  // One sample a second from the start: a whole number of seconds, at least
+  // one, and no more than the daemon has run.
+  EXPECT_GE(window, 0.9);
+  EXPECT_NEAR(window, std::round(window), 0.1) << "samples are 1 s apart";
+  EXPECT_LE(window, age);
   const nlohmann::json& stream = s["transports"]["unix_stream"];
   EXPECT_NEAR(stream["spans_per_second_1m"].get<double>(), n / window, 1e-9) << s.dump();
   EXPECT_EQ(s["transports"]["udp"]["spans_per_second_1m"], 0.0);

@@ -250,14 +250,26 @@ TEST(ForwarderTest, CredentialsRefusedPausesKeepsSpansAndMarksUnhealthy) {
   c.headers = {{"Authorization", "Bearer wrong"}};
   c.retry.auth_pause = 400ms;
   Forwarder& f = h.Add(c);
+  // The last moment the forwarder was seen not paused: the pause began after it.
+  auto not_paused_at = std::chrono::steady_clock::now();
   auto ids = h.Append(50);
-  ASSERT_TRUE(WaitFor([&] { return f.GetStats().paused; }));
+  ASSERT_TRUE(WaitFor([&] {
+    const auto t = std::chrono::steady_clock::now();
+    if (f.GetStats().paused) return true;
+    not_paused_at = t;
+    return false;
+  }));
   EXPECT_FALSE(f.GetStats().healthy);
   EXPECT_EQ(f.GetStats().last_error, "HTTP 401");
   EXPECT_EQ(h.queue().GetStats().spans, 50u);
   EXPECT_EQ(f.GetStats().dead_lettered, 0u) << "401 is not the spans' fault";
-  // The pause is long: far fewer attempts than a retry loop would make.
-  std::this_thread::sleep_for(600ms);
+  // The pause is long: the next attempt comes only after it, at least half of
+  // auth_pause later (the other half is jitter), where a retry loop would
+  // have made many attempts.
+  const size_t before_pause = backend.requests().size();
+  ASSERT_TRUE(backend.WaitForRequests(before_pause + 1, 10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - not_paused_at, c.retry.auth_pause / 2)
+      << "attempted again during the pause";
   EXPECT_LE(backend.requests().size(), 3u);
   // Fixed credentials (a restart with the new config): everything arrives.
   h.StopAll(0ms);
