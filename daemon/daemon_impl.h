@@ -1,5 +1,6 @@
-// The daemon's state, shared by daemon.cc (start, stop, status) and
-// daemon_reload.cc (configuration reload). Private to daemon/.
+// The daemon's state, shared by the files of daemon/ (start and stop,
+// pipeline, listeners, forwarders, observability, control lines, reload).
+// Private to daemon/.
 //
 // Locks, outermost first:
 //   reload_mu      one reload at a time; Stop() takes it before stopping the
@@ -24,15 +25,15 @@
 
 #include "buffer/span_queue.h"
 #include "common/util.h"
+#include "cost/price_stage.h"
 #include "daemon/auto_salvage.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
-#include "daemon/pricing.h"
-#include "daemon/rates.h"
 #include "ipc/datagram_listener.h"
 #include "ipc/http_listener.h"
 #include "ipc/ingest.h"
 #include "ipc/stream_listener.h"
+#include "observe/rates.h"
 #include "upstream/forwarder.h"
 
 namespace spanvault::daemon {
@@ -88,14 +89,14 @@ struct Daemon::Impl {
   std::mutex reload_mu;
   std::optional<LoadOptions> reload_source;  // under reload_mu
   bool forwarders_closed = false;            // under reload_mu: Stop() began
-  std::unique_ptr<Pricing> pricing;
+  std::unique_ptr<cost::PriceStage> pricing;
   ipc::Counters counters;
   // Intake and delivery rates: sampled every second on `ioc`.
   std::optional<boost::asio::steady_timer> rate_timer;
   std::chrono::steady_clock::time_point next_sample;
   std::atomic<bool> sampling{false};
   mutable std::mutex rates_mu;
-  RateSampler rates;
+  observe::RateSampler rates;
   std::unique_ptr<ipc::StreamListener> stream;
   std::unique_ptr<ipc::DatagramListener> dgram;
   std::unique_ptr<ipc::DatagramListener> udp;
@@ -109,6 +110,19 @@ struct Daemon::Impl {
 
   ~Impl();
 };
+
+// The builders Daemon::Start composes, in pipeline order. Each fills its part
+// of Impl; an error leaves what was built for ~Impl to undo.
+Status BuildPricing(Daemon::Impl& d);                                  // daemon/pipeline.cc
+Status OpenStore(Daemon::Impl& d);                                     // daemon/pipeline.cc
+Status StartForwarders(Daemon::Impl& d);                               // daemon/forwarders.cc
+ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                         // daemon/pipeline.cc: price, then store
+Status BuildListeners(Daemon::Impl& d, const ipc::SubmitFn& submit);  // daemon/listeners.cc
+void StartListeners(Daemon::Impl& d);                                  // daemon/listeners.cc
+void StartRateSampling(Daemon::Impl& d);                               // daemon/observability.cc
+// Stops and destroys the forwarders and their threads; no reload starts any
+// after it (daemon/forwarders.cc).
+void StopForwarders(Daemon::Impl& d);
 
 // Starts config.upstream_threads threads on upstream_ioc unless they run.
 // Called with reload_mu held, or before the daemon serves.

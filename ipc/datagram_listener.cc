@@ -124,7 +124,7 @@ class DatagramListener::Impl : public std::enable_shared_from_this<DatagramListe
       return got;
     }
     uint64_t bytes = 0;
-    span::Decoder& decoder = ThreadDecoder(limits_, options_.enricher);
+    span::Decoder& decoder = ThreadDecoder(limits_);
     for (int i = 0; i < got; ++i) {
       const msghdr& h = msgs_[i].msg_hdr;
       span::Source source;

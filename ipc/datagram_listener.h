@@ -32,8 +32,6 @@ struct DatagramOptions {
   size_t max_inflight_bytes = 16u << 20;
   // Default: 2. Concurrent readers of the socket.
   size_t lanes = 2;
-  // Default: none. Called for every valid span before it is encoded (cost).
-  span::Enricher* enricher = nullptr;
 };
 
 class DatagramListener {

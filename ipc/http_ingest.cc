@@ -134,7 +134,7 @@ void DecodeOtlp(IngestRequest& req, std::string_view body, Decoding& d, const sp
     req.rejected += decoded->rejected;
     reasons.push_back(why);
   }
-  span::Decoder& decoder = ThreadDecoder(ctx.limits, ctx.enricher);
+  span::Decoder& decoder = ThreadDecoder(ctx.limits);
   req.batch.data.reserve(req.batch.data.size() + body.size() * 2 + 1024);
   for (const std::string& s : decoded->spans) {
     size_t q0 = req.batch.quarantine.size();
@@ -160,7 +160,7 @@ void AddError(IngestRequest& req, int64_t at, const std::string& reason, const I
 // `body` has span::Decoder::kPadding readable bytes after `content`.
 void DecodeSpans(IngestRequest& req, std::string_view content, Decoding& d, const span::Source& source,
                  int64_t received_ns, const IngestContext& ctx) {
-  span::Decoder& decoder = ThreadDecoder(ctx.limits, ctx.enricher);
+  span::Decoder& decoder = ThreadDecoder(ctx.limits);
   req.batch.data.reserve(content.size() + content.size() / 4 + 1024);
   if (!req.ndjson) {
     // One payload. Larger than the per-thread decoder takes (arrays of many
@@ -172,7 +172,6 @@ void DecodeSpans(IngestRequest& req, std::string_view content, Decoding& d, cons
       span::Limits l = ctx.limits;
       l.max_payload_bytes = ctx.max_body_bytes;
       big = std::make_unique<span::Decoder>(l);
-      big->SetEnricher(ctx.enricher);
       dec = big.get();
     }
     size_t q0 = req.batch.quarantine.size();

@@ -74,7 +74,6 @@ struct HttpAnswer {
 
 struct IngestContext {
   span::Limits limits;
-  span::Enricher* enricher = nullptr;
   const OtlpCodec* otlp = nullptr;  // nullptr or !usable(): OTLP routes answer 503
   size_t max_body_bytes = 16u << 20;
   size_t max_span_bytes = 1u << 20;  // one span (one NDJSON line, one OTLP span)

@@ -82,7 +82,6 @@ class HttpListener::Impl : public std::enable_shared_from_this<HttpListener::Imp
     acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) LOG_ERROR("http listener: cannot adopt the socket", {{"error", ec.message()}});
     ctx_.limits = limits;
-    ctx_.enricher = options_.enricher;
     ctx_.otlp = &options_.otlp;
     ctx_.max_body_bytes = options_.max_body_bytes;
     ctx_.max_span_bytes = options_.max_span_bytes;

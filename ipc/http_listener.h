@@ -75,8 +75,6 @@ struct HttpOptions {
   uint32_t retry_after_seconds = 5;
   // Default: 100. Errors listed in a /v1/spans answer.
   size_t max_errors_per_answer = 100;
-  // Default: none. Called for every valid span before it is encoded (cost).
-  span::Enricher* enricher = nullptr;
   // Default: none (OTLP routes answer 501). The OTLP decoders.
   OtlpCodec otlp;
   // Default: always ready. GET /readyz answers 200 when true, else 503.

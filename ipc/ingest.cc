@@ -4,13 +4,12 @@
 
 namespace spanvault::ipc {
 
-span::Decoder& ThreadDecoder(const span::Limits& limits, span::Enricher* enricher) {
+span::Decoder& ThreadDecoder(const span::Limits& limits) {
   thread_local std::unique_ptr<span::Decoder> decoder;
   if (!decoder || decoder->limits().max_payload_bytes != limits.max_payload_bytes ||
       decoder->limits().max_depth != limits.max_depth) {
     decoder = std::make_unique<span::Decoder>(limits);
   }
-  decoder->SetEnricher(enricher);
   return *decoder;
 }
 

@@ -66,7 +66,7 @@ struct Counters {
 // The Decoder of the calling thread (simdjson parsers are per thread). Its
 // payload limit is the largest of all transports; each listener checks its own
 // transport's limit before decoding.
-span::Decoder& ThreadDecoder(const span::Limits& limits, span::Enricher* enricher);
+span::Decoder& ThreadDecoder(const span::Limits& limits);
 
 // Records one decoded payload's rejections in the counters.
 void CountRejections(const span::Batch& batch, size_t first_quarantine, TransportCounters& c);

@@ -383,7 +383,7 @@ class Session : public std::enable_shared_from_this<Session> {
     size_t q0 = batch_.quarantine.size();
     // The line sits inside buf_, which has kPadding readable bytes past end_.
     span::DecodeResult r =
-        ThreadDecoder(owner_->limits_, opts_.enricher).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
+        ThreadDecoder(owner_->limits_).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
     if (r.accepted > 0) span_lines_.push_back(line_no_);
     if (r.rejected > 0) {
       counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);

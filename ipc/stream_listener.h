@@ -75,8 +75,6 @@ struct StreamOptions {
   AdminPolicy admin = AdminPolicy::ForThisProcess();
   // Default: 100. Errors listed per barrier answer.
   size_t max_errors_per_answer = 100;
-  // Default: none. Called for every valid span before it is encoded (cost).
-  span::Enricher* enricher = nullptr;
 };
 
 // Answers a control line other than $sync: `key` is its first key ("$status",

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,48 @@ struct Rejection {
   std::string excerpt;  // the first 4 KiB of the offending bytes
 };
 
+enum class SpanType : uint8_t {
+  kSpan,
+  kGeneration,
+  kEmbedding,
+  kRetrieval,
+  kTool,
+  kAgent,
+  kChain,
+  kGuardrail,
+  kEvaluator,
+  kEvent
+};
+std::string_view SpanTypeName(SpanType t);
+// Case-insensitive; nullopt for an unknown name.
+std::optional<SpanType> ParseSpanType(std::string_view s);
+
+// Token usage in the canonical convention: input includes cache reads and
+// writes, output includes reasoning.
+struct Usage {
+  std::optional<uint64_t> input_tokens;
+  std::optional<uint64_t> output_tokens;
+  std::optional<uint64_t> cache_read_tokens;
+  std::optional<uint64_t> cache_write_tokens;
+  std::optional<uint64_t> reasoning_tokens;
+  std::optional<uint64_t> total_tokens;
+};
+
+// What the pricing stage (cost/price_stage.h) needs of one span it may price,
+// noted by the decoder for each span that has no cost of the client's own and
+// either names a model or is a model call (generation, embedding).
+struct PriceInput {
+  uint32_t span = 0;     // index into Batch::spans
+  uint32_t cost_at = 0;  // offset in Batch::data where that span's `,"cost":{…}` belongs
+  SpanType type = SpanType::kSpan;
+  bool has_usage = false;
+  // The model and provider names, in Batch::price_names.
+  uint32_t model_offset = 0, model_length = 0;
+  uint32_t provider_offset = 0, provider_length = 0;
+  int64_t start_ns = 0;
+  Usage usage;
+};
+
 // Encoded spans: spans[i] is data.substr(offset, length), each one canonical
 // JSON object (docs/span.md) including received_at and source.
 struct EncodedSpan {
@@ -64,14 +107,24 @@ struct Batch {
     int64_t received_ns = 0;
   };
   std::vector<Quarantined> quarantine;
+  // Spans the pricing stage may price, in span order, and the names they
+  // point into. Emptied by the stage; nothing after it reads them.
+  std::vector<PriceInput> to_price;
+  std::string price_names;
   int64_t received_ns = 0;  // newest receive time in the batch
 
   std::string_view SpanAt(size_t i) const { return {data.data() + spans[i].offset, spans[i].length}; }
+  std::string_view Model(const PriceInput& p) const { return {price_names.data() + p.model_offset, p.model_length}; }
+  std::string_view Provider(const PriceInput& p) const {
+    return {price_names.data() + p.provider_offset, p.provider_length};
+  }
   bool empty() const { return spans.empty() && quarantine.empty(); }
   void clear() {
     data.clear();
     spans.clear();
     quarantine.clear();
+    to_price.clear();
+    price_names.clear();
     received_ns = 0;
   }
 };

@@ -37,34 +37,7 @@ struct Limits {
   size_t max_span_bytes = SIZE_MAX;
 };
 
-enum class SpanType : uint8_t {
-  kSpan,
-  kGeneration,
-  kEmbedding,
-  kRetrieval,
-  kTool,
-  kAgent,
-  kChain,
-  kGuardrail,
-  kEvaluator,
-  kEvent
-};
-std::string_view SpanTypeName(SpanType t);
-// Case-insensitive; nullopt for an unknown name.
-std::optional<SpanType> ParseSpanType(std::string_view s);
-
-// Token usage in the canonical convention: input includes cache reads and
-// writes, output includes reasoning.
-struct Usage {
-  std::optional<uint64_t> input_tokens;
-  std::optional<uint64_t> output_tokens;
-  std::optional<uint64_t> cache_read_tokens;
-  std::optional<uint64_t> cache_write_tokens;
-  std::optional<uint64_t> reasoning_tokens;
-  std::optional<uint64_t> total_tokens;
-};
-
-// The fields later stages (cost, routing) read, valid until the next Decode.
+// The fields of one span read while it is decoded, valid until the next Decode.
 struct SpanView {
   std::string_view name;
   std::string_view model;
@@ -75,15 +48,6 @@ struct SpanView {
   bool has_usage = false;
   Usage usage;
   bool client_cost = false;
-};
-
-// The cost engine's seam (next issue): called once per valid span before it
-// is encoded. It may append a JSON object to `cost_json`, which becomes the
-// span's `cost` (unless the client supplied one).
-class Enricher {
- public:
-  virtual ~Enricher() = default;
-  virtual void Enrich(const SpanView& span, std::string& cost_json) = 0;
 };
 
 struct DecodeResult {
@@ -99,7 +63,6 @@ class Decoder {
   // Padding simdjson may read past the end of a payload passed with padded=true.
   static constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 
-  void SetEnricher(Enricher* enricher) { enricher_ = enricher; }
   const Limits& limits() const { return limits_; }
 
   // Decodes one payload, appending every valid span to `batch` and one
@@ -112,7 +75,6 @@ class Decoder {
  private:
   Limits limits_;
   simdjson::dom::parser parser_;
-  Enricher* enricher_ = nullptr;
 };
 
 }  // namespace spanvault::span

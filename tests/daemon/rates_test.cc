@@ -1,6 +1,6 @@
 // The rate windows of `spanvault status`: the arithmetic without a clock,
 // then a running daemon's status document.
-#include "daemon/rates.h"
+#include "observe/rates.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "tests/daemon/file_config_fixture.h"
 #include "tests/upstream/fake_backend.h"
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
@@ -76,7 +76,7 @@ TEST(RateSamplerTest, UpstreamWindowsFollowNameAndForwarderInstance) {
 }
 
 }  // namespace
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe
 
 namespace spanvault::testing {
 namespace {

@@ -469,34 +469,36 @@ TEST(DecoderTest, ArrayPayloadAcceptsGoodAndRejectsBadElements) {
   EXPECT_EQ(DecodeOne("[]").rejections.size(), 0u);
 }
 
-// A stand-in for the cost engine, to pin the seam.
-class FixedCost : public Enricher {
- public:
-  void Enrich(const SpanView& span, std::string& cost_json) override {
-    seen_model = std::string(span.model);
-    seen_input = span.usage.input_tokens.value_or(0);
-    cost_json = R"({"total":0.43,"currency":"USD","source":"table"})";
-  }
-  std::string seen_model;
-  uint64_t seen_input = 0;
-};
-
-TEST(DecoderTest, EnricherSeesNormalisedUsageAndSetsCost) {
-  FixedCost e;
+// The seam to the pricing stage: what it needs of each candidate span, with
+// usage normalised, and where the cost goes; no note for client costs or for
+// spans that neither name a model nor are model calls.
+TEST(DecoderTest, NotesWhatThePricingStageNeeds) {
   Decoder d;
-  d.SetEnricher(&e);
   Batch b;
-  d.Decode(R"({"name":"a","model":"m1","usage":{"prompt_tokens":7}})", {}, kNow, b);
-  ASSERT_EQ(b.spans.size(), 1u);
-  EXPECT_EQ(e.seen_model, "m1");
-  EXPECT_EQ(e.seen_input, 7u);
-  json s = json::parse(b.SpanAt(0));
-  EXPECT_EQ(s["cost"]["total"], 0.43);
-  EXPECT_EQ(s["cost"]["source"], "table");
-  // A client cost is not overwritten.
-  Batch c;
-  d.Decode(R"({"name":"a","cost":1})", {}, kNow, c);
-  EXPECT_EQ(json::parse(c.SpanAt(0))["cost"]["source"], "client");
+  d.Decode(R"({"name":"t","type":"tool"})", {}, kNow, b);
+  d.Decode(R"([{"name":"a","model":"m1","provider":"p","start_time":1764000000,)"
+           R"("usage":{"prompt_tokens":7}},{"name":"c","model":"m1","cost":1},{"name":"g","type":"generation"}])",
+           {}, kNow, b);
+  ASSERT_EQ(b.spans.size(), 4u);
+  ASSERT_EQ(b.to_price.size(), 2u);
+  const PriceInput& a = b.to_price[0];
+  EXPECT_EQ(a.span, 1u);
+  EXPECT_EQ(b.Model(a), "m1");
+  EXPECT_EQ(b.Provider(a), "p");
+  EXPECT_TRUE(a.has_usage);
+  EXPECT_EQ(a.usage.input_tokens, 7u);
+  EXPECT_EQ(a.start_ns, 1'764'000'000'000'000'000);
+  // The cost goes inside span 1, right after its usage.
+  ASSERT_GT(a.cost_at, b.spans[1].offset);
+  ASSERT_LT(a.cost_at, b.spans[1].offset + b.spans[1].length);
+  EXPECT_EQ(b.data.substr(a.cost_at, 10), R"(,"received)");
+  const PriceInput& g = b.to_price[1];
+  EXPECT_EQ(g.span, 3u);
+  EXPECT_EQ(g.type, SpanType::kGeneration);
+  EXPECT_FALSE(g.has_usage);
+  EXPECT_EQ(b.Model(g), "");
+  // A client cost is kept as it was sent.
+  EXPECT_EQ(json::parse(b.SpanAt(2))["cost"]["source"], "client");
 }
 
 // Found by the fuzzer: the canonical output must always decode again.

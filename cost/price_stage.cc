@@ -1,4 +1,4 @@
-#include "daemon/pricing.h"
+#include "cost/price_stage.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 
-namespace spanvault::daemon {
+namespace spanvault::cost {
 namespace {
 // Distinct unpriced model names remembered; further names count as "(other)"
 // so that a client sending random model names cannot grow memory.
@@ -15,20 +15,20 @@ constexpr size_t kMaxUnpricedNames = 10000;
 constexpr size_t kMaxCachedNames = 4096;
 }  // namespace
 
-Result<std::unique_ptr<Pricing>> Pricing::Create(std::vector<std::string> sources) {
-  auto book = cost::LoadPriceBook(sources);
+Result<std::unique_ptr<PriceStage>> PriceStage::Create(std::vector<std::string> sources) {
+  auto book = LoadPriceBook(sources);
   if (!book) return Fail(book.error());
-  return std::unique_ptr<Pricing>(new Pricing(std::move(sources), std::move(*book)));
+  return std::unique_ptr<PriceStage>(new PriceStage(std::move(sources), std::move(*book)));
 }
 
-Pricing::Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book)
+PriceStage::PriceStage(std::vector<std::string> sources, std::shared_ptr<const PriceBook> book)
     : sources_(std::move(sources)), book_(std::move(book)), no_model_(UnpricedCounter("")) {}
 
-const cost::PriceBook* Pricing::Current() {
+const PriceBook* PriceStage::Current() {
   struct Cached {
-    const Pricing* owner = nullptr;
+    const PriceStage* owner = nullptr;
     uint64_t generation = 0;
-    std::shared_ptr<const cost::PriceBook> book;
+    std::shared_ptr<const PriceBook> book;
   };
   thread_local Cached cached;
   uint64_t gen = generation_.load(std::memory_order_acquire);
@@ -43,25 +43,67 @@ const cost::PriceBook* Pricing::Current() {
   return cached.book.get();
 }
 
-void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
+void PriceStage::Apply(span::Batch& batch) {
+  if (batch.to_price.empty()) return;
+  // Costs of the priced spans, one after another, and where each goes.
+  thread_local std::string costs;
+  thread_local std::vector<std::pair<const span::PriceInput*, uint32_t>> priced;  // input, end in `costs`
+  costs.clear();
+  priced.clear();
+  for (const span::PriceInput& p : batch.to_price) {
+    const size_t before = costs.size();
+    Price(batch, p, costs);
+    if (costs.size() != before) priced.emplace_back(&p, static_cast<uint32_t>(costs.size()));
+  }
+  if (!priced.empty()) {
+    // One pass: copy the data up to each cost's place, then the cost, moving
+    // every later span by what was inserted so far.
+    std::string out;
+    out.reserve(batch.data.size() + costs.size());
+    size_t copied = 0, cost_begin = 0, next = 0;
+    uint32_t shift = 0;
+    for (size_t i = 0; i < batch.spans.size(); ++i) {
+      span::EncodedSpan& s = batch.spans[i];
+      s.offset += shift;
+      while (next < priced.size() && priced[next].first->span == i) {
+        const uint32_t at = priced[next].first->cost_at;
+        out.append(batch.data, copied, at - copied);
+        copied = at;
+        const uint32_t n = priced[next].second - static_cast<uint32_t>(cost_begin);
+        out.append(costs, cost_begin, n);
+        cost_begin = priced[next].second;
+        shift += n;
+        s.length += n;
+        ++next;
+      }
+    }
+    out.append(batch.data, copied, std::string::npos);
+    batch.data.swap(out);
+  }
+  batch.to_price.clear();
+  batch.price_names.clear();
+}
+
+void PriceStage::Price(const span::Batch& batch, const span::PriceInput& span, std::string& cost_json) {
+  const std::string_view model = batch.Model(span), provider = batch.Provider(span);
   // Only model calls are priced; a tool or retrieval span without a model is
   // not "unpriced".
   const bool model_call = span.type == span::SpanType::kGeneration || span.type == span::SpanType::kEmbedding;
-  if (span.model.empty()) {
+  if (model.empty()) {
     if (model_call) CountUnpriced(no_model_);
     return;
   }
-  const cost::PriceBook* book = Current();
+  const PriceBook* book = Current();
   // Name resolution (lowercasing, exact maps, patterns, dated names) depends
   // only on provider and model: cache it per thread for the current book,
   // with the model's unpriced counter, so that a span of an unknown model
   // takes no lock either.
   struct Name {
-    cost::PriceBook::Found found;
+    PriceBook::Found found;
     ShardedCounter* unpriced = nullptr;
   };
   struct NameCache {
-    const cost::PriceBook* book = nullptr;
+    const PriceBook* book = nullptr;
     std::unordered_map<std::string, Name> names;
     std::string key;
   };
@@ -70,34 +112,35 @@ void Pricing::Enrich(const span::SpanView& span, std::string& cost_json) {
     cache.names.clear();
     cache.book = book;
   }
-  cache.key.assign(span.provider);
+  cache.key.assign(provider);
   cache.key.push_back('\0');
-  cache.key.append(span.model);
+  cache.key.append(model);
   auto it = cache.names.find(cache.key);
   if (it == cache.names.end()) {
     if (cache.names.size() >= kMaxCachedNames) cache.names.clear();
-    it = cache.names.emplace(cache.key, Name{book->FindModel(span.provider, span.model), nullptr}).first;
+    it = cache.names.emplace(cache.key, Name{book->FindModel(provider, model), nullptr}).first;
   }
   Name& name = it->second;
   auto unpriced = [&] {
-    if (name.unpriced == nullptr) name.unpriced = UnpricedCounter(span.model);
+    if (name.unpriced == nullptr) name.unpriced = UnpricedCounter(model);
     CountUnpriced(name.unpriced);
   };
   if (name.found.model == nullptr || !span.has_usage) {
     unpriced();
     return;
   }
-  cost::Match match = cost::PriceBook::At(name.found, span.start_ns, span.usage.input_tokens.value_or(0));
-  auto cost = cost::PriceBook::Compute(match, span.usage);
+  Match match = PriceBook::At(name.found, span.start_ns, span.usage.input_tokens.value_or(0));
+  auto cost = PriceBook::Compute(match, span.usage);
   if (!cost) {
     unpriced();
     return;
   }
-  cost::AppendCostJson(*cost, cost_json);
+  cost_json.append(",\"cost\":");
+  AppendCostJson(*cost, cost_json);
   priced_.Add();
 }
 
-ShardedCounter* Pricing::UnpricedCounter(std::string_view model) {
+ShardedCounter* PriceStage::UnpricedCounter(std::string_view model) {
   std::lock_guard lock(mu_);
   auto it = unpriced_.find(model);
   if (it == unpriced_.end()) {
@@ -107,12 +150,12 @@ ShardedCounter* Pricing::UnpricedCounter(std::string_view model) {
   return it->second.get();
 }
 
-void Pricing::CountUnpriced(ShardedCounter* model_counter) {
+void PriceStage::CountUnpriced(ShardedCounter* model_counter) {
   unpriced_total_.Add();
   model_counter->Add();
 }
 
-Status Pricing::Reload() {
+Status PriceStage::Reload() {
   std::vector<std::string> sources;
   {
     std::lock_guard lock(mu_);
@@ -121,8 +164,8 @@ Status Pricing::Reload() {
   return Reload(std::move(sources));
 }
 
-Status Pricing::Reload(std::vector<std::string> sources) {
-  auto book = cost::LoadPriceBook(sources);
+Status PriceStage::Reload(std::vector<std::string> sources) {
+  auto book = LoadPriceBook(sources);
   std::lock_guard lock(mu_);
   ++reloads_;
   if (!book) {
@@ -140,7 +183,7 @@ Status Pricing::Reload(std::vector<std::string> sources) {
   return {};
 }
 
-std::vector<std::pair<std::string, uint64_t>> Pricing::Unpriced() const {
+std::vector<std::pair<std::string, uint64_t>> PriceStage::Unpriced() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   {
     std::lock_guard lock(mu_);
@@ -152,7 +195,7 @@ std::vector<std::pair<std::string, uint64_t>> Pricing::Unpriced() const {
   return out;
 }
 
-std::string Pricing::StatusJson() const {
+std::string PriceStage::StatusJson() const {
   nlohmann::json j;
   // The models seen most often without a price (all: `spanvault prices unpriced`).
   nlohmann::json top = nlohmann::json::array();
@@ -177,4 +220,4 @@ std::string Pricing::StatusJson() const {
   return j.dump();
 }
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::cost

@@ -1,9 +1,14 @@
-// The cost engine as the decoder sees it: an Enricher that prices every
-// span with a model and usage from the current PriceBook, counts the spans
-// it cannot price per model name, and swaps in a new book on reload without
-// stopping ingest.
+// cost/ — the pricing stage: between decoding and the store, it prices every
+// span of a batch that names a model and carries usage, from the current
+// PriceBook, writing the span's `cost` into its canonical JSON (docs/cost.md).
+// It counts the spans it cannot price per model name and swaps in a new book
+// on reload without stopping ingest.
 //
-// Threading: Enrich() runs on the I/O threads, concurrently. The book is an
+// The decoder notes in Batch::to_price what each candidate span needs (model,
+// provider, type, start, usage) and where its cost belongs; Apply() computes
+// the costs and rebuilds the batch's data with them in one pass.
+//
+// Threading: Apply() runs on the I/O threads, concurrently. The book is an
 // immutable shared_ptr; each thread keeps its own reference and takes the new
 // one when the generation counter moves (no lock per span). Reload() and the
 // getters may run on any thread.
@@ -19,17 +24,19 @@
 #include "common/error.h"
 #include "common/sharded_counter.h"
 #include "cost/price_book.h"
-#include "span/decoder.h"
+#include "span/batch.h"
 
-namespace spanvault::daemon {
+namespace spanvault::cost {
 
-class Pricing : public span::Enricher {
+class PriceStage {
  public:
   // Loads `sources` (user tables; the built-in table comes last). Errors name
   // every broken source.
-  static Result<std::unique_ptr<Pricing>> Create(std::vector<std::string> sources);
+  static Result<std::unique_ptr<PriceStage>> Create(std::vector<std::string> sources);
 
-  void Enrich(const span::SpanView& span, std::string& cost_json) override;
+  // Prices the spans in batch.to_price and empties it; spans without a
+  // price are counted as unpriced and stay as they were.
+  void Apply(span::Batch& batch);
 
   // Re-reads every source. On any error the current book stays in force and
   // the error is returned (and remembered for status).
@@ -46,9 +53,11 @@ class Pricing : public span::Enricher {
   std::string StatusJson() const;
 
  private:
-  explicit Pricing(std::vector<std::string> sources, std::shared_ptr<const cost::PriceBook> book);
+  explicit PriceStage(std::vector<std::string> sources, std::shared_ptr<const PriceBook> book);
+  // The cost of one span appended to `cost_json`, or nothing (counted).
+  void Price(const span::Batch& batch, const span::PriceInput& span, std::string& cost_json);
   // This thread's reference to the current book (valid until its next call).
-  const cost::PriceBook* Current();
+  const PriceBook* Current();
   // The counter of spans seen for `model` without a price. Entries are never
   // removed, so the pointer stays valid for this object's life; at most
   // kMaxUnpricedNames names, the rest share "(other)".
@@ -57,7 +66,7 @@ class Pricing : public span::Enricher {
 
   mutable std::mutex mu_;  // sources_, book_, last_error_, unpriced_, reloads_
   std::vector<std::string> sources_;
-  std::shared_ptr<const cost::PriceBook> book_;
+  std::shared_ptr<const PriceBook> book_;
   std::atomic<uint64_t> generation_{1};
   std::string last_error_;
   uint64_t reloads_ = 0;
@@ -67,4 +76,4 @@ class Pricing : public span::Enricher {
   ShardedCounter unpriced_total_;
 };
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::cost

@@ -1,4 +1,4 @@
-#include "daemon/prometheus.h"
+#include "observe/prometheus.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 namespace {
 
 nlohmann::json SampleStatus() {
@@ -91,4 +91,4 @@ TEST(PrometheusTest, EmptyStatusRendersWithoutCrashing) {
 }
 
 }  // namespace
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe

@@ -1,4 +1,4 @@
-// daemon/ — intake and delivery rates over the last minute, for `spanvault
+// observe/ — intake and delivery rates over the last minute, for `spanvault
 // status`. The daemon samples cumulative counters once a second (accepted
 // spans per transport, delivered spans per upstream) and keeps the last 61
 // samples of each; a rate is the growth between the oldest and the newest
@@ -26,7 +26,7 @@
 
 #include "span/batch.h"
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 
 // Samples kept per counter: 61 samples 1 s apart span 60 s.
 inline constexpr size_t kRateSamples = 61;
@@ -78,4 +78,4 @@ class RateSampler {
   std::map<std::string, Upstream, std::less<>> upstreams_;
 };
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe

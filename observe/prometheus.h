@@ -1,5 +1,5 @@
-// daemon/ — the Prometheus text exposition (format 0.0.4) of the status
-// document (see daemon/status.h): every counter and gauge of docs/operations.md,
+// observe/ — the Prometheus text exposition (format 0.0.4) of the status
+// document (see observe/status.h): every counter and gauge of docs/operations.md,
 // prefixed `spanvault_`, counters ending in `_total`, base units (seconds,
 // bytes), one `# HELP` and `# TYPE` per family. Labels are escaped.
 #pragma once
@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 
 // `status` is the document Daemon::StatusJson() returns (parsed).
 std::string RenderPrometheus(const nlohmann::json& status);
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe

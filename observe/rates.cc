@@ -1,6 +1,6 @@
-#include "daemon/rates.h"
+#include "observe/rates.h"
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 
 void CounterWindow::Add(int64_t t_ns, uint64_t value) {
   if (!samples_.empty() && (value < samples_.back().second || t_ns <= samples_.back().first)) samples_.clear();
@@ -40,4 +40,4 @@ const CounterWindow* RateSampler::upstream(const std::string& name, uint64_t ins
   return it == upstreams_.end() || it->second.instance != instance ? nullptr : &it->second.window;
 }
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe

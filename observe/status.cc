@@ -1,4 +1,4 @@
-#include "daemon/status.h"
+#include "observe/status.h"
 
 #include <unistd.h>
 
@@ -6,9 +6,9 @@
 
 #include "common/util.h"
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 
-std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters, const Config& config,
+std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters, const buffer::Options& buffer, const std::filesystem::path& state_dir,
                             int64_t started_ns) {
   nlohmann::json j;
   int64_t now = NowNanos();
@@ -76,9 +76,9 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   b["dead_letters"] = s.dead_letters;
   b["dead_letters_total"] = s.dead_letters_total;
   b["dead_letters_dropped"] = s.dead_letters_dropped;
-  b["durability"] = config.buffer.durability == buffer::Durability::kMachine ? "machine" : "process";
-  b["max_disk_bytes"] = config.buffer.max_disk_bytes;
-  b["state_dir"] = config.state_dir.string();
+  b["durability"] = buffer.durability == buffer::Durability::kMachine ? "machine" : "process";
+  b["max_disk_bytes"] = buffer.max_disk_bytes;
+  b["state_dir"] = state_dir.string();
   if (!s.store_recovered_from.empty()) b["store_recovered_from"] = s.store_recovered_from;
   b["stores_moved_aside"] = s.stores_moved_aside;
   // A full disk, an I/O error (docs/durability.md): the store's state and the
@@ -128,57 +128,4 @@ nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s) {
   return u;
 }
 
-namespace {
-constexpr size_t kMaxListBytes = 8u << 20;
-}  // namespace
-
-std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlohmann::json& line) {
-  const nlohmann::json& verb = line["$dead_letter"];
-  if (!verb.is_string()) return std::nullopt;
-  buffer::DeadLetterFilter filter;
-  if (auto it = line.find("upstream"); it != line.end() && it->is_string()) filter.upstream = it->get<std::string>();
-  if (auto it = line.find("ids"); it != line.end() && it->is_array()) {
-    for (const auto& id : *it) {
-      if (id.is_number_unsigned()) filter.ids.push_back(id.get<uint64_t>());
-    }
-  }
-  nlohmann::json answer;
-  answer["$dead_letter"] = verb;
-  auto fail = [&](const Error& e) {
-    answer["ok"] = false;
-    answer["error"] = e.message;
-    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  };
-  if (verb == "list") {
-    size_t limit = 1000;
-    if (auto it = line.find("limit"); it != line.end() && it->is_number_unsigned()) limit = it->get<size_t>();
-    auto entries = queue.ListDeadLetters(filter, limit);
-    if (!entries) return fail(entries.error());
-    // Entries carry span contents: the answer stops at kMaxListBytes (under
-    // the stream listener's answer cap) and says so.
-    std::string out = R"({"$dead_letter":"list","ok":true,"entries":[)";
-    size_t listed = 0;
-    for (; listed < entries->size(); ++listed) {
-      std::string e = (*entries)[listed].ToJson();
-      if (listed > 0 && out.size() + e.size() > kMaxListBytes) break;
-      if (listed > 0) out.push_back(',');
-      out += e;
-    }
-    out += "]";
-    if (listed < entries->size()) {
-      out += R"(,"truncated":true,"not_listed":)" + std::to_string(entries->size() - listed);
-    }
-    out += "}";
-    return out;
-  }
-  if (verb == "replay" || verb == "purge") {
-    auto n = verb == "replay" ? queue.ReplayDeadLetters(filter) : queue.PurgeDeadLetters(filter);
-    if (!n) return fail(n.error());
-    answer["ok"] = true;
-    answer[verb == "replay" ? "replayed" : "purged"] = *n;
-    return answer.dump();
-  }
-  return std::nullopt;
-}
-
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe

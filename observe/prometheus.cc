@@ -1,4 +1,4 @@
-#include "daemon/prometheus.h"
+#include "observe/prometheus.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace spanvault::daemon {
+namespace spanvault::observe {
 namespace {
 
 using nlohmann::json;
@@ -249,4 +249,4 @@ std::string RenderPrometheus(const json& status) {
   return out;
 }
 
-}  // namespace spanvault::daemon
+}  // namespace spanvault::observe
