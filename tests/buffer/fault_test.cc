@@ -110,7 +110,7 @@ TEST(SpanQueueFaultTest, FailedWalWriteIsReportedAndTheQueueRecovers) {
     // The fault goes away: the queue writes again without a restart (it
     // retries recovery at most once a second, so a lasting fault fails fast).
     fs->fail = false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_TRUE(testing::WaitFor([&] { return (*q)->GetStats().store_ok; })) << (*q)->GetStats().store_error;
     AppendResult good = AppendSync(**q, R"({"span_id":"c"})");
     EXPECT_TRUE(good.ok) << good.error;
 

@@ -31,13 +31,9 @@ namespace {
 using namespace std::chrono_literals;
 using http_test::FreePort;
 
+// Disk work on a loaded machine: a longer default than tests/test_util.h's.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 60s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return cond();
+  return testing::WaitFor(cond, timeout, 50ms);
 }
 
 json Status(const DaemonProcess& d) {

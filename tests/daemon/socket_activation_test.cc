@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -14,6 +15,7 @@
 #include <mutex>
 
 #include "tests/daemon/process_util.h"
+#include "tests/test_util.h"
 
 namespace spanvault::testing {
 namespace {
@@ -218,17 +220,34 @@ TEST(SocketActivationTest, RestartsWhileClientsSendLoseNothing) {
     close(x);
   });
 
+  auto sent_count = [&] {
+    std::lock_guard lk(mu);
+    return sent.size();
+  };
+  // Bytes waiting in the kernel on the datagram sockets (the test holds the
+  // same sockets the daemon was passed).
+  auto queued = [&](int fd) {
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+  };
+  // Traffic of every client while the daemon runs: at least `n` more spans.
+  auto some_traffic = [&](size_t n) {
+    const size_t from = sent_count();
+    EXPECT_TRUE(WaitFor([&] { return sent_count() >= from + n; })) << d.Log();
+  };
   for (int restart = 0; restart < 2; ++restart) {
-    std::this_thread::sleep_for(700ms);
+    some_traffic(300);
     EXPECT_EQ(d.Stop(), 0);
-    std::this_thread::sleep_for(300ms);  // nobody reads: spans wait in the kernel
+    // Nobody reads: datagrams wait in the kernel until the next start.
+    EXPECT_TRUE(WaitFor([&] { return queued(fds[1]) > 0 && queued(fds[2]) > 0; }));
     d.Start();
   }
-  std::this_thread::sleep_for(700ms);
+  some_traffic(300);
   stop = true;
   for (auto& c : clients) c.join();
-  // Let the last datagrams be read, then stop and read what was kept.
-  std::this_thread::sleep_for(1500ms);
+  // The daemon has taken every datagram out of the kernel (what it is still
+  // decoding, Stop stores); then it stops and what it kept is read.
+  EXPECT_TRUE(WaitFor([&] { return queued(fds[1]) == 0 && queued(fds[2]) == 0; }));
   EXPECT_EQ(d.Stop(), 0);
   for (int fd : fds) close(fd);
 

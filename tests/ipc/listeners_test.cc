@@ -170,17 +170,19 @@ TEST_F(StreamTest, ClientThatNeverReadsDoesNotStallOthers) {
   auto stuck = Connect();
   std::string flood;
   for (int i = 0; i < 2000; ++i) flood += "{\"$status\":true}\n";
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false}, blocked{false};
   std::thread flooder([&] {
     int fd = stuck.fd();
     timeval tv{0, 200000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     while (!stop) {
       ssize_t n = send(fd, flood.data(), flood.size(), MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) blocked = true;
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The daemon stopped reading the flooder (its answers are not read).
+  ASSERT_TRUE(testing::WaitFor([&] { return blocked.load(); }));
   // Meanwhile another client gets its spans stored and answered.
   auto c = Connect();
   auto start = std::chrono::steady_clock::now();
