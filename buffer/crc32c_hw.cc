@@ -1,9 +1,8 @@
 // CRC-32C for RocksDB's write-ahead log in hardware.
 //
 // Debian builds librocksdb portably (no -msse4.2), so its crc32c::Extend
-// computes every WAL record's checksum with a table in software: on this
-// daemon's ingest path that was a fifth of a core at 160,000 spans/s, a third
-// of the writer thread. RocksDB is linked statically and calls Extend from
+// computes every WAL record's checksum with a table in software, a large part
+// of the writer thread's time at full ingest (docs/performance.md). RocksDB is linked statically and calls Extend from
 // its other objects through an undefined symbol, so the link (CMakeLists.txt,
 // sv_buffer) passes --wrap for it: those calls land here. On a CPU with
 // SSE4.2 this computes the same CRC-32C (Castagnoli) with the crc32

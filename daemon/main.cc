@@ -23,13 +23,13 @@ namespace {
 // per-read batch buffers (hundreds of KiB, freed once stored) and the
 // forwarder's read and gzip buffers faulted in fresh zeroed pages again and
 // again. Fixed thresholds instead: only blocks of 32 MiB and more get their
-// own mapping, and up to 64 MiB of free heap top is kept (a 16 MiB threshold
-// cut delivery at 100,000 spans/s ingest from ~98,000 to ~80,000 spans/s).
+// own mapping, and up to 64 MiB of free heap top is kept (a lower threshold
+// cut delivery under full ingest measurably: docs/performance.md).
 // At most two arenas: malloc_trim, which the store runs once intake goes
 // quiet, returns free memory from the middle of every arena but trims the
 // top only of the main one, and with one arena per thread the tops kept
-// 130-180 MiB resident while draining a 1M-span backlog; with two, ~55 MiB,
-// at the same ingest rate (one arena: ~10% slower stream ingest).
+// several times more memory resident while draining a backlog than with two,
+// at the same ingest rate (one arena slowed stream ingest).
 // An explicit MALLOC_*_ or GLIBC_TUNABLES setting in the environment wins.
 void TuneMalloc() {
   if (std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||

@@ -44,8 +44,8 @@ struct StreamOptions {
   // Default: 256 KiB. Bytes read per read call (one batch per read).
   size_t read_chunk_bytes = 256u << 10;
   // Default: 4 MiB. Decoded bytes per connection not yet durable: one
-  // connection alone can still fill a group commit (4 MiB). 16 MiB measured
-  // the same spans/s with 1, 2 and 8 connections at ~20% more peak RSS.
+  // connection alone can still fill a group commit (4 MiB); more did not
+  // raise spans/s with 1, 2 or 8 connections and raised peak RSS.
   size_t max_inflight_bytes = 4u << 20;
   // Default: 1 MiB. Unread answers per connection before reading pauses.
   size_t max_pending_output = 1u << 20;
