@@ -15,7 +15,7 @@
 #include "daemon/status.h"
 #include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
-#include "otlp/otlp_ingest.h"
+#include "decode/otlp/otlp_ingest.h"
 
 namespace spanvault::daemon {
 namespace asio = boost::asio;

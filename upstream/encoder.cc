@@ -2,7 +2,7 @@
 
 #include <libdeflate.h>
 
-#include "otlp/vendor_export.h"
+#include "upstream/format/vendor_export.h"
 #include "upstream/http_client.h"
 #include "upstream/otlp_encoder.h"
 #include "upstream/upstream_config.h"

@@ -4,7 +4,7 @@
 // buffer) into one request body. `json` is {"spans": [span, ...]} with the
 // spans copied verbatim; `otlp-proto` and `otlp-json` are OTLP/HTTP
 // (otlp_encoder.h); `langfuse-ingestion` and `braintrust-logs` are those
-// backends' own JSON APIs (otlp/vendor_export.h). Other encoders plug in
+// backends' own JSON APIs (upstream/format/vendor_export.h). Other encoders plug in
 // here (MakeEncoder) without touching the forwarder.
 //
 // Threading: Encode() and InspectSuccess() are const and may run on several

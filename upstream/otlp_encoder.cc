@@ -1,12 +1,12 @@
 // OTLP/HTTP as an upstream format (contract: otlp_encoder.h). The request
-// body itself is otlp/otlp_export's; this file owns the options, the headers
+// body itself is upstream/format/otlp_export's; this file owns the options, the headers
 // and reading the answer.
 #include "upstream/otlp_encoder.h"
 
 #include <optional>
 #include <utility>
 
-#include "otlp/otlp_export.h"
+#include "upstream/format/otlp_export.h"
 #include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {

@@ -1,7 +1,7 @@
 // upstream/ — OTLP/HTTP trace export as an upstream format (docs/forwarding.md):
 // `format = "otlp-proto"` (application/x-protobuf) or `"otlp-json"`
 // (application/json, the OTLP JSON encoding), with a `dialect` that decides
-// which attributes the backend reads (otlp/otlp_export.h has the mapping).
+// which attributes the backend reads (upstream/format/otlp_export.h has the mapping).
 // Also the credential options of every format that has them (the backends'
 // own APIs, langfuse-ingestion and braintrust-logs, follow the rules of the
 // dialect of the same backend).

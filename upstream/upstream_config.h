@@ -27,7 +27,7 @@ struct UpstreamConfig {
   std::string endpoint;  // required: http:// or https:// URL
   // Default: "json" ({"spans": [...]} of canonical spans). Also "otlp-proto"
   // and "otlp-json" (OTLP/HTTP, otlp_encoder.h), "langfuse-ingestion" and
-  // "braintrust-logs" (those backends' own APIs, otlp/vendor_export.h).
+  // "braintrust-logs" (those backends' own APIs, upstream/format/vendor_export.h).
   std::string format = "json";
   // Default: "otel". OTLP formats only: the attributes the backend reads
   // (otel, langfuse, braintrust, brokle, openinference).
