@@ -13,9 +13,9 @@
 #include "buffer/span_queue.h"
 #include "cli/client.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "cost/decimal.h"
 #include "cost/price_book.h"
-#include "daemon/config.h"
 
 using namespace spanvault;
 using nlohmann::json;

@@ -13,9 +13,9 @@
 #include "common/log.h"
 #include "daemon/daemon_impl.h"
 #include "daemon/status.h"
+#include "decode/otlp/otlp_ingest.h"
 #include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
-#include "decode/otlp/otlp_ingest.h"
 
 namespace spanvault::daemon {
 namespace asio = boost::asio;

@@ -24,8 +24,8 @@
 
 #include "buffer/span_queue.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "daemon/auto_salvage.h"
-#include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/pricing.h"
 #include "daemon/rates.h"

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "buffer/span_queue.h"
-#include "daemon/config.h"
+#include "config/config.h"
 #include "ipc/ingest.h"
 #include "upstream/forwarder.h"
 

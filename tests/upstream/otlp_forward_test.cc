@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/util.h"
+#include "config/upstream_config.h"
 #include "protobuf/wire.h"
 #include "tests/test_util.h"
 #include "tests/upstream/fake_backend.h"
@@ -18,7 +19,6 @@
 #include "tests/upstream/forward_harness.h"
 #include "upstream/forwarder.h"
 #include "upstream/otlp_encoder.h"
-#include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
 namespace {

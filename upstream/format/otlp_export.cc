@@ -25,8 +25,6 @@ namespace {
 using namespace export_detail;  // NOLINT: the export's own internals
 using simdjson::dom::element_type;
 
-constexpr std::string_view kDialectNames[] = {"otel", "langfuse", "braintrust", "brokle", "openinference"};
-
 // ------------------------------------------------------------ proto attrs
 
 size_t VarintSize(uint64_t v) {
@@ -362,24 +360,6 @@ Status Collect(std::span<const std::string_view> spans, Dialect d, WriteSpan wri
 }
 
 }  // namespace
-
-std::optional<Dialect> ParseDialect(std::string_view name) {
-  for (size_t i = 0; i < std::size(kDialectNames); ++i) {
-    if (name == kDialectNames[i]) return static_cast<Dialect>(i);
-  }
-  return std::nullopt;
-}
-
-std::string_view DialectName(Dialect d) { return kDialectNames[static_cast<size_t>(d)]; }
-
-std::string KnownDialects() {
-  std::string s;
-  for (std::string_view n : kDialectNames) {
-    if (!s.empty()) s += ", ";
-    s += n;
-  }
-  return s;
-}
 
 Status EncodeExportProto(std::span<const std::string_view> spans, const ExportOptions& options, std::string& out) {
   thread_local std::string area;

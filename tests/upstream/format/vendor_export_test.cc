@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "config/upstream_config.h"
 #include "tests/upstream/fake_backend.h"
 #include "tests/upstream/forward_harness.h"
 #include "upstream/encoder.h"
 #include "upstream/forwarder.h"
-#include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
 namespace {

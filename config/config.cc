@@ -1,4 +1,4 @@
-#include "daemon/config.h"
+#include "config/config.h"
 
 #include <toml++/toml.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// upstream/ — the configuration of one upstream (a `[[upstream]]` table).
+// config/ — the configuration of one upstream (a `[[upstream]]` table).
 //
 //   [[upstream]]
 //   name = "collector"
@@ -82,7 +82,7 @@ std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::st
 std::string DescribeUpstreamKeys();
 
 // One [[upstream]] key as the configuration reference shows it
-// (docs/configuration.md, etc/spanvault.toml: daemon/config_reference.cc).
+// (docs/configuration.md, etc/spanvault.toml: config/config_reference.cc).
 struct UpstreamKeyDoc {
   std::string name;     // "endpoint", "retry.initial" (a key of [upstream.retry])
   std::string value;    // a TOML value: the default, or an example for a required key

@@ -1,4 +1,4 @@
-#include "upstream/upstream_config.h"
+#include "config/upstream_config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,9 +15,8 @@
 
 #include "common/toml_text.h"
 #include "common/util.h"
-#include "upstream/encoder.h"
-#include "upstream/http_client.h"
-#include "upstream/otlp_encoder.h"
+#include "config/endpoint.h"
+#include "config/upstream_options.h"
 
 namespace spanvault::upstream {
 namespace {

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/config.h"
+#include "config/config.h"
+#include "config/upstream_config.h"
 #include "tests/test_util.h"
-#include "upstream/upstream_config.h"
 
 namespace spanvault::daemon {
 namespace {
@@ -19,7 +19,7 @@ namespace {
 using spanvault::testing::TempDir;
 
 const std::string kRegenerate =
-    "regenerate both files from the key tables (daemon/config.cc, upstream/upstream_config.cc) and commit them:\n"
+    "regenerate both files from the key tables (config/config.cc, config/upstream_config.cc) and commit them:\n"
     "  cmake --build build --target spanvaultd &&\n"
     "  build/spanvaultd --print-config-reference=md > docs/configuration.md &&\n"
     "  build/spanvaultd --print-config-reference=toml > etc/spanvault.toml";

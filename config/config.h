@@ -1,4 +1,4 @@
-// daemon/ — configuration: defaults, the TOML file, SPANVAULT_* environment
+// config/ — configuration: defaults, the TOML file, SPANVAULT_* environment
 // variables and command-line flags, applied in that order, each overriding
 // the previous. Every key has one entry in a table (config.cc) that parses it
 // from text, so the file, the environment and `--set` accept the same values
@@ -12,7 +12,7 @@
 
 #include "buffer/span_queue.h"
 #include "common/error.h"
-#include "upstream/upstream_config.h"
+#include "config/upstream_config.h"
 
 namespace spanvault::daemon {
 
@@ -153,7 +153,7 @@ std::string ConfigReference(ReferenceFormat format);
 
 // The keys (as named in the file: "state_dir", "ingest.udp") whose values
 // differ between `a` and `b`, in table order. The [[upstream]] tables are not
-// keys: reload.h compares them by name.
+// keys: daemon/reload.h compares them by name.
 std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
 
 }  // namespace spanvault::daemon

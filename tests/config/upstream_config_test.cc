@@ -1,4 +1,4 @@
-#include "upstream/upstream_config.h"
+#include "config/upstream_config.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
