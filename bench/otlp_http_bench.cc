@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "otlp/wire.h"
+#include "protobuf/wire.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <thread>
 
-#include "otlp/otlp_ingest.h"
+#include "decode/otlp/otlp_ingest.h"
 
 namespace spanvault::bench {
 

@@ -13,7 +13,7 @@
 
 #include "buffer/span_queue.h"
 #include "common/error.h"
-#include "daemon/config.h"
+#include "config/config.h"
 
 namespace spanvault::cli {
 

@@ -1,5 +1,5 @@
 // common/ — TOML values as text, for the configuration reference that
-// `spanvaultd --print-config-reference` prints (daemon/config_reference.cc).
+// `spanvaultd --print-config-reference` prints (config/config_reference.cc).
 #pragma once
 
 #include <cstdint>

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "daemon/config.h"
+#include "config/config.h"
 #include "daemon/reload.h"
 
 namespace spanvault::daemon {

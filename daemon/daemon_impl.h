@@ -25,9 +25,9 @@
 
 #include "buffer/span_queue.h"
 #include "common/util.h"
+#include "config/config.h"
 #include "cost/price_stage.h"
 #include "daemon/auto_salvage.h"
-#include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "ipc/datagram_listener.h"
 #include "ipc/http_listener.h"

@@ -11,7 +11,7 @@
 #include "daemon/daemon_impl.h"
 #include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
-#include "otlp/otlp_ingest.h"
+#include "decode/otlp/otlp_ingest.h"
 
 namespace spanvault::daemon {
 namespace {
@@ -25,7 +25,7 @@ constexpr size_t kOtlpOutputSlack = 1u << 20;
 // What span::Decoder may add to a span at most (received_at, source, cost).
 constexpr size_t kCanonicalOverhead = 16u << 10;
 
-// The OTLP decoders of the HTTP listener (ipc/ does not depend on otlp/).
+// The OTLP decoders of the HTTP listener (ipc/ does not depend on decode/otlp/).
 ipc::OtlpCodec OtlpCodecForHttp(const IngestConfig& ingest) {
   auto adapt = [](Result<otlp::OtlpSpans> r) -> Result<ipc::OtlpDecoded> {
     if (!r) return Fail(r.error());

@@ -11,8 +11,8 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "config/config.h"
 #include "cost/price_book.h"
-#include "daemon/config.h"
 #include "daemon/daemon.h"
 
 using namespace spanvault;

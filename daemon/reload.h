@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config.h"
-#include "upstream/upstream_config.h"
+#include "config/config.h"
+#include "config/upstream_config.h"
 
 namespace spanvault::daemon {
 

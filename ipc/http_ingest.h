@@ -43,7 +43,7 @@
 namespace spanvault::ipc {
 
 // OTLP decoding, injected by the daemon (otlp::DecodeOtlpProto etc.) so that
-// ipc/ does not depend on otlp/. See otlp/otlp_ingest.h for the contract.
+// ipc/ does not depend on decode/otlp/. See decode/otlp/otlp_ingest.h for the contract.
 struct OtlpDecoded {
   std::vector<std::string> spans;  // one JSON object per span, input schema
   uint32_t rejected = 0;           // spans the mapping refused

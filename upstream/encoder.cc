@@ -2,10 +2,9 @@
 
 #include <libdeflate.h>
 
-#include "otlp/vendor_export.h"
-#include "upstream/http_client.h"
+#include "config/upstream_config.h"
+#include "upstream/format/vendor_export.h"
 #include "upstream/otlp_encoder.h"
-#include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
 namespace {
@@ -67,11 +66,6 @@ class BraintrustLogsEncoder final : public Encoder {
 
 }  // namespace
 
-bool IsKnownFormat(std::string_view format) {
-  return format == "json" || IsOtlpFormat(format) || format == "langfuse-ingestion" || format == "braintrust-logs";
-}
-std::string KnownFormats() { return "json, otlp-proto, otlp-json, langfuse-ingestion, braintrust-logs"; }
-
 Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config) {
   if (config.format == "json") return std::make_unique<JsonEncoder>();
   if (IsOtlpFormat(config.format)) return MakeOtlpEncoder(config);
@@ -82,36 +76,6 @@ Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config) {
     return std::make_unique<BraintrustLogsEncoder>(std::move(*headers));
   }
   return Fail(Error::Invalid("format \"" + config.format + "\" is not one of " + KnownFormats()));
-}
-
-Result<std::string> EffectiveEndpoint(const UpstreamConfig& config) {
-  auto e = ParseEndpoint(config.endpoint);
-  if (!e) return Fail(e.error());
-  const bool bare = e->target.empty() || e->target == "/";
-  std::string base = config.endpoint;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  if (config.format == "langfuse-ingestion") return bare ? base + "/api/public/ingestion" : config.endpoint;
-  if (config.format != "braintrust-logs") return config.endpoint;
-  if (config.parent.empty()) {
-    if (bare) {
-      return Fail(Error::Invalid(
-          "format braintrust-logs needs the full endpoint (https://api.braintrust.dev/v1/project_logs/ID/insert) "
-          "or a bare one with parent = \"project_id:ID\""));
-    }
-    return config.endpoint;
-  }
-  if (!bare) {
-    return Fail(
-        Error::Invalid("format braintrust-logs: give parent with a bare endpoint (https://api.braintrust.dev) "
-                       "or a full endpoint without parent, not both"));
-  }
-  auto parent = ResolveHeaders({{"parent", config.parent}});
-  if (!parent) return Fail(parent.error());
-  std::string_view v = parent->front().second;
-  if (!v.starts_with("project_id:") || v.size() == 11) {
-    return Fail(Error::Invalid("parent must look like project_id:ID for format braintrust-logs"));
-  }
-  return base + "/v1/project_logs/" + std::string(v.substr(11)) + "/insert";
 }
 
 // libdeflate rather than zlib: whole-buffer compression is all we need, and

@@ -4,7 +4,7 @@
 // buffer) into one request body. `json` is {"spans": [span, ...]} with the
 // spans copied verbatim; `otlp-proto` and `otlp-json` are OTLP/HTTP
 // (otlp_encoder.h); `langfuse-ingestion` and `braintrust-logs` are those
-// backends' own JSON APIs (otlp/vendor_export.h). Other encoders plug in
+// backends' own JSON APIs (upstream/format/vendor_export.h). Other encoders plug in
 // here (MakeEncoder) without touching the forwarder.
 //
 // Threading: Encode() and InspectSuccess() are const and may run on several
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "config/upstream_options.h"
 
 namespace spanvault::upstream {
 
@@ -69,18 +70,7 @@ class Encoder {
   }
 };
 
-bool IsKnownFormat(std::string_view format);
-std::string KnownFormats();  // "json, otlp-proto, ..." (for messages)
-
 Result<std::unique_ptr<Encoder>> MakeEncoder(const UpstreamConfig& config);
-
-// The URL requests go to. `endpoint` as configured, except that a bare
-// endpoint (no path, or "/") gets the format's path: langfuse-ingestion
-// "/api/public/ingestion"; braintrust-logs "/v1/project_logs/ID/insert" with
-// ID from `parent = "project_id:ID"` (required then). Errors: a bare
-// braintrust-logs endpoint without that parent, or a parent given with a
-// path (which one would win?).
-Result<std::string> EffectiveEndpoint(const UpstreamConfig& config);
 
 // gzip (RFC 1952) of `data` at zlib `level` (1..9), appended to `out`.
 Status Gzip(std::string_view data, int level, std::string& out);

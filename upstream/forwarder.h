@@ -34,7 +34,7 @@
 
 #include "buffer/span_queue.h"
 #include "common/error.h"
-#include "upstream/upstream_config.h"
+#include "config/upstream_config.h"
 
 namespace spanvault::upstream {
 

@@ -23,19 +23,9 @@
 #include <vector>
 
 #include "common/error.h"
+#include "config/endpoint.h"
 
 namespace spanvault::upstream {
-
-// "http://host[:port]/path" or "https://host[:port]/path"; IPv6 hosts in
-// brackets. The port defaults to 80 / 443, the target to "/".
-struct Endpoint {
-  bool tls = false;
-  std::string host;                // without brackets
-  std::string port;                // "4318"
-  std::string target;              // "/v1/traces" (path and query)
-  std::string HostHeader() const;  // "host:port", brackets for IPv6, port omitted when default
-};
-Result<Endpoint> ParseEndpoint(std::string_view url);
 
 struct HttpClientOptions {
   Endpoint endpoint;

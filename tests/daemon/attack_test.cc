@@ -14,7 +14,7 @@
 #include <fstream>
 #include <regex>
 
-#include "otlp/wire.h"
+#include "protobuf/wire.h"
 #include "tests/daemon/process_util.h"
 #include "tests/ipc/http_test_client.h"
 

@@ -1,5 +1,5 @@
 // fuzz-flags: -max_len=16384
-// libFuzzer target for the TOML config file (daemon/config.h, LoadConfig):
+// libFuzzer target for the TOML config file (config/config.h, LoadConfig):
 // toml++ parsing, every key's parser, the [[upstream]] tables and Validate().
 // The input is the file's content (handed over as /proc/self/fd/N of a
 // memfd: no disk I/O). Properties checked on every input:
@@ -14,7 +14,7 @@
 #include <set>
 #include <string>
 
-#include "daemon/config.h"
+#include "config/config.h"
 #include "fuzz_util.h"
 
 using namespace spanvault;

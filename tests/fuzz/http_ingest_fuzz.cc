@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "decode/otlp/otlp_ingest.h"
 #include "fuzz_util.h"
 #include "ipc/http_body.h"
 #include "ipc/http_ingest.h"
-#include "otlp/otlp_ingest.h"
 
 using namespace spanvault;
 using spanvault::fuzz::NextLine;

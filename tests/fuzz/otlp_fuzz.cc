@@ -4,13 +4,13 @@
 // report, a decoding error always has a message, and every span produced is
 // accepted by span::Decoder (the mapping always emits the canonical schema).
 //
-// Calls the <expected>-free cores (otlp/span_data.h), written when the fuzz
+// Calls the <expected>-free cores (decode/otlp/span_data.h), written when the fuzz
 // build used clang 14; the public DecodeOtlpProto/Json around them are
 // fuzzed through the HTTP ingest target (http_ingest_fuzz.cc).
 #include <cstdlib>
 #include <string>
 
-#include "otlp/span_data.h"
+#include "decode/otlp/span_data.h"
 #include "span/decoder.h"
 
 using namespace spanvault;

@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "config/upstream_config.h"
 #include "fuzz_util.h"
 #include "upstream/encoder.h"
 #include "upstream/retry_policy.h"
-#include "upstream/upstream_config.h"
 
 using namespace spanvault;
 using namespace spanvault::upstream;

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "otlp/wire.h"
+#include "protobuf/wire.h"
 #include "tests/ipc/daemon_fixture.h"
 #include "tests/ipc/http_test_client.h"
 

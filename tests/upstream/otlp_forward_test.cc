@@ -1,6 +1,6 @@
 // OTLP as an upstream format: options, headers per dialect, answers
 // (upstream/otlp_encoder.h), and forwarding end to end to the fake backend,
-// which decodes what it gets with tests/upstream/otlp_export_reader.h.
+// which decodes what it gets with tests/upstream/format/otlp_export_reader.h.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -11,14 +11,14 @@
 #include <thread>
 
 #include "common/util.h"
-#include "otlp/wire.h"
+#include "config/upstream_config.h"
+#include "protobuf/wire.h"
 #include "tests/test_util.h"
 #include "tests/upstream/fake_backend.h"
+#include "tests/upstream/format/otlp_export_reader.h"
 #include "tests/upstream/forward_harness.h"
-#include "tests/upstream/otlp_export_reader.h"
 #include "upstream/forwarder.h"
 #include "upstream/otlp_encoder.h"
-#include "upstream/upstream_config.h"
 
 namespace spanvault::upstream {
 namespace {

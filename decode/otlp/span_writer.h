@@ -1,0 +1,91 @@
+// decode/otlp/ — the writer behind SpanMapper (mapping.h): one object per span,
+// shared by mapping.cc (canonical fields) and mapping_attributes.cc (tags and
+// the `attributes` object). Internal to decode/otlp/.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "decode/otlp/conventions.h"
+#include "decode/otlp/json_out.h"
+#include "decode/otlp/span_data.h"
+
+namespace spanvault::otlp::internal {
+
+constexpr size_t kMaxNameBytes = 512;     // span::Decoder's limit for `name`
+constexpr size_t kMaxShortBytes = 1024;   // ... for model, provider, session_id, tags, ...
+constexpr uint32_t kEmbeddedDepth = 128;  // JSON inside string attributes
+// input/output JSON text is copied as it is when it nests no deeper than
+// this (it sits at depth 2 of the span; span::Decoder allows 64).
+constexpr uint32_t kContentDepth = kMaxOutputDepth - 2;
+constexpr uint64_t kMaxTimeNs = 9'000'000'000ULL * 1'000'000'000ULL;  // span::Decoder's range (year 2255)
+constexpr size_t kMaxReasons = 5;
+
+class SpanWriter {
+ public:
+  SpanWriter(const Pool& pool, const ResourceData& resource, const ScopeData& scope, const SpanData& span,
+             std::vector<uint8_t>& consumed, std::vector<uint8_t>& resource_consumed, std::string& out)
+      : pool_(pool),
+        resource_(resource),
+        scope_(scope),
+        span_(span),
+        consumed_(consumed),
+        resource_consumed_(resource_consumed),
+        out_(out) {}
+
+  void Write();
+
+  // Everything below is used by the two .cc files that implement the writer.
+  const AnyValue& V(int32_t idx) const { return pool_.kvs[static_cast<size_t>(idx)].value; }
+  void Use(int32_t idx) { consumed_[static_cast<size_t>(idx) - span_.attrs.begin] = 1; }
+  void UseResource(int32_t idx) { resource_consumed_[static_cast<size_t>(idx) - resource_.attrs.begin] = 1; }
+
+  void Classify();
+  // A short string field (≤ 1 KiB after UTF-8 repair, non-empty); ints are
+  // accepted as their decimal text.
+  bool ShortString(int32_t idx, std::string& out) const;
+  // First slot in `attrs` with a usable short string; marks it consumed.
+  bool FirstString(std::initializer_list<Attr> attrs, std::string& out);
+  bool ResourceString(std::initializer_list<std::string_view> keys, std::string& out);
+
+  std::string_view DecideType(bool has_model);
+  void WriteStatus(ObjectOut& o);
+  void WriteModelParameters(ObjectOut& o);
+  void WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
+  void CollectTags(std::vector<std::string>& tags);
+  void WriteAttributes(ObjectOut& o, std::string_view name_overflow);
+  void WriteOtelExtras(ObjectOut& a, std::string_view name_overflow);
+
+  const Pool& pool_;
+  const ResourceData& resource_;
+  const ScopeData& scope_;
+  const SpanData& span_;
+  std::vector<uint8_t>& consumed_;
+  std::vector<uint8_t>& resource_consumed_;
+  std::string& out_;
+  std::array<int32_t, static_cast<size_t>(Attr::kCount)> slot_{};
+  std::vector<std::pair<std::string_view, int32_t>> params_;   // gen_ai.request.<param>
+  std::vector<std::pair<std::string_view, int32_t>> lf_meta_;  // langfuse.observation.metadata.<key>
+  int32_t exception_event_ = -1;
+  // Writing stops (between values, and before a string that would pass it)
+  // once out_ is larger; SpanMapper then refuses the span.
+  size_t limit_ = SIZE_MAX;
+  bool overflow_ = false;
+  bool Full() const { return overflow_ || out_.size() > limit_; }
+  void WriteValue(const AnyValue& v, int depth) {
+    if (!overflow_ && !AppendAnyValue(pool_, v, depth, out_, limit_)) overflow_ = true;
+  }
+  bool start_ok_ = false, end_ok_ = false;
+};
+
+inline int32_t& Slot(std::array<int32_t, static_cast<size_t>(Attr::kCount)>& s, Attr a) {
+  return s[static_cast<size_t>(a)];
+}
+
+}  // namespace spanvault::otlp::internal
