@@ -237,9 +237,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
 
   buffer::SpanQueue* queue = d.queue.get();
   ipc::SubmitFn submit = [queue](span::Batch&& batch, bool fsync, ipc::SubmitDone done) {
-    queue->Append(std::move(batch), fsync, [done = std::move(done)](const buffer::AppendResult& r) {
-      done(ipc::SubmitResult{r.ok, r.error, r.stored, r.refused_full});
-    });
+    queue->Append(std::move(batch), fsync, std::move(done));
   };
   span::Limits limits;
   limits.max_depth = config.ingest.max_depth;
@@ -543,9 +541,9 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
     }
     buffer::SpanQueue* queue = impl_->queue.get();
     auto r = buffer::Salvage(line["$salvage"].get<std::string>(), [queue](span::Batch&& b) -> Status {
-      std::promise<buffer::AppendResult> p;
+      std::promise<buffer::StoreResult> p;
       auto f = p.get_future();
-      queue->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
+      queue->Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
       auto ar = f.get();
       if (!ar.ok) return Fail(Error::Io(ar.error));
       if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "buffer/dead_letters.h"
 #include "common/util.h"
 
 namespace spanvault::daemon {
@@ -152,7 +153,7 @@ std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlo
   if (verb == "list") {
     size_t limit = 1000;
     if (auto it = line.find("limit"); it != line.end() && it->is_number_unsigned()) limit = it->get<size_t>();
-    auto entries = queue.ListDeadLetters(filter, limit);
+    auto entries = queue.dead_letters().List(filter, limit);
     if (!entries) return fail(entries.error());
     // Entries carry span contents: the answer stops at kMaxListBytes (under
     // the stream listener's answer cap) and says so.
@@ -172,7 +173,7 @@ std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlo
     return out;
   }
   if (verb == "replay" || verb == "purge") {
-    auto n = verb == "replay" ? queue.ReplayDeadLetters(filter) : queue.PurgeDeadLetters(filter);
+    auto n = verb == "replay" ? queue.dead_letters().Replay(filter) : queue.dead_letters().Purge(filter);
     if (!n) return fail(n.error());
     answer["ok"] = true;
     answer[verb == "replay" ? "replayed" : "purged"] = *n;

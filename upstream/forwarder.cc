@@ -21,6 +21,7 @@
 #include <mutex>
 #include <random>
 
+#include "buffer/dead_letters.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "upstream/encoder.h"
@@ -137,7 +138,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         ArmLinger();
         return;
       }
-      auto records = queue.ReadBatch(read_pos, config.batch_max_spans, config.batch_max_bytes);
+      auto records = queue.Read(read_pos, config.batch_max_spans, config.batch_max_bytes);
       if (!records) {
         NoteError("reading the buffer: " + records.error().message);
         return;  // the poll timer tries again
@@ -371,7 +372,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         dl.reason = what + " for a single span";
         dl.response = body.substr(0, kResponseExcerpt);
         dl.span_json = std::string(unit->batch->json(unit->begin));
-        if (auto st = queue.AddDeadLetters({std::move(dl)}); !st) {
+        if (auto st = queue.dead_letters().Add({std::move(dl)}); !st) {
           // Keep the span: try the whole exchange again later.
           ++unit->attempt;
           NoteError("dead-letter store: " + st.error().message);

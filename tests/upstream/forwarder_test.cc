@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "tests/test_util.h"
 #include "tests/upstream/fake_backend.h"
+#include "buffer/dead_letters.h"
 #include "tests/upstream/forward_harness.h"
 #include "tests/upstream/tls_cert.h"
 
@@ -199,7 +200,7 @@ TEST(ForwarderTest, PoisonSpanGoesToDeadLettersOthersArriveAndReplayWorks) {
       EXPECT_EQ(got.count(id), 1u) << id;
     }
   }
-  auto dead = h.queue().ListDeadLetters({}, 10);
+  auto dead = h.queue().dead_letters().List({}, 10);
   ASSERT_TRUE(dead);
   ASSERT_EQ(dead->size(), 1u);
   const buffer::DeadLetter& d = dead->front();
@@ -212,11 +213,11 @@ TEST(ForwarderTest, PoisonSpanGoesToDeadLettersOthersArriveAndReplayWorks) {
 
   // The backend accepts it now (a scripted 200 beats the poison rule).
   backend.Script({{.status = 200}});
-  auto replayed = h.queue().ReplayDeadLetters({});
+  auto replayed = h.queue().dead_letters().Replay({});
   ASSERT_TRUE(replayed) << replayed.error().message;
   EXPECT_EQ(*replayed, 1u);
   ASSERT_TRUE(backend.WaitForUniqueSpans(300, 20s));
-  EXPECT_EQ(h.queue().ListDeadLetters({}, 10)->size(), 0u);
+  EXPECT_EQ(h.queue().dead_letters().List({}, 10)->size(), 0u);
 }
 
 TEST(ForwarderTest, TwoUpstreamsOneDownTheOtherKeepsReceivingAndTheBufferKeepsWhatTheDownOneNeeds) {
