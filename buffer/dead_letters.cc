@@ -1,12 +1,12 @@
-// The dead-letter store: spans an upstream refused for good (docs/durability.md), with
-// the answer that refused them, for `spanvault dead-letter list|replay|purge`.
+// The dead-letter store (contract: dead_letters.h; the format: store_format.h).
 //
-// Writes go straight to RocksDB under write_mu_ (like Ack), not through the
-// writer thread: they are rare, and the forwarder must know an entry is in the
-// WAL before it acknowledges the span's seq. The in-memory index (id → bytes)
+// Writes go straight to the main database under the queue's write_mu_ (like
+// Ack), not through the writer thread. The in-memory index (id -> bytes)
 // keeps the bounds cheap; dropping the oldest entries is one DeleteRange plus
 // the persisted "dead_letter_head" floor, exactly as for the quarantine.
 // Replay and purge delete single ids (the selection need not be contiguous).
+#include "buffer/dead_letters.h"
+
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -64,6 +64,16 @@ bool Selected(const DeadLetterFilter& f, const DeadLetter& d) {
   return true;
 }
 
+// Allocation failure is the only exception left; it becomes an error value.
+template <typename F>
+auto NoThrow(std::string_view what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Fail(Error::Io("span queue: " + std::string(what) + ": " + e.what()));
+  }
+}
+
 }  // namespace
 
 std::string DeadLetter::ToJson() const {
@@ -83,45 +93,73 @@ std::string DeadLetter::ToJson() const {
   return out;
 }
 
-Status SpanQueue::Impl::RecoverDeadLetters(uint64_t floor) {
-  dead_letters_.clear();
-  dead_letter_bytes_ = 0;
-  next_dead_letter_id_ = floor;
-  if (dead_letter_cf_ == nullptr) return {};
-  internal::SeqRangeIterator it(db_.get(), dead_letter_cf_, floor);
+Status DeadLetterStore::Add(std::vector<DeadLetter> letters) {
+  return NoThrow("adding dead letters", [&] { return AddImpl(std::move(letters)); });
+}
+
+void DeadLetterStore::AddAsync(std::vector<DeadLetter> letters, std::function<void(Status)> done) {
+  auto shared = std::make_shared<std::function<void(Status)>>(std::move(done));
+  const bool queued =
+      q_.Post([this, letters = std::move(letters), shared]() mutable { (*shared)(Add(std::move(letters))); });
+  if (!queued) (*shared)(Fail(Error::Unavailable("span queue is closed")));
+}
+
+Result<std::vector<DeadLetter>> DeadLetterStore::List(const DeadLetterFilter& filter, size_t limit) const {
+  return NoThrow("listing dead letters", [&] { return ListImpl(filter, limit); });
+}
+
+Result<size_t> DeadLetterStore::Replay(const DeadLetterFilter& filter) {
+  return NoThrow("replaying dead letters", [&] { return ReplayImpl(filter); });
+}
+
+Result<size_t> DeadLetterStore::Purge(const DeadLetterFilter& filter) {
+  return NoThrow("purging dead letters", [&] { return PurgeImpl(filter); });
+}
+
+uint64_t DeadLetterStore::entries() const {
+  std::lock_guard lk(q_.state_mu_);
+  return index_.size();
+}
+
+Status DeadLetterStore::RecoverLocked(uint64_t floor) {
+  index_.clear();
+  bytes_ = 0;
+  next_id_ = floor;
+  if (q_.dead_letter_cf_ == nullptr) return {};
+  internal::SeqRangeIterator it(q_.db_.get(), q_.dead_letter_cf_, floor);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto id = DecodeSeq(it->key());
     if (!id) continue;
     uint64_t bytes = it->key().size() + it->value().size();
-    dead_letters_[*id] = bytes;
-    dead_letter_bytes_ += bytes;
-    next_dead_letter_id_ = std::max(next_dead_letter_id_, *id + 1);
+    index_[*id] = bytes;
+    bytes_ += bytes;
+    next_id_ = std::max(next_id_, *id + 1);
   }
   if (!it->status().ok()) return Fail(FromRocks("scanning dead letters", it->status()));
   return {};
 }
 
-Status SpanQueue::Impl::AddDeadLetters(std::vector<DeadLetter> letters) {
+Status DeadLetterStore::AddImpl(std::vector<DeadLetter> letters) {
   if (letters.empty()) return {};
-  std::shared_lock db_lock(db_mu_);
-  if (auto st = CheckWritable(); !st) return st;
-  if (dead_letter_cf_ == nullptr) return Fail(Error::Unavailable("span store has no dead-letter store"));
+  std::shared_lock db_lock(q_.db_mu_);
+  if (auto st = q_.CheckWritable(); !st) return st;
+  if (q_.dead_letter_cf_ == nullptr) return Fail(Error::Unavailable("span store has no dead-letter store"));
   std::vector<std::string> values;
   values.reserve(letters.size());
   for (const DeadLetter& d : letters) values.push_back(EncodeValue(d));
 
-  std::lock_guard write_lock(write_mu_);
+  std::lock_guard write_lock(q_.write_mu_);
   uint64_t first_id;
   std::vector<uint64_t> drop;  // oldest existing ids that go to keep the bounds
   uint64_t drop_bytes = 0;
   {
-    std::lock_guard lk(state_mu_);
-    first_id = next_dead_letter_id_;
-    uint64_t entries = dead_letters_.size() + letters.size();
-    uint64_t bytes = dead_letter_bytes_;
+    std::lock_guard lk(q_.state_mu_);
+    first_id = next_id_;
+    uint64_t entries = index_.size() + letters.size();
+    uint64_t bytes = bytes_;
     for (const auto& v : values) bytes += 8 + v.size();
-    for (auto it = dead_letters_.begin(); it != dead_letters_.end() && (entries > options_.dead_letter_max_entries ||
-                                                                        bytes > options_.dead_letter_max_bytes);
+    for (auto it = index_.begin(); it != index_.end() && (entries > q_.options_.dead_letter_max_entries ||
+                                                          bytes > q_.options_.dead_letter_max_bytes);
          ++it) {
       drop.push_back(it->first);
       drop_bytes += it->second;
@@ -130,49 +168,49 @@ Status SpanQueue::Impl::AddDeadLetters(std::vector<DeadLetter> letters) {
     }
   }
   rocksdb::WriteBatch wb;
-  for (size_t i = 0; i < values.size(); ++i) wb.Put(dead_letter_cf_, SeqKey(first_id + i), values[i]);
+  for (size_t i = 0; i < values.size(); ++i) wb.Put(q_.dead_letter_cf_, SeqKey(first_id + i), values[i]);
   if (!drop.empty()) {
     // Everything below the first survivor goes (already deleted ids in the
     // range cost nothing); the floor keeps recovery from scanning it.
     uint64_t below = drop.back() + 1;
-    wb.DeleteRange(dead_letter_cf_, SeqKey(1), SeqKey(below));
-    wb.Put(meta_cf_, internal::kDeadLetterHeadKey, SeqKey(below));
+    wb.DeleteRange(q_.dead_letter_cf_, SeqKey(1), SeqKey(below));
+    wb.Put(q_.meta_cf_, internal::kDeadLetterHeadKey, SeqKey(below));
   }
   rocksdb::WriteOptions wo;
-  wo.sync = options_.durability == Durability::kMachine;
-  rocksdb::Status s = db_->Write(wo, &wb);
+  wo.sync = q_.options_.durability == Durability::kMachine;
+  rocksdb::Status s = q_.db_->Write(wo, &wb);
   if (!s.ok()) return Fail(FromRocks("adding dead letters", s));
-  wal_dirty_ = true;
-  std::lock_guard lk(state_mu_);
-  for (uint64_t id : drop) dead_letters_.erase(id);
-  dead_letter_bytes_ -= drop_bytes;
+  q_.wal_dirty_ = true;
+  std::lock_guard lk(q_.state_mu_);
+  for (uint64_t id : drop) index_.erase(id);
+  bytes_ -= drop_bytes;
   for (size_t i = 0; i < values.size(); ++i) {
-    dead_letters_[first_id + i] = 8 + values[i].size();
-    dead_letter_bytes_ += 8 + values[i].size();
+    index_[first_id + i] = 8 + values[i].size();
+    bytes_ += 8 + values[i].size();
   }
-  next_dead_letter_id_ = first_id + values.size();
-  counters_.dead_letters_total += values.size();
+  next_id_ = first_id + values.size();
+  total_ += values.size();
   if (!drop.empty()) {
-    counters_.dead_letters_dropped += drop.size();
+    dropped_ += drop.size();
     LOG_WARN("dead-letter store full: dropped the oldest entries",
-             {{"dropped", drop.size()}, {"max_entries", options_.dead_letter_max_entries}});
+             {{"dropped", drop.size()}, {"max_entries", q_.options_.dead_letter_max_entries}});
   }
   return {};
 }
 
-Result<std::vector<DeadLetter>> SpanQueue::Impl::ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const {
-  std::shared_lock db_lock(db_mu_);
-  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+Result<std::vector<DeadLetter>> DeadLetterStore::ListImpl(const DeadLetterFilter& filter, size_t limit) const {
+  std::shared_lock db_lock(q_.db_mu_);
+  if (!q_.db_) return Fail(Error::Unavailable("span queue is closed"));
   std::vector<DeadLetter> out;
-  if (dead_letter_cf_ == nullptr || limit == 0) return out;
+  if (q_.dead_letter_cf_ == nullptr || limit == 0) return out;
   uint64_t lo, hi;
   {
-    std::lock_guard lk(state_mu_);
-    hi = next_dead_letter_id_;
-    lo = dead_letters_.empty() ? hi : dead_letters_.begin()->first;
+    std::lock_guard lk(q_.state_mu_);
+    hi = next_id_;
+    lo = index_.empty() ? hi : index_.begin()->first;
   }
-  if (read_only_) lo = 1, hi = 0;  // a secondary's index is not maintained
-  internal::SeqRangeIterator it(db_.get(), dead_letter_cf_, lo, hi);
+  if (q_.read_only_) lo = 1, hi = 0;  // a secondary's index is not maintained
+  internal::SeqRangeIterator it(q_.db_.get(), q_.dead_letter_cf_, lo, hi);
   for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
     auto id = DecodeSeq(it->key());
     DeadLetter d;
@@ -183,30 +221,30 @@ Result<std::vector<DeadLetter>> SpanQueue::Impl::ListDeadLetters(const DeadLette
   return out;
 }
 
-Result<size_t> SpanQueue::Impl::PurgeDeadLetters(const DeadLetterFilter& filter) {
-  auto selected = ListDeadLetters(filter, SIZE_MAX);
+Result<size_t> DeadLetterStore::PurgeImpl(const DeadLetterFilter& filter) {
+  auto selected = ListImpl(filter, SIZE_MAX);
   if (!selected) return Fail(selected.error());
   if (selected->empty()) return size_t{0};
-  std::shared_lock db_lock(db_mu_);
-  if (auto st = CheckWritable(); !st) return Fail(st.error());
-  std::lock_guard write_lock(write_mu_);
+  std::shared_lock db_lock(q_.db_mu_);
+  if (auto st = q_.CheckWritable(); !st) return Fail(st.error());
+  std::lock_guard write_lock(q_.write_mu_);
   rocksdb::WriteBatch wb;
-  for (const DeadLetter& d : *selected) wb.Delete(dead_letter_cf_, SeqKey(d.id));
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  for (const DeadLetter& d : *selected) wb.Delete(q_.dead_letter_cf_, SeqKey(d.id));
+  rocksdb::Status s = q_.db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Fail(FromRocks("purging dead letters", s));
-  wal_dirty_ = true;
-  std::lock_guard lk(state_mu_);
+  q_.wal_dirty_ = true;
+  std::lock_guard lk(q_.state_mu_);
   for (const DeadLetter& d : *selected) {
-    auto it = dead_letters_.find(d.id);
-    if (it == dead_letters_.end()) continue;
-    dead_letter_bytes_ -= it->second;
-    dead_letters_.erase(it);
+    auto it = index_.find(d.id);
+    if (it == index_.end()) continue;
+    bytes_ -= it->second;
+    index_.erase(it);
   }
   return selected->size();
 }
 
-Result<size_t> SpanQueue::Impl::ReplayDeadLetters(const DeadLetterFilter& filter) {
-  auto selected = ListDeadLetters(filter, SIZE_MAX);
+Result<size_t> DeadLetterStore::ReplayImpl(const DeadLetterFilter& filter) {
+  auto selected = ListImpl(filter, SIZE_MAX);
   if (!selected) return Fail(selected.error());
   if (selected->empty()) return size_t{0};
   span::Batch batch;
@@ -215,10 +253,10 @@ Result<size_t> SpanQueue::Impl::ReplayDeadLetters(const DeadLetterFilter& filter
     batch.spans.push_back({static_cast<uint32_t>(batch.data.size()), static_cast<uint32_t>(it->span_json.size())});
     batch.data += it->span_json;
   }
-  std::promise<AppendResult> appended;
+  std::promise<StoreResult> appended;
   auto result = appended.get_future();
-  Append(std::move(batch), /*fsync=*/true, [&appended](const AppendResult& r) { appended.set_value(r); });
-  AppendResult r = result.get();
+  q_.Append(std::move(batch), /*fsync=*/true, [&appended](const StoreResult& r) { appended.set_value(r); });
+  StoreResult r = result.get();
   if (!r.ok) return Fail(Error::Io("replaying dead letters: " + r.error));
   if (r.refused_full > 0) {
     return Fail(Error::Full("replaying dead letters: the buffer is full (on_full = reject); the entries stay (" +
@@ -228,7 +266,7 @@ Result<size_t> SpanQueue::Impl::ReplayDeadLetters(const DeadLetterFilter& filter
   // leaves them in both places (replayed again later: at least once).
   DeadLetterFilter ids;
   for (const DeadLetter& d : *selected) ids.ids.push_back(d.id);
-  if (auto purged = PurgeDeadLetters(ids); !purged) return Fail(purged.error());
+  if (auto purged = PurgeImpl(ids); !purged) return Fail(purged.error());
   return selected->size();
 }
 

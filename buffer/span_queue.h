@@ -1,31 +1,50 @@
 // buffer/ — the durable span queue on RocksDB.
 //
 // Spans are appended with increasing 64-bit sequence numbers and stay until
-// every registered consumer (one per upstream, next issue) has acknowledged
-// them, or until a bound (max_disk_bytes, max_age) drops the oldest ones.
+// every registered consumer (one per upstream) has acknowledged them, or
+// until a bound (max_disk_bytes, max_age) drops the oldest ones.
 //
 //   head_seq                          consumer cursors              next_seq
 //      |  acked by some, not all  |c1      |c2    not yet read by any   |
 //      v                          v        v                            v
 //   [ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ]
-//   ^ everything below head_seq was removed with one DeleteRange
+//   ^ everything below head_seq is deleted: moving the persisted "head" deletes it
 //
-// Column families (all keys big-endian so that byte order is numeric order):
-//   spans       key: seq u64 BE      value: u8 version (1) | i64 received_ns LE | canonical span JSON
-//   quarantine  key: id u64 BE       value: JSON object {time, transport, pid, uid, gid, kind, index, reason, excerpt}
-//   meta        key: "cursor/<name>" value: u64 BE, the next seq the consumer reads (its last Ack's `until`)
-//   dead_letters key: id u64 BE      value: metadata JSON | '\n' | canonical span JSON (see store_format.h)
+// Two RocksDB databases in options.dir (store_format.h has every byte):
+//   the spans database ("<dir>/spans"), one column family:
+//     key: seq u64 BE   value: u8 version (1) | i64 received_ns LE | canonical span JSON
+//   the main database ("<dir>"), one column family each for
+//     quarantine    key: id u64 BE     value: JSON {time, transport, pid, uid, gid, kind, index, reason, excerpt}
+//     meta          "cursor/<name>" -> the next seq that consumer reads; "head",
+//                   "quarantine_head", "dead_letter_head" -> the floors below which
+//                   everything is deleted; "store_id"
+//     dead_letters  key: id u64 BE     value: metadata JSON | '\n' | canonical span JSON
+// A group commit writes the spans database first, then the main one.
 //
-// Head and tail live in memory (recovered at Open with one Seek at each end),
-// and every iterator is bounded with iterate_lower_bound/iterate_upper_bound,
-// so deleted heads (tombstones) are never scanned.
+// The queue owns two parts with their own classes, reached through it: the
+// quarantine (quarantine.h: what ingest refused, written with the spans) and
+// the dead-letter store (dead_letters.h: what an upstream refused for good).
 //
-// Threading: one writer thread owns all writes (group commit: every batch
-// queued while the previous WriteBatch was being written goes into the next
-// single WriteBatch — one WAL write for many spans from many connections).
-// Append() and Ack() are thread-safe and never block on I/O except when the
-// pending-bytes bound is reached (back-pressure). Read() and the getters are
-// thread-safe and may run on any thread.
+// Head and tail live in memory (recovered at Open with one scan from each
+// floor), and every iterator is bounded with iterate_lower_bound and
+// iterate_upper_bound, so deleted heads are never scanned.
+//
+// Threads, all owned by the queue and joined by Close():
+//   writer  every write of spans and quarantine entries (group commit: every
+//           batch queued while the previous group was being written goes into
+//           the next one — one WAL write for many spans from many connections),
+//           the bounds, the repair of a failed store;
+//   store   periodic WAL syncs (process durability), dropping table files
+//           below the head;
+//   worker  the asynchronous calls (ReadAsync, AckAsync,
+//           DeadLetterStore::AddAsync), one at a time in call order, so that
+//           a caller on an Asio I/O thread never waits for the disk.
+// Append() never blocks on I/O except when the pending-bytes bound is reached
+// (back-pressure). The synchronous Read(), Ack() and the consumer calls do
+// RocksDB I/O on the calling thread: for threads that may block (the CLI,
+// salvage, the daemon's control thread, tests), never an Asio I/O thread.
+// Getters (GetStats, next_seq, ConsumerPosition, store_id) are in-memory and
+// may run on any thread.
 #pragma once
 
 #include <chrono>
@@ -107,19 +126,8 @@ struct Options {
   rocksdb::Env* env = nullptr;
 };
 
-struct AppendResult {
-  bool ok = true;  // false: the write failed (error says why); nothing of the batch is stored
-  std::string error;
-  uint64_t first_seq = 0;     // seq of the first stored span of this batch
-  uint32_t stored = 0;        // spans stored
-  uint32_t refused_full = 0;  // spans refused because the buffer is full and on_full = reject
-};
-
-struct Record {
-  uint64_t seq = 0;
-  int64_t received_ns = 0;
-  std::string json;  // the canonical span
-};
+// What Append reports (span/batch.h; the listeners get the same struct).
+using span::StoreResult;
 
 // Spans read in one go, their JSON back to back in one buffer (one
 // allocation per batch instead of one per span).
@@ -130,38 +138,41 @@ struct RecordBatch {
     uint32_t offset = 0;
     uint32_t length = 0;
   };
+  // One span of the batch; `json` points into `data`.
+  struct Record {
+    uint64_t seq = 0;
+    int64_t received_ns = 0;
+    std::string_view json;
+  };
+  class Iterator {
+   public:
+    Iterator(const RecordBatch* b, size_t i) : b_(b), i_(i) {}
+    Record operator*() const { return (*b_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const RecordBatch* b_;
+    size_t i_;
+  };
+
   std::string data;
   std::vector<Entry> entries;
   std::string_view json(size_t i) const { return {data.data() + entries[i].offset, entries[i].length}; }
+  Record operator[](size_t i) const { return {entries[i].seq, entries[i].received_ns, json(i)}; }
+  Record front() const { return (*this)[0]; }
+  Record back() const { return (*this)[size() - 1]; }
+  Iterator begin() const { return {this, 0}; }
+  Iterator end() const { return {this, size()}; }
   size_t size() const { return entries.size(); }
   bool empty() const { return entries.empty(); }
 };
 
-struct QuarantineEntry {
-  uint64_t id = 0;
-  std::string json;  // the stored JSON object (see the format above)
-};
-
-// A span an upstream refused for good (docs/durability.md): kept with the answer.
-struct DeadLetter {
-  uint64_t id = 0;  // assigned by AddDeadLetters
-  std::string upstream;
-  int64_t time_ns = 0;   // when it was refused
-  uint64_t seq = 0;      // its seq in the span queue
-  int status = 0;        // the HTTP status of the refusal
-  std::string reason;    // e.g. "HTTP 400 for a batch of one span"
-  std::string response;  // the first 4 KiB of the answer's body
-  std::string span_json;
-  // {"id":..,"time":..,"upstream":..,"seq":..,"status":..,"reason":..,"response":..,"span":{..}}
-  std::string ToJson() const;
-};
-
-// Which dead letters a list/replay/purge applies to: all of them when both
-// are empty; else those with one of `ids` and/or from `upstream`.
-struct DeadLetterFilter {
-  std::vector<uint64_t> ids;
-  std::string upstream;
-};
+class Quarantine;       // quarantine.h
+class DeadLetterStore;  // dead_letters.h
 
 struct Stats {
   uint64_t spans = 0;              // buffered spans
@@ -226,14 +237,21 @@ class SpanQueue {
   // Callbacks run in Append order. An empty batch with fsync=true is a barrier:
   // it completes after everything queued before it is durable and fsynced.
   // After Close(), `done` runs at once with ok=false.
-  void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
+  void Append(span::Batch batch, bool fsync, std::function<void(const StoreResult&)> done);
 
   // Reads up to max_spans spans (and at least one, even if larger than
-  // max_bytes) with seq >= from_seq, in order. Empty when none.
-  Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
-  // The same into one buffer, reading ahead and without filling the block
-  // cache (for consumers draining a backlog).
-  Result<RecordBatch> ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  // max_bytes) with seq >= from_seq, in order, into one buffer. Empty when
+  // none. Reads of more than one span read ahead and do not fill the block
+  // cache (consumers draining a backlog). Blocks on the disk: not for an
+  // Asio I/O thread (use ReadAsync). Errors: kUnavailable after Close, kIo
+  // (damage met here is moved aside by the writer, Options::on_moved_aside).
+  Result<RecordBatch> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  // Read() on the worker thread: `done` runs there exactly once, with the
+  // result. Called once Close() has begun, `done` runs at once on the calling
+  // thread with kUnavailable. `done` must not block for long (it holds up
+  // the other asynchronous calls) and must not call Close().
+  using ReadDone = std::function<void(Result<RecordBatch>)>;
+  void ReadAsync(uint64_t from_seq, size_t max_spans, size_t max_bytes, ReadDone done);
 
   // Consumers (one per upstream). A new consumer starts at next_seq (it gets
   // spans appended from now on), except when there is no consumer at all:
@@ -252,6 +270,9 @@ class SpanQueue {
   // written once the store is writable again (a crash before that means
   // redelivery, never loss), so delivery goes on.
   Status Ack(std::string_view name, uint64_t until);
+  // Ack() on the worker thread; `done` as for ReadAsync.
+  using StatusDone = std::function<void(Status)>;
+  void AckAsync(std::string_view name, uint64_t until, StatusDone done);
 
   Stats GetStats() const;
   // The seq the next span will get: everything below it may be read. Cheap.
@@ -260,27 +281,23 @@ class SpanQueue {
   // its life: with a seq range it names a batch uniquely across daemons.
   std::string store_id() const;
 
-  // Newest first, at most `limit` entries.
-  Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
+  // The quarantine and the dead-letter store of this queue: owned by it,
+  // valid until it is destroyed (their calls fail with kUnavailable after
+  // Close()).
+  Quarantine& quarantine();
+  const Quarantine& quarantine() const;
+  DeadLetterStore& dead_letters();
+  const DeadLetterStore& dead_letters() const;
 
-  // Stores `letters` (ids assigned in order) durably — in the WAL, fsynced
-  // when durability is machine — before it returns, so the caller may then
-  // Ack their seqs. Beyond the dead-letter bounds the oldest entries go.
-  Status AddDeadLetters(std::vector<DeadLetter> letters);
-  // Newest first, at most `limit`.
-  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const;
-  // Appends the selected spans to the queue again (new seqs: every upstream
-  // gets them again; backends deduplicate by span id), and once that is
-  // durable deletes them from the dead-letter store. Returns how many.
-  Result<size_t> ReplayDeadLetters(const DeadLetterFilter& filter);
-  // Deletes the selected entries. Returns how many.
-  Result<size_t> PurgeDeadLetters(const DeadLetterFilter& filter);
-
-  // Commits everything queued, fsyncs the WAL, stops the writer and closes the
-  // store. Idempotent.
+  // Runs the asynchronous calls already queued (their callbacks see the
+  // store still open) and stops the worker; commits everything queued for
+  // the writer, fsyncs the WAL, stops the writer and the store thread and
+  // closes the store. Idempotent. Not from a callback of the queue.
   void Close();
 
  private:
+  friend class Quarantine;
+  friend class DeadLetterStore;
   struct Impl;
   explicit SpanQueue(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

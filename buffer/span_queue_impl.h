@@ -1,24 +1,35 @@
-// buffer/ internal — SpanQueue's state, shared by span_queue.cc (open,
-// recovery, consumers, reads, close) and span_queue_writer.cc (the writer
-// thread: group commit, bounds; the store thread: periodic WAL syncs and
-// dropping table files below the head).
+// buffer/ internal — SpanQueue's state, shared by the files that implement it:
+//   span_queue_open.cc    opening, recovery, damage moved aside, Close
+//   span_queue.cc         consumers and acks, reads, the worker thread, the public calls
+//   span_queue_writer.cc  the writer thread: Append, group commit, the bounds
+//   span_queue_store.cc   the store's health (failed writes, a full disk, the
+//                         reserve) and the store thread (WAL syncs, table-file drops)
+//   quarantine.cc, dead_letters.cc  the two parts of the main database with classes of their own
+//
+// Threads (all started at Open and joined by Close): the writer, the store
+// thread and the worker (the asynchronous calls, one at a time in call
+// order). Close stops the worker first (running what was queued), then the
+// writer, then the store thread.
 //
 // Locks, always taken in this order (never the other way round):
 //   write_mu_  serialises every RocksDB write that moves the head or changes
 //              the index: the group commit, max_age drops, Ack, AddConsumer,
-//              RemoveConsumer. It is the only lock held across a RocksDB
-//              write, so an Ack waits at most for one group commit, and a plan
-//              made under it (what to delete, which seqs to hand out) stays
-//              true until it is applied. Never held while `done` callbacks run,
-//              so a callback may Ack.
-//   state_mu_  the index, cursors, quarantine ids and counters. Held only for
-//              in-memory work, never across I/O; readers and getters take only
-//              this one (and db_mu_).
+//              RemoveConsumer, the dead-letter writes. It is the only lock
+//              held across a RocksDB write, so an Ack waits at most for one
+//              group commit, and a plan made under it (what to delete, which
+//              seqs to hand out) stays true until it is applied. Never held
+//              while `done` callbacks run, so a callback may Ack.
+//   state_mu_  the index, cursors, counters, and the in-memory indexes of the
+//              Quarantine and the DeadLetterStore. Held only for in-memory
+//              work, never across I/O; readers and getters take only this one
+//              (and db_mu_).
 //   queue_mu_  the pending requests. Independent: never held with the others.
 //   bg_mu_     the store thread's wake-ups. Independent: never held with the
 //              others.
+//   worker_mu_ the worker's task queue. Independent: never held with the
+//              others (tasks run without it).
 //   db_mu_     shared by every public call that uses the DB, exclusive in
-//              Close() while the DB is destroyed.
+//              Close() while the DB is destroyed. Taken before write_mu_.
 // Read() never goes past the in-memory next_seq, which the writer raises only
 // after the WriteBatch is in the WAL: a consumer never sees a span before its
 // Append completed.
@@ -42,6 +53,8 @@
 #include <thread>
 #include <vector>
 
+#include "buffer/dead_letters.h"
+#include "buffer/quarantine.h"
 #include "buffer/span_index.h"
 #include "buffer/span_queue.h"
 #include "common/log_limiter.h"
@@ -56,10 +69,10 @@ class SpanQueue::Impl {
   Status OpenPrimary();    // Open(): create/recover, move a corrupt store aside
   Status OpenSecondary();  // OpenReadOnly()
   Status StartWriter();    // and the store thread
+  Status StartWorker();
 
-  void Append(span::Batch batch, bool fsync, std::function<void(const AppendResult&)> done);
-  Result<std::vector<Record>> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
-  Result<RecordBatch> ReadBatch(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
+  void Append(span::Batch batch, bool fsync, std::function<void(const StoreResult&)> done);
+  Result<RecordBatch> Read(uint64_t from_seq, size_t max_spans, size_t max_bytes) const;
   Status AddConsumer(std::string_view name);
   Status RemoveConsumer(std::string_view name);
   std::vector<std::string> Consumers() const;
@@ -68,25 +81,33 @@ class SpanQueue::Impl {
   Stats GetStats() const;
   uint64_t next_seq() const;
   std::string store_id() const { return store_id_; }
-  Result<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
   void Close();
 
-  // dead_letters.cc
-  Status AddDeadLetters(std::vector<DeadLetter> letters);
-  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterFilter& filter, size_t limit) const;
-  Result<size_t> ReplayDeadLetters(const DeadLetterFilter& filter);
-  Result<size_t> PurgeDeadLetters(const DeadLetterFilter& filter);
-  Status RecoverDeadLetters(uint64_t floor);  // at Open, holding state_mu_
+  // The worker: queues `task` to run on it. False once Close() has begun
+  // (nothing queued): the caller answers its callback with kUnavailable.
+  bool Post(std::function<void()> task);
+
+  Quarantine& quarantine() { return quarantine_; }
+  DeadLetterStore& dead_letters() { return dead_letters_; }
 
  private:
+  friend class Quarantine;
+  friend class DeadLetterStore;
+
   using Clock = std::chrono::steady_clock;
   struct Request {
     span::Batch batch;
     bool fsync = false;
-    std::function<void(const AppendResult&)> done;
+    std::function<void(const StoreResult&)> done;
   };
 
   // span_queue.cc
+  void WorkerLoop();
+  // Close(): runs what is queued, then joins the worker. False when called
+  // on the worker itself (it cannot join itself).
+  bool StopWorker();
+
+  // span_queue_open.cc
   rocksdb::Status OpenDb();  // both databases
   void CloseDb();
   // Open, primary: moves an older store's spans into the spans database.
@@ -106,6 +127,8 @@ class SpanQueue::Impl {
   // Writer thread: ReplaceDamaged after NoteDamage, then on_moved_aside.
   void ReplaceIfDamaged();
   Status Recover();
+
+  // span_queue.cc
   Status CheckWritable() const;
   // Adds the new head to `wb` when it moves: every span below it is then
   // deleted, lazily (store_format.h), with no tombstone.
@@ -122,10 +145,14 @@ class SpanQueue::Impl {
   // span_queue_writer.cc
   void WriterLoop();
   void CommitGroup(std::vector<Request>& group);
-  void CommitGroupLocked(std::vector<Request>& group, std::vector<AppendResult>& results);
+  void CommitGroupLocked(std::vector<Request>& group, std::vector<StoreResult>& results);
   // Writer thread: group_batch_, cleared, with room for a group of that size.
   rocksdb::WriteBatch& GroupBatch(uint64_t span_bytes, const std::vector<uint64_t>& q_bytes);
   void CheckAge();
+  void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
+  void TrimIfIdle();
+
+  // span_queue_store.cc
   // Close(), after both threads stopped: RocksDB's own SyncWAL if anything
   // was written since the last sync.
   void FinalSync();
@@ -144,10 +171,8 @@ class SpanQueue::Impl {
   // Writer thread, holding no lock: after a failed write, at most once a
   // second, Resume() or else close and reopen the store.
   void RepairIfFailed();
-  void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
-  void TrimIfIdle();
 
-  // span_queue_writer.cc, "A full disk" (docs/durability.md).
+  // span_queue_store.cc, "A full disk" (docs/durability.md).
   // Writer thread (and Open): a write failed. The first failure of an
   // episode logs, marks the store failed and, when the disk is full,
   // releases the reserve; later ones are counted and logged at most every
@@ -223,16 +248,20 @@ class SpanQueue::Impl {
 
   mutable std::mutex state_mu_;
   internal::SpanIndex index_;
-  internal::QuarantineIndex quarantine_;
-  uint64_t next_quarantine_id_ = 1;
   std::map<std::string, uint64_t, std::less<>> cursors_;
   std::string store_id_;  // set at Open, constant after
   // Bytes deleted from the head since SST files were last dropped (Ack).
   std::atomic<uint64_t> trimmed_since_reclaim_{0};
-  std::map<uint64_t, uint64_t> dead_letters_;  // id -> logical bytes
-  uint64_t dead_letter_bytes_ = 0;
-  uint64_t next_dead_letter_id_ = 1;
   Stats counters_;  // the counters only; GetStats() derives the rest
+  Quarantine quarantine_{*this};            // its index under state_mu_
+  DeadLetterStore dead_letters_{*this};     // its index under state_mu_
+
+  // The worker thread and its tasks (worker_mu_).
+  std::thread worker_;
+  std::mutex worker_mu_;
+  std::condition_variable worker_cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool worker_stop_ = false;
 
   std::atomic<bool> wal_dirty_{false};  // written since the last WAL sync
 

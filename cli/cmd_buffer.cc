@@ -4,6 +4,8 @@
 #include <future>
 #include <iostream>
 
+#include "buffer/dead_letters.h"
+#include "buffer/quarantine.h"
 #include "buffer/salvage.h"
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -53,9 +55,9 @@ int CmdSalvage(const Globals& g, const std::string& dir) {
   auto q = buffer::SpanQueue::Open(o);
   if (!q) return Die("no daemon answers and the store cannot be opened: " + q.error().message);
   auto r = buffer::Salvage(abs, [&](span::Batch&& b) -> Status {
-    std::promise<buffer::AppendResult> p;
+    std::promise<buffer::StoreResult> p;
     auto f = p.get_future();
-    (*q)->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
+    (*q)->Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
     auto ar = f.get();
     if (!ar.ok) return Fail(Error::Io(ar.error));
     if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
@@ -71,7 +73,7 @@ int CmdSalvage(const Globals& g, const std::string& dir) {
 int CmdRejected(const Globals& g, bool as_json, size_t limit) {
   auto q = OpenStore(g);
   if (!q) return Die(q.error().message);
-  auto entries = (*q)->ListQuarantine(limit);
+  auto entries = (*q)->quarantine().List(limit);
   if (!entries) return Die(entries.error().message);
   for (const auto& e : *entries) {
     if (as_json) {
@@ -99,7 +101,7 @@ int CmdDeadLetterList(const Globals& g, const DeadLetterArgs& a) {
   auto q = OpenStore(g);
   if (!q) return Die(q.error().message);
   buffer::DeadLetterFilter f{a.ids, a.upstream};
-  auto entries = (*q)->ListDeadLetters(f, a.limit);
+  auto entries = (*q)->dead_letters().List(f, a.limit);
   if (!entries) return Die(entries.error().message);
   for (const auto& e : *entries) {
     if (a.as_json) {
@@ -146,7 +148,7 @@ int CmdDeadLetterChange(const Globals& g, const std::string& verb, const DeadLet
     return Die("no daemon answers (" + answer.error().message +
                ") and the store cannot be opened: " + q.error().message);
   buffer::DeadLetterFilter f{a.ids, a.upstream};
-  auto n = verb == "replay" ? (*q)->ReplayDeadLetters(f) : (*q)->PurgeDeadLetters(f);
+  auto n = verb == "replay" ? (*q)->dead_letters().Replay(f) : (*q)->dead_letters().Purge(f);
   if (!n) return Die(verb + " failed: " + n.error().message, 1);
   std::printf("%s %zu\n", counted, *n);
   return 0;

@@ -68,11 +68,11 @@ void AutoSalvage::Run() {
       LOG_INFO("salvaging the damaged span store", {{"from", from_.string()}, {"spans_so_far", spans_.load()}});
     }
     const size_t n = b.spans.size();
-    std::promise<buffer::AppendResult> p;
+    std::promise<buffer::StoreResult> p;
     auto f = p.get_future();
     // Durable before the next batch: what counts as re-queued is on disk.
-    queue_.Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
-    buffer::AppendResult ar = f.get();
+    queue_.Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
+    buffer::StoreResult ar = f.get();
     if (!ar.ok) return Fail(Error::Io("the live store refused the salvaged spans: " + ar.error));
     spans_ += ar.stored;
     if (ar.stored < n) {

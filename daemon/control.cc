@@ -5,6 +5,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "buffer/dead_letters.h"
 #include "buffer/salvage.h"
 #include "common/log.h"
 #include "daemon/daemon_impl.h"
@@ -63,7 +64,7 @@ std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlo
   if (verb == "list") {
     size_t limit = 1000;
     if (auto it = line.find("limit"); it != line.end() && it->is_number_unsigned()) limit = it->get<size_t>();
-    auto entries = queue.ListDeadLetters(filter, limit);
+    auto entries = queue.dead_letters().List(filter, limit);
     if (!entries) return fail(entries.error());
     // Entries carry span contents: the answer stops at kMaxListBytes (under
     // the stream listener's answer cap) and says so.
@@ -83,7 +84,7 @@ std::optional<std::string> DeadLetterControl(buffer::SpanQueue& queue, const nlo
     return out;
   }
   if (verb == "replay" || verb == "purge") {
-    auto n = verb == "replay" ? queue.ReplayDeadLetters(filter) : queue.PurgeDeadLetters(filter);
+    auto n = verb == "replay" ? queue.dead_letters().Replay(filter) : queue.dead_letters().Purge(filter);
     if (!n) return fail(n.error());
     answer["ok"] = true;
     answer[verb == "replay" ? "replayed" : "purged"] = *n;
@@ -120,9 +121,9 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
     }
     buffer::SpanQueue* queue = impl_->queue.get();
     auto r = buffer::Salvage(line["$salvage"].get<std::string>(), [queue](span::Batch&& b) -> Status {
-      std::promise<buffer::AppendResult> p;
+      std::promise<buffer::StoreResult> p;
       auto f = p.get_future();
-      queue->Append(std::move(b), true, [&p](const buffer::AppendResult& ar) { p.set_value(ar); });
+      queue->Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
       auto ar = f.get();
       if (!ar.ok) return Fail(Error::Io(ar.error));
       if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));

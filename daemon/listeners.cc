@@ -100,7 +100,9 @@ Status BuildStream(ListenerContext& c) {
     }
     // These may take seconds (Control below): never on an I/O thread, where
     // they would stall every connection and datagram socket it serves.
-    so.offload_controls = {"$reload", "$salvage"};
+    // $dead_letter reads and writes the dead-letter store (a replay waits
+    // for an fsynced append).
+    so.offload_controls = {"$reload", "$salvage", "$dead_letter"};
     // The listener starts before the Daemon object exists; `self` is set
     // right after Start() builds it, before any I/O thread runs.
     d.stream = std::make_unique<ipc::StreamListener>(

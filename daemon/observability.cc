@@ -19,7 +19,7 @@ void SampleRates(Daemon::Impl& d) {
   {
     std::shared_lock lk(d.forwarders_mu);
     for (const auto& f : d.forwarders) {
-      upstreams.push_back({f.forwarder->name(), f.instance, f.forwarder->GetStats().delivered_spans});
+      upstreams.push_back({f.forwarder->name(), f.instance, f.forwarder->DeliveredSpans()});
     }
   }
   int64_t now =

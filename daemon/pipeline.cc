@@ -41,9 +41,7 @@ ipc::SubmitFn IngestPipeline(Daemon::Impl& d) {
   // per span, and Append only queues the batch for the store's writer thread.
   return [price = d.pricing.get(), queue = d.queue.get()](span::Batch&& batch, bool fsync, ipc::SubmitDone done) {
     price->Apply(batch);
-    queue->Append(std::move(batch), fsync, [done = std::move(done)](const buffer::AppendResult& r) {
-      done(ipc::SubmitResult{r.ok, r.error, r.stored, r.refused_full});
-    });
+    queue->Append(std::move(batch), fsync, std::move(done));
   };
 }
 

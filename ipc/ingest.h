@@ -17,12 +17,8 @@
 
 namespace spanvault::ipc {
 
-struct SubmitResult {
-  bool ok = true;  // false: the store failed; nothing of the batch is durable
-  std::string error;
-  uint32_t stored = 0;        // spans now durable
-  uint32_t refused_full = 0;  // spans refused because the buffer is full (on_full = reject)
-};
+// The store's answer (span/batch.h): the same struct SpanQueue::Append gives.
+using SubmitResult = span::StoreResult;
 using SubmitDone = std::function<void(const SubmitResult&)>;
 // Must be thread-safe. `done` may run on any thread, exactly once, and in
 // submission order. fsync=true asks for the batch (and everything before it)

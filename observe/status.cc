@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "buffer/dead_letters.h"
 #include "common/util.h"
 
 namespace spanvault::observe {

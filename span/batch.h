@@ -129,4 +129,14 @@ struct Batch {
   }
 };
 
+// What became of a Batch handed to the store: buffer::SpanQueue::Append
+// reports it, and the listeners (ipc::SubmitFn) receive the same struct.
+struct StoreResult {
+  bool ok = true;  // false: the store failed (error says why); nothing of the batch is durable
+  std::string error;
+  uint32_t stored = 0;        // spans now durable
+  uint32_t refused_full = 0;  // spans refused because the buffer is full (on_full = reject)
+  uint64_t first_seq = 0;     // seq of the first stored span (0 when none was stored)
+};
+
 }  // namespace spanvault::span

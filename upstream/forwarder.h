@@ -22,8 +22,12 @@
 //
 // Threading: all state lives on one strand of the io_context given to
 // Create; encoding and gzip run on the io_context outside the strand, so
-// several threads can compress batches of one upstream at once. Notify(),
-// Stop() and GetStats() may be called from any thread.
+// several threads can compress batches of one upstream at once. Every buffer
+// call (reading batches, acks, dead letters) runs on the span queue's worker
+// thread and posts its result back onto the strand: no RocksDB I/O on the
+// io_context's threads. Notify(), Stop(), GetStats() and DeliveredSpans()
+// may be called from any thread (GetStats reads one span from the disk: not
+// from an Asio I/O thread that must not wait).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -94,6 +98,9 @@ class Forwarder {
   void Stop(std::chrono::milliseconds grace);
 
   ForwarderStats GetStats() const;
+  // GetStats().delivered_spans without touching the buffer: for callers on
+  // an Asio I/O thread (the rate sampler).
+  uint64_t DeliveredSpans() const;
   const std::string& name() const;
 
  private:

@@ -81,9 +81,9 @@ span::Batch OneSpan(const std::string& json) {
   return b;
 }
 
-AppendResult AppendSync(SpanQueue& q, const std::string& json) {
-  std::promise<AppendResult> p;
-  q.Append(OneSpan(json), /*fsync=*/false, [&](const AppendResult& r) { p.set_value(r); });
+StoreResult AppendSync(SpanQueue& q, const std::string& json) {
+  std::promise<StoreResult> p;
+  q.Append(OneSpan(json), /*fsync=*/false, [&](const StoreResult& r) { p.set_value(r); });
   return p.get_future().get();
 }
 
@@ -100,7 +100,7 @@ TEST(SpanQueueFaultTest, FailedWalWriteIsReportedAndTheQueueRecovers) {
     EXPECT_TRUE(AppendSync(**q, R"({"span_id":"a"})").ok);
 
     fs->fail = true;
-    AppendResult bad = AppendSync(**q, R"({"span_id":"b"})");
+    StoreResult bad = AppendSync(**q, R"({"span_id":"b"})");
     EXPECT_FALSE(bad.ok);
     EXPECT_EQ(bad.stored, 0u);
     EXPECT_NE(bad.error.find("injected WAL append failure"), std::string::npos) << bad.error;
@@ -111,7 +111,7 @@ TEST(SpanQueueFaultTest, FailedWalWriteIsReportedAndTheQueueRecovers) {
     // retries recovery at most once a second, so a lasting fault fails fast).
     fs->fail = false;
     ASSERT_TRUE(testing::WaitFor([&] { return (*q)->GetStats().store_ok; })) << (*q)->GetStats().store_error;
-    AppendResult good = AppendSync(**q, R"({"span_id":"c"})");
+    StoreResult good = AppendSync(**q, R"({"span_id":"c"})");
     EXPECT_TRUE(good.ok) << good.error;
 
     auto recs = (*q)->Read(0, 100, 1 << 20);
@@ -194,7 +194,7 @@ TEST(SpanQueueFaultTest, FailureIsAStateLoggedOnceAcksGoOnAndItEndsByItself) {
     fs->fail = true;
     fs->nospace = true;
     for (int i = 0; i < 50; ++i) {
-      AppendResult r = AppendSync(**q, R"({"span_id":"lost"})");
+      StoreResult r = AppendSync(**q, R"({"span_id":"lost"})");
       EXPECT_FALSE(r.ok);
       EXPECT_EQ(r.stored, 0u);
     }
@@ -224,8 +224,8 @@ TEST(SpanQueueFaultTest, FailureIsAStateLoggedOnceAcksGoOnAndItEndsByItself) {
     EXPECT_TRUE((*q)->GetStats().store_error.empty());
     // The reserve is made again once there is room.
     EXPECT_TRUE(WaitFor([&] {
-      std::promise<AppendResult> p;  // an empty batch: the writer re-evaluates between groups
-      (*q)->Append(span::Batch{}, false, [&](const AppendResult& r) { p.set_value(r); });
+      std::promise<StoreResult> p;  // an empty batch: the writer re-evaluates between groups
+      (*q)->Append(span::Batch{}, false, [&](const StoreResult& r) { p.set_value(r); });
       p.get_future().get();
       return (*q)->GetStats().disk_reserve_bytes == (1u << 20);
     }));
@@ -299,9 +299,9 @@ TEST(SpanQueueFaultTest, BoundFollowsASmallFilesystem) {
         b.data += span;
       }
       b.received_ns = NowNanos();
-      std::promise<AppendResult> p;
-      (*q)->Append(std::move(b), false, [&](const AppendResult& r) { p.set_value(r); });
-      AppendResult r = p.get_future().get();
+      std::promise<StoreResult> p;
+      (*q)->Append(std::move(b), false, [&](const StoreResult& r) { p.set_value(r); });
+      StoreResult r = p.get_future().get();
       ASSERT_TRUE(r.ok) << "write failed at batch " << i << ": " << r.error;
       if (i > 0 && i % 1000 == 0) {
         st = (*q)->GetStats();

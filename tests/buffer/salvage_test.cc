@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "buffer/dead_letters.h"
 #include "buffer/salvage_scan.h"
 #include "buffer/span_queue.h"
 #include "buffer/store_format.h"
@@ -49,9 +50,9 @@ void Append(SpanQueue& q, uint64_t first, int n) {
     b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(j.size())});
     b.data += j;
   }
-  std::promise<AppendResult> p;
+  std::promise<StoreResult> p;
   auto f = p.get_future();
-  q.Append(std::move(b), false, [&p](const AppendResult& r) { p.set_value(r); });
+  q.Append(std::move(b), false, [&p](const StoreResult& r) { p.set_value(r); });
   ASSERT_TRUE(f.get().ok);
 }
 
@@ -296,12 +297,12 @@ TEST(SalvageTest, DamageFoundWhileRunningMovesTheSpansDatabaseAside) {
   letter.status = 400;
   letter.reason = "refused";
   letter.span_json = SpanJson(50);
-  ASSERT_TRUE((*q)->AddDeadLetters({letter}));
+  ASSERT_TRUE((*q)->dead_letters().Add({letter}));
   std::vector<fs::path> tables = Files(dir.path(), ".sst");
   ASSERT_EQ(tables.size(), 1u);
   Damage(tables[0], fs::file_size(tables[0]) / 2, kRegion, 3);
 
-  auto read = (*q)->ReadBatch(101, 100'000, SIZE_MAX);
+  auto read = (*q)->Read(101, 100'000, SIZE_MAX);
   ASSERT_FALSE(read.has_value()) << "the damage was not met";
   EXPECT_EQ(read.error().code, Error::Code::kCorruption) << read.error().message;
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -327,11 +328,11 @@ TEST(SalvageTest, DamageFoundWhileRunningMovesTheSpansDatabaseAside) {
   auto pos = (*q)->ConsumerPosition("up");
   ASSERT_TRUE(pos.has_value());
   EXPECT_EQ(*pos, 3101u);
-  auto letters = (*q)->ListDeadLetters({}, 10);
+  auto letters = (*q)->dead_letters().List({}, 10);
   ASSERT_TRUE(letters.has_value());
   EXPECT_EQ(letters->size(), 1u);
   Append(**q, 5000, 10);
-  auto after = (*q)->ReadBatch(*pos, 100, SIZE_MAX);
+  auto after = (*q)->Read(*pos, 100, SIZE_MAX);
   ASSERT_TRUE(after.has_value()) << after.error().message;
   ASSERT_EQ(after->size(), 10u);
   EXPECT_EQ(after->entries[0].seq, 3101u);

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "buffer/quarantine.h"
 #include "buffer/salvage.h"
 #include "buffer/span_index.h"
 #include "buffer/store_format.h"
@@ -59,10 +60,10 @@ span::Batch::Quarantined MakeRejection(int i) {
   return q;
 }
 
-AppendResult AppendAndWait(SpanQueue& q, span::Batch b, bool fsync = false) {
-  std::promise<AppendResult> p;
+StoreResult AppendAndWait(SpanQueue& q, span::Batch b, bool fsync = false) {
+  std::promise<StoreResult> p;
   auto f = p.get_future();
-  q.Append(std::move(b), fsync, [&p](const AppendResult& r) { p.set_value(r); });
+  q.Append(std::move(b), fsync, [&p](const StoreResult& r) { p.set_value(r); });
   return f.get();
 }
 
@@ -79,16 +80,16 @@ std::unique_ptr<SpanQueue> MustOpen(const Options& o) {
   return q ? std::move(*q) : nullptr;
 }
 
-std::vector<uint64_t> Seqs(const std::vector<Record>& records) {
+std::vector<uint64_t> Seqs(const RecordBatch& records) {
   std::vector<uint64_t> out;
   for (const auto& r : records) out.push_back(r.seq);
   return out;
 }
 
-std::vector<Record> ReadAll(const SpanQueue& q) {
+RecordBatch ReadAll(const SpanQueue& q) {
   auto r = q.Read(0, 1'000'000, SIZE_MAX);
   EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
-  return r ? *r : std::vector<Record>{};
+  return r ? *r : RecordBatch{};
 }
 
 // A receive time `offset_ns` after the start of the test run (recent enough
@@ -101,7 +102,7 @@ int64_t T(int64_t offset_ns) {
 using testing::WaitFor;  // tests/test_util.h
 
 // Logical bytes of one test span (key + value header + JSON).
-uint64_t SpanBytes(const std::string& json) { return 8 + 9 + json.size(); }
+uint64_t SpanBytes(std::string_view json) { return 8 + 9 + json.size(); }
 
 // The crash test re-executes this binary with these variables set. The
 // global environment below then runs, in the child, before any test: open,
@@ -126,7 +127,7 @@ class CrashChildEnvironment : public ::testing::Environment {
     int done = 0;
     bool all_ok = true;
     for (int i = 0; i < n; ++i) {
-      (*q)->Append(MakeBatch(1, NowNanos(), "crash"), false, [&](const AppendResult& r) {
+      (*q)->Append(MakeBatch(1, NowNanos(), "crash"), false, [&](const StoreResult& r) {
         std::lock_guard lk(mu);
         all_ok = all_ok && r.ok && r.stored == 1;
         ++done;
@@ -283,14 +284,14 @@ TEST(SpanQueueTest, GroupCommitsConcurrentAppendsInOrder) {
   std::vector<uint64_t> first_seqs;
   std::vector<int> calls(kThreads * kPerThread + 1, 0);
   bool all_ok = true;
-  auto record = [&](int t, int i, const AppendResult& r) {
+  auto record = [&](int t, int i, const StoreResult& r) {
     std::lock_guard lk(mu);
     order.emplace_back(t, i);
     first_seqs.push_back(r.first_seq);
     calls[t < 0 ? kThreads * kPerThread : t * kPerThread + i]++;
     all_ok = all_ok && r.ok && r.stored == 1;
   };
-  q->Append(MakeBatch(1, NowNanos(), "first"), false, [&](const AppendResult& r) {
+  q->Append(MakeBatch(1, NowNanos(), "first"), false, [&](const StoreResult& r) {
     released.wait();
     record(-1, 0, r);
   });
@@ -299,7 +300,7 @@ TEST(SpanQueueTest, GroupCommitsConcurrentAppendsInOrder) {
     threads.emplace_back([&, t] {
       const std::string tag = std::string(1, static_cast<char>('a' + t)) + "-";
       for (int i = 0; i < kPerThread; ++i) {
-        q->Append(MakeBatch(1, NowNanos(), tag), false, [&, t, i](const AppendResult& r) { record(t, i, r); });
+        q->Append(MakeBatch(1, NowNanos(), tag), false, [&, t, i](const StoreResult& r) { record(t, i, r); });
       }
     });
   }
@@ -349,7 +350,7 @@ TEST_P(GroupCommitSizeTest, TakesAtMostMaxGroupBytesInProcessModeAndEverythingIn
   // Hold the writer in the first request's callback while ten more queue up.
   std::promise<void> hold, entered;
   std::shared_future<void> held = hold.get_future().share();
-  q->Append(MakeBatch(10, T(1), "g"), false, [&](const AppendResult&) {
+  q->Append(MakeBatch(10, T(1), "g"), false, [&](const StoreResult&) {
     entered.set_value();
     held.wait();
   });
@@ -358,7 +359,7 @@ TEST_P(GroupCommitSizeTest, TakesAtMostMaxGroupBytesInProcessModeAndEverythingIn
   std::vector<uint64_t> first_seqs;
   std::promise<void> all_done;
   for (int i = 0; i < 10; ++i) {
-    q->Append(MakeBatch(10, T(1), "g"), false, [&, i](const AppendResult& r) {
+    q->Append(MakeBatch(10, T(1), "g"), false, [&, i](const StoreResult& r) {
       EXPECT_TRUE(r.ok);
       std::lock_guard lk(mu);
       first_seqs.push_back(r.first_seq);
@@ -387,19 +388,19 @@ TEST(SpanQueueTest, BarrierCompletesAfterEverythingBeforeItAndFsyncs) {
   std::vector<std::string> events;
   std::promise<void> hold;
   std::shared_future<void> held = hold.get_future().share();
-  q->Append(MakeBatch(1, T(1), "x"), false, [&](const AppendResult&) {
+  q->Append(MakeBatch(1, T(1), "x"), false, [&](const StoreResult&) {
     held.wait();
     std::lock_guard lk(mu);
     events.push_back("a0");
   });
   for (int i = 1; i < 5; ++i) {
-    q->Append(MakeBatch(1, T(1), "x"), false, [&, i](const AppendResult&) {
+    q->Append(MakeBatch(1, T(1), "x"), false, [&, i](const StoreResult&) {
       std::lock_guard lk(mu);
       events.push_back(std::string("a").append(std::to_string(i)));
     });
   }
-  std::promise<AppendResult> barrier;
-  q->Append(span::Batch{}, true, [&](const AppendResult& r) {
+  std::promise<StoreResult> barrier;
+  q->Append(span::Batch{}, true, [&](const StoreResult& r) {
     {
       std::lock_guard lk(mu);
       events.push_back("barrier");
@@ -407,7 +408,7 @@ TEST(SpanQueueTest, BarrierCompletesAfterEverythingBeforeItAndFsyncs) {
     barrier.set_value(r);
   });
   hold.set_value();
-  AppendResult r = barrier.get_future().get();
+  StoreResult r = barrier.get_future().get();
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.stored, 0u);
   EXPECT_EQ(events, (std::vector<std::string>{"a0", "a1", "a2", "a3", "a4", "barrier"}));
@@ -557,12 +558,12 @@ TEST(SpanQueueTest, OpenReadOnlyWhileThePrimaryIsOpen) {
   Stats st = (*ro)->GetStats();
   EXPECT_EQ(st.spans, 5u);
   EXPECT_EQ(st.quarantined, 1u);
-  auto entries = (*ro)->ListQuarantine(10);
+  auto entries = (*ro)->quarantine().List(10);
   ASSERT_TRUE(entries);
   EXPECT_EQ(entries->size(), 1u);
   EXPECT_EQ((*ro)->Consumers(), std::vector<std::string>{"up"});
 
-  AppendResult r = AppendAndWait(**ro, MakeBatch(1, T(1)));
+  StoreResult r = AppendAndWait(**ro, MakeBatch(1, T(1)));
   EXPECT_FALSE(r.ok);
   EXPECT_FALSE(r.error.empty());
   EXPECT_FALSE((*ro)->Ack("up", 2));
@@ -753,10 +754,10 @@ TEST(SpanQueueTest, MaxAgeDropsOnlyTheOldPrefixOfAnExtent) {
   // extent whose receive times straddle the cutoff.
   std::promise<void> gate;
   std::shared_future<void> gate_open = gate.get_future().share();
-  q->Append(span::Batch{}, false, [gate_open](const AppendResult&) { gate_open.wait(); });
-  std::promise<AppendResult> old_done, new_done;
-  q->Append(MakeBatch(3, NowNanos() - hour, "old"), false, [&](const AppendResult& r) { old_done.set_value(r); });
-  q->Append(MakeBatch(2, NowNanos(), "new"), false, [&](const AppendResult& r) { new_done.set_value(r); });
+  q->Append(span::Batch{}, false, [gate_open](const StoreResult&) { gate_open.wait(); });
+  std::promise<StoreResult> old_done, new_done;
+  q->Append(MakeBatch(3, NowNanos() - hour, "old"), false, [&](const StoreResult& r) { old_done.set_value(r); });
+  q->Append(MakeBatch(2, NowNanos(), "new"), false, [&](const StoreResult& r) { new_done.set_value(r); });
   gate.set_value();
   ASSERT_TRUE(old_done.get_future().get().ok);
   ASSERT_TRUE(new_done.get_future().get().ok);
@@ -770,98 +771,6 @@ TEST(SpanQueueTest, MaxAgeDropsOnlyTheOldPrefixOfAnExtent) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].seq, 4u);
   EXPECT_EQ(all[0].json, R"({"name":"new00"})");
-}
-
-TEST(SpanQueueTest, QuarantineIsBoundedAndListedNewestFirst) {
-  testing::TempDir dir;
-  Options o = DefaultOptions(dir.path());
-  o.quarantine_max_entries = 3;
-  auto q = MustOpen(o);
-  ASSERT_TRUE(q);
-  span::Batch b;
-  for (int i = 0; i < 5; ++i) b.quarantine.push_back(MakeRejection(i));
-  b.quarantine[4].rejection.excerpt = std::string("bad \xff\xfe utf8");
-  b.quarantine[4].source = {span::Transport::kUnixStream, 42, 1000, 1001};
-  b.quarantine[4].rejection.index = -1;
-  b.quarantine[4].rejection.kind = span::RejectKind::kEncoding;
-  ASSERT_TRUE(AppendAndWait(*q, std::move(b)).ok);
-
-  auto entries = q->ListQuarantine(10);
-  ASSERT_TRUE(entries);
-  ASSERT_EQ(entries->size(), 3u);
-  EXPECT_EQ((*entries)[0].id, 5u);
-  EXPECT_EQ((*entries)[1].id, 4u);
-  EXPECT_EQ((*entries)[2].id, 3u);
-
-  auto newest = nlohmann::json::parse((*entries)[0].json, nullptr, false);
-  ASSERT_TRUE(newest.is_object()) << (*entries)[0].json;
-  EXPECT_EQ(newest["time"], FormatRfc3339(1'700'000'000'000'000'004));
-  EXPECT_EQ(newest["transport"], "unix_stream");
-  EXPECT_EQ(newest["pid"], 42);
-  EXPECT_EQ(newest["uid"], 1000);
-  EXPECT_EQ(newest["gid"], 1001);
-  EXPECT_EQ(newest["kind"], "encoding");
-  EXPECT_FALSE(newest.contains("index"));
-  EXPECT_EQ(newest["reason"], "bad json 4");
-  EXPECT_EQ(newest["excerpt"], "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8");  // U+FFFD twice
-
-  auto older = nlohmann::json::parse((*entries)[1].json, nullptr, false);
-  ASSERT_TRUE(older.is_object());
-  EXPECT_EQ(older["transport"], "udp");
-  EXPECT_EQ(older["kind"], "syntax");
-  EXPECT_EQ(older["index"], 3);
-  EXPECT_FALSE(older.contains("pid"));
-  EXPECT_FALSE(older.contains("uid"));
-  EXPECT_FALSE(older.contains("gid"));
-  EXPECT_EQ(older["excerpt"], "{oops");
-
-  auto limited = q->ListQuarantine(1);
-  ASSERT_TRUE(limited);
-  ASSERT_EQ(limited->size(), 1u);
-  EXPECT_EQ((*limited)[0].id, 5u);
-
-  Stats st = q->GetStats();
-  EXPECT_EQ(st.quarantined, 3u);
-  EXPECT_EQ(st.quarantined_total, 5u);
-
-  // Later entries push the oldest out; ids keep increasing across a reopen.
-  span::Batch more;
-  more.quarantine.push_back(MakeRejection(9));
-  ASSERT_TRUE(AppendAndWait(*q, std::move(more)).ok);
-  q.reset();
-  q = MustOpen(o);
-  ASSERT_TRUE(q);
-  entries = q->ListQuarantine(10);
-  ASSERT_TRUE(entries);
-  ASSERT_EQ(entries->size(), 3u);
-  EXPECT_EQ((*entries)[0].id, 6u);
-  EXPECT_EQ((*entries)[2].id, 4u);
-  span::Batch last;
-  last.quarantine.push_back(MakeRejection(10));
-  ASSERT_TRUE(AppendAndWait(*q, std::move(last)).ok);
-  EXPECT_EQ((*q->ListQuarantine(1))[0].id, 7u);
-}
-
-TEST(SpanQueueTest, QuarantineIsBoundedByBytes) {
-  testing::TempDir dir;
-  Options o = DefaultOptions(dir.path());
-  o.quarantine_max_bytes = 1000;
-  auto q = MustOpen(o);
-  ASSERT_TRUE(q);
-  for (int i = 0; i < 10; ++i) {
-    span::Batch b;
-    b.quarantine.push_back(MakeRejection(i));
-    b.quarantine.back().rejection.excerpt = std::string(300, 'x');
-    ASSERT_TRUE(AppendAndWait(*q, std::move(b)).ok);
-  }
-  auto entries = q->ListQuarantine(100);
-  ASSERT_TRUE(entries);
-  uint64_t bytes = 0;
-  for (const auto& e : *entries) bytes += 8 + e.json.size();
-  EXPECT_LE(bytes, 1000u);
-  EXPECT_GE(entries->size(), 2u);
-  EXPECT_EQ(entries->front().id, 10u);
-  EXPECT_EQ(q->GetStats().quarantined, entries->size());
 }
 
 void Overwrite(const fs::path& p, const std::string& garbage) {
@@ -950,15 +859,15 @@ TEST(SpanQueueTest, CloseCommitsQueuedAppendsAndRefusesLaterOnes) {
   ASSERT_TRUE(q);
   std::atomic<int> ok{0};
   for (int i = 0; i < 20; ++i) {
-    q->Append(MakeBatch(1, T(1)), false, [&](const AppendResult& r) {
+    q->Append(MakeBatch(1, T(1)), false, [&](const StoreResult& r) {
       if (r.ok) ++ok;
     });
   }
   q->Close();
   EXPECT_EQ(ok.load(), 20);
   bool called = false;
-  AppendResult late;
-  q->Append(MakeBatch(1, T(1)), false, [&](const AppendResult& r) {
+  StoreResult late;
+  q->Append(MakeBatch(1, T(1)), false, [&](const StoreResult& r) {
     called = true;
     late = r;
   });
@@ -979,7 +888,7 @@ TEST(SpanQueueTest, AppendBlocksAtThePendingBoundUntilTheWriterCatchesUp) {
   ASSERT_TRUE(q);
   std::promise<void> writer_held, gate;
   std::shared_future<void> gate_open = gate.get_future().share();
-  q->Append(span::Batch{}, false, [&, gate_open](const AppendResult&) {
+  q->Append(span::Batch{}, false, [&, gate_open](const StoreResult&) {
     writer_held.set_value();
     gate_open.wait();
   });
@@ -1005,16 +914,16 @@ TEST(SpanQueueTest, AppendFromACallbackDoesNotDeadlockAtThePendingBound) {
   o.max_pending_bytes = 1;  // every queued batch is over the bound
   auto q = MustOpen(o);
   ASSERT_TRUE(q);
-  std::promise<AppendResult> inner;
+  std::promise<StoreResult> inner;
   std::atomic<int> outer_calls{0};
   // Five appends from the test thread (each waits for room), the first of
   // which appends again from its callback on the writer thread.
-  q->Append(MakeBatch(1, T(1), "outer"), false, [&](const AppendResult&) {
+  q->Append(MakeBatch(1, T(1), "outer"), false, [&](const StoreResult&) {
     ++outer_calls;
-    q->Append(MakeBatch(1, T(1), "inner"), false, [&](const AppendResult& r) { inner.set_value(r); });
-    q->Append(MakeBatch(1, T(1), "inner2"), false, [](const AppendResult&) {});
+    q->Append(MakeBatch(1, T(1), "inner"), false, [&](const StoreResult& r) { inner.set_value(r); });
+    q->Append(MakeBatch(1, T(1), "inner2"), false, [](const StoreResult&) {});
   });
-  for (int i = 0; i < 4; ++i) q->Append(MakeBatch(1, T(1)), false, [&](const AppendResult&) { ++outer_calls; });
+  for (int i = 0; i < 4; ++i) q->Append(MakeBatch(1, T(1)), false, [&](const StoreResult&) { ++outer_calls; });
   auto r = inner.get_future().get();
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.stored, 1u);
@@ -1213,9 +1122,9 @@ void WriteLegacyStore(const fs::path& dir, uint64_t head, uint64_t last) {
   ASSERT_TRUE(db->Close().ok());
 }
 
-std::vector<std::string> Names(const std::vector<Record>& records) {
+std::vector<std::string> Names(const RecordBatch& records) {
   std::vector<std::string> out;
-  for (const auto& r : records) out.push_back(r.json);
+  for (const auto& r : records) out.emplace_back(r.json);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "buffer/quarantine.h"
 #include "buffer/span_queue.h"
 #include "cli/client.h"
 #include "daemon/daemon.h"
@@ -77,7 +78,7 @@ class DaemonFixture : public ::testing::Test {
     if (!q) return out;
     auto recs = (*q)->Read(0, 1u << 30, 1ull << 40);
     EXPECT_TRUE(recs.has_value());
-    for (auto& r : *recs) out.push_back(nlohmann::json::parse(r.json));
+    for (const auto& r : *recs) out.push_back(nlohmann::json::parse(r.json));
     return out;
   }
 
@@ -86,7 +87,7 @@ class DaemonFixture : public ::testing::Test {
     EXPECT_TRUE(q.has_value());
     std::vector<nlohmann::json> out;
     if (!q) return out;
-    auto e = (*q)->ListQuarantine(100000);
+    auto e = (*q)->quarantine().List(100000);
     EXPECT_TRUE(e.has_value());
     for (auto& x : *e) out.push_back(nlohmann::json::parse(x.json));
     return out;

@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 class Harness {
  public:
   explicit Harness(buffer::Options options = {}) {
-    options.dir = dir_.path() / "buffer";
+    if (options.dir.empty()) options.dir = dir_.path() / "buffer";
     options.on_commit = [this] {
       std::shared_lock lk(mu_);
       for (auto& f : forwarders_) f->Notify();
@@ -39,6 +39,7 @@ class Harness {
     queue_ = std::move(*q);
     work_.emplace(ioc_.get_executor());
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (auto& t : threads_) io_thread_ids_.push_back(t.get_id());
   }
   ~Harness() {
     StopAll(0ms);
@@ -49,6 +50,8 @@ class Harness {
 
   buffer::SpanQueue& queue() { return *queue_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  // The io_context's threads (the forwarders' Asio threads).
+  const std::vector<std::thread::id>& io_thread_ids() const { return io_thread_ids_; }
 
   // Registers the consumer (if new) and starts a forwarder for `config`.
   Forwarder& Add(const UpstreamConfig& config) {
@@ -89,8 +92,8 @@ class Harness {
       b.data += json;
       ids.push_back(id);
     }
-    std::promise<buffer::AppendResult> done;
-    queue_->Append(std::move(b), true, [&](const buffer::AppendResult& r) { done.set_value(r); });
+    std::promise<buffer::StoreResult> done;
+    queue_->Append(std::move(b), true, [&](const buffer::StoreResult& r) { done.set_value(r); });
     auto r = done.get_future().get();
     EXPECT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.stored, n);
@@ -105,8 +108,8 @@ class Harness {
       b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(json.size())});
       b.data += json;
     }
-    std::promise<buffer::AppendResult> done;
-    queue_->Append(std::move(b), true, [&](const buffer::AppendResult& r) { done.set_value(r); });
+    std::promise<buffer::StoreResult> done;
+    queue_->Append(std::move(b), true, [&](const buffer::StoreResult& r) { done.set_value(r); });
     auto r = done.get_future().get();
     EXPECT_TRUE(r.ok) << r.error;
   }
@@ -117,6 +120,7 @@ class Harness {
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  std::vector<std::thread::id> io_thread_ids_;
   std::shared_mutex mu_;
   std::vector<std::unique_ptr<Forwarder>> forwarders_;
 };

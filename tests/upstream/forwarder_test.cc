@@ -4,15 +4,19 @@
 #include "upstream/forwarder.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 
+#include "buffer/dead_letters.h"
 #include "common/util.h"
 #include "tests/test_util.h"
 #include "tests/upstream/fake_backend.h"
@@ -199,7 +203,7 @@ TEST(ForwarderTest, PoisonSpanGoesToDeadLettersOthersArriveAndReplayWorks) {
       EXPECT_EQ(got.count(id), 1u) << id;
     }
   }
-  auto dead = h.queue().ListDeadLetters({}, 10);
+  auto dead = h.queue().dead_letters().List({}, 10);
   ASSERT_TRUE(dead);
   ASSERT_EQ(dead->size(), 1u);
   const buffer::DeadLetter& d = dead->front();
@@ -212,11 +216,11 @@ TEST(ForwarderTest, PoisonSpanGoesToDeadLettersOthersArriveAndReplayWorks) {
 
   // The backend accepts it now (a scripted 200 beats the poison rule).
   backend.Script({{.status = 200}});
-  auto replayed = h.queue().ReplayDeadLetters({});
+  auto replayed = h.queue().dead_letters().Replay({});
   ASSERT_TRUE(replayed) << replayed.error().message;
   EXPECT_EQ(*replayed, 1u);
   ASSERT_TRUE(backend.WaitForUniqueSpans(300, 20s));
-  EXPECT_EQ(h.queue().ListDeadLetters({}, 10)->size(), 0u);
+  EXPECT_EQ(h.queue().dead_letters().List({}, 10)->size(), 0u);
 }
 
 TEST(ForwarderTest, TwoUpstreamsOneDownTheOtherKeepsReceivingAndTheBufferKeepsWhatTheDownOneNeeds) {
@@ -416,6 +420,96 @@ TEST(ForwarderTest, CreateRefusesBadSettings) {
   auto g = Forwarder::Create(ioc, h.queue(), c);
   ASSERT_FALSE(g);
   EXPECT_NE(g.error().message.find("SV_FORWARDER_TEST_UNSET"), std::string::npos);
+}
+
+// Records the thread of every write to a RocksDB file (WAL appends and
+// syncs, table files), for the test below.
+class ThreadRecordingFs : public rocksdb::FileSystemWrapper {
+ public:
+  explicit ThreadRecordingFs(std::shared_ptr<rocksdb::FileSystem> target) : FileSystemWrapper(std::move(target)) {}
+  const char* Name() const override { return "ThreadRecordingFs"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    auto s = target()->NewWritableFile(f, o, r, dbg);
+    if (s.ok()) r->reset(new File(std::move(*r), this, f));
+    return s;
+  }
+
+  void Note(const std::string& file) {
+    std::lock_guard lk(mu);
+    ++writes;
+    // The main database's WAL (cursors, dead letters): not the spans database's.
+    if (file.find("/spans/") == std::string::npos && file.ends_with(".log")) ++main_wal_writes;
+    threads.insert(std::this_thread::get_id());
+  }
+
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  uint64_t writes = 0;
+  uint64_t main_wal_writes = 0;
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile>&& t, ThreadRecordingFs* fs, std::string name)
+        : FSWritableFileOwnerWrapper(std::move(t)), fs_(fs), name_(std::move(name)) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      fs_->Note(name_);
+      return FSWritableFileOwnerWrapper::Append(d, o, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& v, rocksdb::IODebugContext* dbg) override {
+      fs_->Note(name_);
+      return FSWritableFileOwnerWrapper::Append(d, o, v, dbg);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+      fs_->Note(name_);
+      return FSWritableFileOwnerWrapper::Sync(o, dbg);
+    }
+
+   private:
+    ThreadRecordingFs* fs_;
+    std::string name_;
+  };
+};
+
+// The forwarder's acks and dead letters are RocksDB writes (the main
+// database's WAL, fsynced in machine mode): none of them may run on the
+// io_context's threads, where it would stall every upstream's requests
+// behind the disk. They run on the buffer's worker thread.
+TEST(ForwarderTest, NoRocksDbWriteRunsOnTheIoThreads) {
+  auto fs = std::make_shared<ThreadRecordingFs>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  FakeBackendOptions bo;
+  bo.poison_span_ids = {"s-7"};
+  FakeBackend backend(bo);
+  backend.Start();
+  buffer::Options o;
+  o.env = env.get();
+  o.durability = buffer::Durability::kMachine;  // dead letters and acks fsynced
+  {
+    Harness h(o);
+    Forwarder& f = h.Add(Config(backend));
+    uint64_t main_wal_before;
+    {
+      std::lock_guard lk(fs->mu);
+      main_wal_before = fs->main_wal_writes;
+      fs->threads.clear();
+    }
+    h.Append(50);
+    ASSERT_TRUE(backend.WaitForUniqueSpans(49, 20s));
+    ASSERT_TRUE(WaitFor([&] { return f.GetStats().dead_lettered == 1; }));
+    ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; })) << "acked";
+    h.StopAll(5s);
+    std::lock_guard lk(fs->mu);
+    EXPECT_GT(fs->main_wal_writes, main_wal_before) << "the ack and the dead letter were written";
+    for (std::thread::id io : h.io_thread_ids()) {
+      EXPECT_EQ(fs->threads.count(io), 0u) << "a RocksDB write ran on an io_context thread";
+    }
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "buffer/dead_letters.h"
 #include "config/upstream_config.h"
 #include "tests/upstream/fake_backend.h"
 #include "tests/upstream/forward_harness.h"
@@ -346,7 +347,7 @@ TEST(VendorForwardTest, Langfuse207RetriesOneSpanAndDeadLettersAnotherAlone) {
     EXPECT_EQ(r.Header("Content-Type"), "application/json");
     EXPECT_EQ(r.Header("Content-Encoding"), "gzip");
   }
-  auto dl = h.queue().ListDeadLetters({}, 10);
+  auto dl = h.queue().dead_letters().List({}, 10);
   ASSERT_TRUE(dl);
   ASSERT_EQ(dl->size(), 1u);
   EXPECT_EQ(dl->front().status, 400);

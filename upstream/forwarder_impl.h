@@ -1,0 +1,197 @@
+// upstream/ internal — the Forwarder's state (contract and diagram:
+// forwarder.h), shared by forwarder.cc (reading, encoding, sending, the
+// outcome of each attempt) and forwarder_lifecycle.cc (acks, logging, Create,
+// Start, Stop, stats).
+//
+// Units: a batch read from the queue starts as one unit (one request). A
+// permanent 4xx splits a unit into two halves, each its own request, until
+// the span to blame is alone and goes to the dead-letter store. A batch is
+// finished when its last unit is; the cursor then moves over the longest
+// prefix of finished batches with one ack (one RocksDB write).
+//
+// Threads: every member function runs on `strand` except the encoding
+// (Launch: on the io_context, reading only the unit's own records) and the
+// buffer calls, which run on the span queue's worker thread (ReadAsync,
+// AckAsync, DeadLetterStore::AddAsync) and post their result back onto the
+// strand (OnRead, OnAcked, OnDeadLettered): no RocksDB I/O runs on an Asio
+// thread. Handlers and buffer callbacks hold a shared_ptr to the Impl, and
+// `busy` counts them, so Stop() returns only once none is in flight and a
+// Forwarder can be destroyed with requests in flight (Stop() cancels them
+// first). stats_mu guards `stats` (GetStats from any thread); stop_mu the
+// drained flag.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "buffer/span_queue.h"
+#include "upstream/encoder.h"
+#include "upstream/forwarder.h"
+#include "upstream/http_client.h"
+#include "upstream/retry_policy.h"
+
+namespace spanvault::upstream {
+namespace forwarder_internal {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A request's spans: [begin, end) of a batch read from the queue. Halves of
+// a split share the batch's buffer.
+struct Unit {
+  uint64_t batch_first = 0;
+  std::shared_ptr<const buffer::RecordBatch> batch;
+  size_t begin = 0, end = 0;
+  size_t size() const { return end - begin; }
+  uint64_t seq(size_t i) const { return batch->entries[begin + i].seq; }
+  int attempt = 0;  // failed attempts so far
+  std::shared_ptr<const HttpRequest> request;
+  std::unique_ptr<asio::steady_timer> retry_timer;
+};
+using UnitPtr = std::shared_ptr<Unit>;
+
+struct BatchState {
+  uint64_t end = 0;
+  size_t units_left = 1;
+  bool done = false;
+};
+
+}  // namespace forwarder_internal
+
+struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
+  using Clock = forwarder_internal::Clock;
+  using Unit = forwarder_internal::Unit;
+  using UnitPtr = forwarder_internal::UnitPtr;
+  using BatchState = forwarder_internal::BatchState;
+  using milliseconds = std::chrono::milliseconds;
+
+  Impl(boost::asio::io_context& io, buffer::SpanQueue& q, UpstreamConfig c, ForwarderOptions o)
+      : ioc(io),
+        strand(boost::asio::make_strand(io)),
+        queue(q),
+        config(std::move(c)),
+        options(o),
+        ack_timer(strand),
+        linger_timer(strand),
+        poll_timer(strand),
+        rng(std::random_device{}()) {}
+
+  boost::asio::io_context& ioc;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand;
+  buffer::SpanQueue& queue;
+  const UpstreamConfig config;
+  const ForwarderOptions options;
+  std::unique_ptr<Encoder> encoder;
+  std::shared_ptr<HttpClient> client;
+  std::vector<std::pair<std::string, std::string>> headers;  // resolved; never logged
+  std::string store_id;
+
+  // strand state
+  uint64_t acked = 0;    // the persisted cursor
+  uint64_t ackable = 0;  // the end of the finished prefix (>= acked)
+  Clock::time_point last_ack{};
+  boost::asio::steady_timer ack_timer;
+  bool ack_armed = false;
+  uint64_t read_pos = 0;
+  bool reading = false;                    // a ReadAsync in flight
+  bool ack_in_flight = false;              // an AckAsync in flight
+  bool final_ack_sent = false;             // the ack MaybeDrained makes when stopping
+  std::map<uint64_t, BatchState> batches;  // by first seq
+  size_t unfinished = 0;                   // batches not done
+  std::vector<UnitPtr> waiting;            // units waiting for a retry timer
+  size_t busy = 0;                         // units being encoded or on the wire, and buffer calls in flight
+  boost::asio::steady_timer linger_timer;
+  bool linger_armed = false;
+  bool linger_expired = false;
+  boost::asio::steady_timer poll_timer;
+  bool stopping = false;
+  std::mt19937_64 rng;
+  Clock::time_point last_error_log{};
+  uint64_t unlogged_errors = 0;
+  std::atomic<bool> notified{false};
+  std::atomic<uint64_t> in_flight{0};  // `unfinished`, for GetStats
+
+  // Stop() waits for busy == 0 after stopping: no buffer callback comes after.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool drained = false;
+
+  mutable std::mutex stats_mu;
+  ForwarderStats stats;
+
+  double Random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+
+  template <typename F>
+  void OnStrand(F&& f) {
+    boost::asio::post(strand, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(*self); });
+  }
+
+  // ------------------------------------------------------------ reading
+
+  // Starts the next read when a slot is free and spans are waiting: one read
+  // at a time, on the buffer's worker thread (ReadAsync); OnRead goes on.
+  void Pump();
+
+  // The read Pump started, back on the strand. `next` was the queue's
+  // next_seq when it started.
+  void OnRead(uint64_t next, Result<buffer::RecordBatch> records);
+
+  void ArmLinger();
+
+  void SchedulePoll();
+
+  // ------------------------------------------------------------ sending
+
+  std::string IdempotencyKey(const Unit& u) const;
+
+  // Encodes off the strand, then sends.
+  void Launch(const UnitPtr& unit);
+
+  void Send(const UnitPtr& unit);
+
+  void OnOutcome(const UnitPtr& unit, HttpOutcome outcome);
+
+  void OnResult(const UnitPtr& unit, const AttemptResult& result, const std::string& what, const std::string& body);
+
+  void OnDeadLettered(const UnitPtr& unit, int status, const Status& st);
+
+  void FailSpans(const UnitPtr& unit, const std::vector<FailedSpan>& failed, int batch_status, const std::string& body);
+
+  void Retry(const UnitPtr& unit, milliseconds delay);
+
+  void FinishUnit(const UnitPtr& unit);
+
+  // Moves `ackable` over the finished prefix; the cursor itself is written at
+  // most every kAckInterval (one RocksDB write for many batches).
+  void AdvanceAcks();
+
+  // Persists the cursor at `ackable` on the buffer's worker thread (AckAsync);
+  // one ack in flight at a time, OnAcked goes on.
+  void FlushAck();
+
+  void OnAcked(uint64_t until, const Status& st);
+
+  // ------------------------------------------------------------ logging, stop
+
+  void LogFailure(const std::string& what, milliseconds delay, int attempt, bool from_retry_after);
+
+  void NoteError(const std::string& what);
+
+  // Once stopping and nothing is in flight (requests, buffer calls): one last
+  // ack over what was delivered, then Stop() may return.
+  void MaybeDrained();
+};
+
+}  // namespace spanvault::upstream
