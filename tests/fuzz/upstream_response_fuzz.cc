@@ -1,6 +1,6 @@
 // fuzz-flags: -max_len=131072
 // libFuzzer target for what an upstream answers: the raw HTTP response is
-// parsed as upstream/http_client.cc parses it (Beast's response parser with
+// parsed as upstream/http_exchange.cc parses it (Beast's response parser with
 // the same header and body limits), its status and Retry-After go through
 // the retry policy (upstream/retry_policy.h), and its body through every
 // encoder's InspectSuccess (OTLP partial_success in protobuf or JSON,
@@ -35,7 +35,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr size_t kHeaderLimit = 64 * 1024;  // http_client.cc
+constexpr size_t kHeaderLimit = 64 * 1024;  // http_exchange.cc
 constexpr size_t kBodyLimit = 64 * 1024;
 constexpr int64_t kNowMs = 1'700'000'000'000;
 
