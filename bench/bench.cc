@@ -49,7 +49,7 @@
 namespace spanvault::bench {
 namespace {
 
-// The daemon's default runtime dir (daemon/config.h DefaultRuntimeDir).
+// The daemon's default runtime dir (config/config.h DefaultRuntimeDir).
 std::string DefaultRuntimeDir() {
   if (geteuid() == 0) return "/run/spanvault";
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
