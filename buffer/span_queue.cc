@@ -14,8 +14,8 @@
 // the caller's thread: the forwarders call them from Asio handlers.
 #include "buffer/span_queue.h"
 
-#include <rocksdb/convenience.h>
 #include <pthread.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
@@ -73,7 +73,6 @@ auto NoThrow(std::string_view what, F&& f) -> decltype(f()) {
 }
 
 }  // namespace
-
 
 // ---------------------------------------------------------------- consumers
 
@@ -390,9 +389,8 @@ Result<RecordBatch> SpanQueue::Read(uint64_t from_seq, size_t max_spans, size_t 
 void SpanQueue::ReadAsync(uint64_t from_seq, size_t max_spans, size_t max_bytes, ReadDone done) {
   // Shared: on a refused Post the task (and what it holds) is gone, `done` is not.
   auto shared = std::make_shared<ReadDone>(std::move(done));
-  if (!impl_->Post([this, from_seq, max_spans, max_bytes, shared] {
-        (*shared)(Read(from_seq, max_spans, max_bytes));
-      })) {
+  if (!impl_->Post(
+          [this, from_seq, max_spans, max_bytes, shared] { (*shared)(Read(from_seq, max_spans, max_bytes)); })) {
     (*shared)(Fail(Error::Unavailable("span queue is closed")));
   }
 }
@@ -434,4 +432,3 @@ const DeadLetterStore& SpanQueue::dead_letters() const { return impl_->dead_lett
 void SpanQueue::Close() { impl_->Close(); }
 
 }  // namespace spanvault::buffer
-

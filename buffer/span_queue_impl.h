@@ -237,7 +237,7 @@ class SpanQueue::Impl {
 
   mutable std::mutex queue_mu_;
   mutable std::condition_variable queue_cv_;  // the writer waits for requests
-  std::condition_variable space_cv_;  // Append waits for room
+  std::condition_variable space_cv_;          // Append waits for room
   std::deque<Request> queue_;
   uint64_t pending_bytes_ = 0;
   bool closing_ = false;
@@ -252,9 +252,9 @@ class SpanQueue::Impl {
   std::string store_id_;  // set at Open, constant after
   // Bytes deleted from the head since SST files were last dropped (Ack).
   std::atomic<uint64_t> trimmed_since_reclaim_{0};
-  Stats counters_;  // the counters only; GetStats() derives the rest
-  Quarantine quarantine_{*this};            // its index under state_mu_
-  DeadLetterStore dead_letters_{*this};     // its index under state_mu_
+  Stats counters_;                       // the counters only; GetStats() derives the rest
+  Quarantine quarantine_{*this};         // its index under state_mu_
+  DeadLetterStore dead_letters_{*this};  // its index under state_mu_
 
   // The worker thread and its tasks (worker_mu_).
   std::thread worker_;

@@ -60,7 +60,8 @@ int CmdSalvage(const Globals& g, const std::string& dir) {
     (*q)->Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
     auto ar = f.get();
     if (!ar.ok) return Fail(Error::Io(ar.error));
-    if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
+    if (ar.refused_full > 0)
+      return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
     return {};
   });
   if (!r) return Die("salvage failed: " + r.error().message, 1);
@@ -95,7 +96,6 @@ int CmdRejected(const Globals& g, bool as_json, size_t limit) {
   }
   return 0;
 }
-
 
 int CmdDeadLetterList(const Globals& g, const DeadLetterArgs& a) {
   auto q = OpenStore(g);

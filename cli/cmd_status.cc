@@ -80,9 +80,9 @@ int CmdStatus(const Globals& g, bool as_json) {
   }
   if (b.contains("salvage")) {
     const json& sv = b["salvage"];
-    std::printf("  salvage            %s: %llu spans re-queued in %.1fs%s%s\n", sv.value("state", std::string()).c_str(),
-                sv.value("spans", 0ull), sv.value("seconds", 0.0), sv.contains("note") ? "; " : "",
-                sv.value("note", std::string()).c_str());
+    std::printf("  salvage            %s: %llu spans re-queued in %.1fs%s%s\n",
+                sv.value("state", std::string()).c_str(), sv.value("spans", 0ull), sv.value("seconds", 0.0),
+                sv.contains("note") ? "; " : "", sv.value("note", std::string()).c_str());
   }
   const json& ups = s["upstreams"];
   if (ups.is_array() && !ups.empty()) {

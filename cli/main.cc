@@ -35,8 +35,9 @@ int main(int argc, char** argv) {
   buf->require_subcommand(1);
   auto* dump = buf->add_subcommand("dump", "print the buffered spans as NDJSON");
   std::string salvage_dir;
-  auto* salvage = buf->add_subcommand(
-      "salvage", "re-queue every span still readable in a damaged store (one from elsewhere, or a moved-aside buffer.corrupt-* the daemon kept)");
+  auto* salvage = buf->add_subcommand("salvage",
+                                      "re-queue every span still readable in a damaged store (one from elsewhere, or a "
+                                      "moved-aside buffer.corrupt-* the daemon kept)");
   salvage->add_option("dir", salvage_dir, "the moved-aside store")->required();
   auto* rejected = app.add_subcommand("rejected", "list quarantined (refused) payloads, newest first");
   rejected->add_flag("--json", as_json, "one JSON object per line");

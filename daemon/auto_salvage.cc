@@ -109,8 +109,9 @@ void AutoSalvage::Run() {
     Finish("done", "");
     return;
   }
-  std::string text = "salvaged " + std::to_string(r->spans) + " spans into the live store; not everything was readable: " +
-                     r->repair_note + "\n" + summary.dump(2);
+  std::string text = "salvaged " + std::to_string(r->spans) +
+                     " spans into the live store; not everything was readable: " + r->repair_note + "\n" +
+                     summary.dump(2);
   write_report(text);
   LOG_WARN("salvaged the damaged span store; kept it, as not everything was readable",
            {{"from", from_.string()}, {"spans", r->spans}, {"note", r->repair_note}});

@@ -36,7 +36,6 @@ std::string SalvageRefusal(const std::string& dir, const std::filesystem::path& 
   return {};
 }
 
-
 constexpr size_t kMaxListBytes = 8u << 20;
 
 // Answers {"$dead_letter": "list" | "replay" | "purge", "ids": [..], "upstream": "..", "limit": N}:
@@ -126,7 +125,8 @@ std::optional<std::string> Daemon::Control(const std::string& key, const nlohman
       queue->Append(std::move(b), true, [&p](const buffer::StoreResult& ar) { p.set_value(ar); });
       auto ar = f.get();
       if (!ar.ok) return Fail(Error::Io(ar.error));
-      if (ar.refused_full > 0) return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
+      if (ar.refused_full > 0)
+        return Fail(Error::Io("the buffer is full (buffer.on_full = reject); salvage again later"));
       return {};
     });
     answer["ok"] = r.has_value();

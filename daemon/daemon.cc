@@ -85,13 +85,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   StartRateSampling(started);
   started.ready = true;
   auto stats = started.queue->GetStats();
-  LOG_INFO("spanvaultd started", {{"version", SPANVAULT_VERSION},
-                                  {"state_dir", config.state_dir.string()},
-                                  {"buffered_spans", stats.spans},
-                                  {"io_threads", started.threads.size()},
-                                  {"durability", config.buffer.durability == buffer::Durability::kMachine
-                                                     ? "machine"
-                                                     : "process"}});
+  LOG_INFO("spanvaultd started",
+           {{"version", SPANVAULT_VERSION},
+            {"state_dir", config.state_dir.string()},
+            {"buffered_spans", stats.spans},
+            {"io_threads", started.threads.size()},
+            {"durability", config.buffer.durability == buffer::Durability::kMachine ? "machine" : "process"}});
   return daemon;
 }
 

@@ -113,13 +113,13 @@ struct Daemon::Impl {
 
 // The builders Daemon::Start composes, in pipeline order. Each fills its part
 // of Impl; an error leaves what was built for ~Impl to undo.
-Status BuildPricing(Daemon::Impl& d);                                  // daemon/pipeline.cc
-Status OpenStore(Daemon::Impl& d);                                     // daemon/pipeline.cc
-Status StartForwarders(Daemon::Impl& d);                               // daemon/forwarders.cc
-ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                         // daemon/pipeline.cc: price, then store
+Status BuildPricing(Daemon::Impl& d);                                 // daemon/pipeline.cc
+Status OpenStore(Daemon::Impl& d);                                    // daemon/pipeline.cc
+Status StartForwarders(Daemon::Impl& d);                              // daemon/forwarders.cc
+ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                        // daemon/pipeline.cc: price, then store
 Status BuildListeners(Daemon::Impl& d, const ipc::SubmitFn& submit);  // daemon/listeners.cc
-void StartListeners(Daemon::Impl& d);                                  // daemon/listeners.cc
-void StartRateSampling(Daemon::Impl& d);                               // daemon/observability.cc
+void StartListeners(Daemon::Impl& d);                                 // daemon/listeners.cc
+void StartRateSampling(Daemon::Impl& d);                              // daemon/observability.cc
 // Stops and destroys the forwarders and their threads; no reload starts any
 // after it (daemon/forwarders.cc).
 void StopForwarders(Daemon::Impl& d);

@@ -9,9 +9,9 @@
 
 #include "common/log.h"
 #include "daemon/daemon_impl.h"
+#include "decode/otlp/otlp_ingest.h"
 #include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
-#include "decode/otlp/otlp_ingest.h"
 
 namespace spanvault::daemon {
 namespace {

@@ -54,9 +54,8 @@ void StartRateSampling(Daemon::Impl& d) {
 }
 
 std::string Daemon::StatusJson() const {
-  nlohmann::json j =
-      nlohmann::json::parse(observe::BuildStatusJson(*impl_->queue, impl_->counters, impl_->config.buffer,
-                                                   impl_->config.state_dir, impl_->started_ns));
+  nlohmann::json j = nlohmann::json::parse(observe::BuildStatusJson(
+      *impl_->queue, impl_->counters, impl_->config.buffer, impl_->config.state_dir, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
   {
     std::lock_guard lk(impl_->salvage_mu);

@@ -78,7 +78,7 @@ class BufferPool {
 class StreamSession : public std::enable_shared_from_this<StreamSession> {
  public:
   StreamSession(stream::socket socket, std::shared_ptr<StreamListener::Impl> owner, PeerCred peer, bool admin,
-          bool uid_counted)
+                bool uid_counted)
       : socket_(std::move(socket)),
         owner_(std::move(owner)),
         opts_(owner_->options_),
@@ -280,8 +280,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
     if (received_ns_ == 0) received_ns_ = NowNanos();
     size_t q0 = batch_.quarantine.size();
     // The line sits inside buf_, which has kPadding readable bytes past end_.
-    span::DecodeResult r =
-        ThreadDecoder(owner_->limits_).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
+    span::DecodeResult r = ThreadDecoder(owner_->limits_).Decode(line, source_, received_ns_, batch_, /*padded=*/true);
     if (r.accepted > 0) span_lines_.push_back(line_no_);
     if (r.rejected > 0) {
       counters_->payloads_rejected.fetch_add(1, std::memory_order_relaxed);

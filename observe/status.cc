@@ -9,8 +9,8 @@
 
 namespace spanvault::observe {
 
-std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters, const buffer::Options& buffer, const std::filesystem::path& state_dir,
-                            int64_t started_ns) {
+std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters,
+                            const buffer::Options& buffer, const std::filesystem::path& state_dir, int64_t started_ns) {
   nlohmann::json j;
   int64_t now = NowNanos();
   j["version"] = SPANVAULT_VERSION;

@@ -3,19 +3,19 @@
 // the forwarders' own counters; no I/O beyond their getters.
 #pragma once
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "buffer/span_queue.h"
-#include <filesystem>
 #include "ipc/ingest.h"
 #include "upstream/forwarder.h"
 
 namespace spanvault::observe {
 
 // {"version","pid","uptime_seconds","transports":{NAME:{...}},"buffer":{...}}
-std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters, const buffer::Options& buffer,
-                            const std::filesystem::path& state_dir, int64_t started_ns);
+std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters& counters,
+                            const buffer::Options& buffer, const std::filesystem::path& state_dir, int64_t started_ns);
 
 // One element of the status document's "upstreams" array.
 nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s);

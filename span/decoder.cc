@@ -156,8 +156,8 @@ DecodeResult Decoder::Decode(std::string_view payload, const Source& source, int
     }
     s.offset = static_cast<uint32_t>(start);
     s.length = static_cast<uint32_t>(batch.data.size() - start);
-    if (!view.client_cost && (!view.model.empty() || view.type == SpanType::kGeneration ||
-                              view.type == SpanType::kEmbedding)) {
+    if (!view.client_cost &&
+        (!view.model.empty() || view.type == SpanType::kGeneration || view.type == SpanType::kEmbedding)) {
       PriceInput& p = batch.to_price.emplace_back();
       p.span = static_cast<uint32_t>(batch.spans.size());
       p.cost_at = static_cast<uint32_t>(cost_at);

@@ -88,7 +88,8 @@ bool Contains(const std::vector<std::pair<std::string_view, element>>& v, size_t
 }  // namespace
 
 // Writes the canonical span. `f` is valid.
-void Encode(const Fields& f, const SpanView& view, size_t& cost_at, const Source& source, int64_t received_ns, std::vector<std::pair<std::string_view, element>>& attrs, std::string& out) {
+void Encode(const Fields& f, const SpanView& view, size_t& cost_at, const Source& source, int64_t received_ns,
+            std::vector<std::pair<std::string_view, element>>& attrs, std::string& out) {
   out.append("{\"trace_id\":");
   if (f.trace_id) {
     AppendId(*f.trace_id, out);

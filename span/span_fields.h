@@ -34,7 +34,7 @@ inline constexpr size_t kMaxShortStringBytes = 1024;
 inline constexpr double kMaxUnixSeconds = 9e9;
 
 inline constexpr std::string_view kTypeNames[] = {"span",  "generation", "embedding", "retrieval", "tool",
-                                           "agent", "chain",      "guardrail", "evaluator", "event"};
+                                                  "agent", "chain",      "guardrail", "evaluator", "event"};
 
 inline std::string_view TypeOf(element e) {
   switch (e.type()) {

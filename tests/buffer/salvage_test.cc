@@ -14,10 +14,10 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "buffer/dead_letters.h"
@@ -31,9 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kFlushed = 30'000;  // in table files (three flushes)
-constexpr int kInWal = 10'000;    // in the WAL only
-constexpr int kDelivered = 1'000; // acknowledged: below the head
+constexpr int kFlushed = 30'000;   // in table files (three flushes)
+constexpr int kInWal = 10'000;     // in the WAL only
+constexpr int kDelivered = 1'000;  // acknowledged: below the head
 constexpr size_t kRegion = 4096;
 
 std::string SpanJson(uint64_t seq) {

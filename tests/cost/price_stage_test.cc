@@ -6,9 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,7 +67,8 @@ TEST(PriceStageTest, WritesCostsInPlaceAndMovesTheOtherSpans) {
   EXPECT_EQ(spans[1]["cost"]["total"], 0.0035);
   // The batch holds nothing but its spans, back to back.
   EXPECT_EQ(b.spans[0].offset, 0u);
-  for (size_t i = 1; i < b.spans.size(); ++i) EXPECT_EQ(b.spans[i].offset, b.spans[i - 1].offset + b.spans[i - 1].length);
+  for (size_t i = 1; i < b.spans.size(); ++i)
+    EXPECT_EQ(b.spans[i].offset, b.spans[i - 1].offset + b.spans[i - 1].length);
   EXPECT_EQ(b.data.size(), b.spans[4].offset + b.spans[4].length);
   EXPECT_EQ((*stage)->priced_spans(), 2u);
   EXPECT_EQ((*stage)->unpriced_spans(), 1u);
@@ -85,9 +85,9 @@ TEST(PriceStageTest, CountsPricedAndUnpricedSpansFromManyThreads) {
     threads.emplace_back([&p] {
       // Each round: priced; no price; no usage; no model; a tool without a
       // model (not a model call: not counted).
-      const std::vector<std::string> round = {Generation("gpt-4o", "openai", true), Generation("house-llama-3", "", true),
-                                              Generation("gpt-4o", "openai", false), Generation("", "", true),
-                                              R"({"name":"t","type":"tool"})"};
+      const std::vector<std::string> round = {
+          Generation("gpt-4o", "openai", true), Generation("house-llama-3", "", true),
+          Generation("gpt-4o", "openai", false), Generation("", "", true), R"({"name":"t","type":"tool"})"};
       for (int i = 0; i < kRounds; ++i) {
         span::Batch b = Decode(round);
         p.Apply(b);

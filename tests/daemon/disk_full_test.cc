@@ -17,9 +17,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "tests/daemon/process_util.h"
 #include "tests/ipc/http_test_client.h"
@@ -48,7 +48,6 @@ uint64_t FreeBytes(const std::string& path) {
   if (::statvfs(path.c_str(), &v) != 0) return 0;
   return uint64_t{v.f_bavail} * v.f_frsize;
 }
-
 
 // One HTTP/1.1 request to the daemon's listener; the whole answer ("" when
 // there is none).
@@ -367,8 +366,7 @@ TEST(ReadOnlyFilesystemTest, GoesReadOnlyUnderLoadAndComesBack) {
   const std::string image = dir.str() + "/fs.img";
   const std::string state = dir.str() + "/state";
   std::filesystem::create_directories(state);
-  RunResult loop = RunCommand({"/bin/sh", "-c",
-                               "truncate -s 256M " + image + " && losetup -f --show " + image});
+  RunResult loop = RunCommand({"/bin/sh", "-c", "truncate -s 256M " + image + " && losetup -f --show " + image});
   if (loop.code != 0 || loop.out.empty()) GTEST_SKIP() << "no loop device: " << loop.out;
   const std::string dev = loop.out.substr(0, loop.out.find('\n'));
   struct Detach {

@@ -18,8 +18,8 @@
 
 #include "cli/client.h"
 #include "tests/daemon/process_util.h"
-#include "tests/upstream/fake_backend.h"
 #include "tests/test_util.h"
+#include "tests/upstream/fake_backend.h"
 
 namespace spanvault::testing {
 namespace {
@@ -195,9 +195,8 @@ TEST(SalvageProcessTest, TwoDamagedBlocksCostOnlyTheSpansInThem) {
   // A 4 KiB region overwrites at most 4096 / 1050 + 2 spans.
   EXPECT_GE(salvaged, static_cast<uint64_t>(kSpans - 2 * 6)) << s.dump();
   EXPECT_LT(salvaged, static_cast<uint64_t>(kSpans)) << "the damage cost nothing?";
-  std::printf("[ damage ] two 4 KiB regions in %s (%llu bytes): salvaged %llu of %d\n",
-              table.filename().c_str(), static_cast<unsigned long long>(size),
-              static_cast<unsigned long long>(salvaged), kSpans);
+  std::printf("[ damage ] two 4 KiB regions in %s (%llu bytes): salvaged %llu of %d\n", table.filename().c_str(),
+              static_cast<unsigned long long>(size), static_cast<unsigned long long>(salvaged), kSpans);
   // Kept, with a report, since spans were lost.
   ASSERT_TRUE(fs::exists(fs::path(moved) / "SALVAGE-REPORT.txt"));
   std::ifstream report(fs::path(moved) / "SALVAGE-REPORT.txt");
@@ -246,9 +245,8 @@ TEST(SalvageProcessTest, DamageMetWhileForwardingIsSalvagedWithoutARestart) {
   }
   const pid_t pid = d.pid();
   backend.SetDown(false);
-  json s = WaitForStatus(d, [](const json& st) {
-    return st["buffer"].value("stores_moved_aside", 0) == 1 && SalvageFinished(st);
-  });
+  json s = WaitForStatus(
+      d, [](const json& st) { return st["buffer"].value("stores_moved_aside", 0) == 1 && SalvageFinished(st); });
   EXPECT_EQ(s["buffer"]["salvage"]["state"], "kept") << s.dump() << d.Log().substr(0, 4000);
   const uint64_t salvaged = s["buffer"]["salvage"].value("spans", 0ull);
   // Every span outside the damage reaches the backend: those delivered
