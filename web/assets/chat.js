@@ -73,7 +73,7 @@ export function jsonTree(v, open = false, key = null, depth = 0) {
   const entries = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
   const sum = Array.isArray(v) ? `[${entries.length}]` : `{${entries.length}}`;
   const d = h('details', {class: 'jnode'}, h('summary', {}, label, h('span', {class: 'jsum'}, sum)));
-  if (open || depth < 1) d.open = true;
+  if (open || depth < 2) d.open = true;
   // Children are built when first opened: a large value costs nothing until then.
   let built = false;
   const build = () => {

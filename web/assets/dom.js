@@ -32,6 +32,7 @@ export function clear(el) {
 
 export function fmtDuration(ms) {
   if (ms === undefined || ms === null || Number.isNaN(ms)) return '–';
+  if (ms === 0) return '0';
   if (ms < 1) return `${(ms * 1000).toFixed(0)}µs`;
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)}ms`;
   if (ms < 60000) return `${(ms / 1000).toFixed(2)}s`;
@@ -42,7 +43,7 @@ export function fmtDuration(ms) {
 export function fmtCost(usd) {
   if (usd === undefined || usd === null) return '–';
   if (usd === 0) return '$0';
-  if (usd < 0.0001) return `$${usd.toExponential(2)}`;
+  if (usd < 0.0001) return `$${usd.toFixed(8).replace(/0+$/, '')}`;
   if (usd < 1) return `$${usd.toFixed(usd < 0.01 ? 5 : 4)}`;
   return `$${usd.toFixed(2)}`;
 }
