@@ -146,6 +146,14 @@ test('trace view: tree, waterfall, DAG marker, event, error', async () => {
   await row('rag-answer').locator('button.tw').click();
   assert.equal(await rows.count(), 8);
   await shot('trace');
+  // The theme button switches dark / light.
+  const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+  const before = await theme();
+  await page.click('header button');
+  assert.notEqual(await theme(), before);
+  await shot('trace-other-theme');
+  await page.click('header button');
+  assert.equal(await theme(), before);
 });
 
 test('span detail: chat, model, usage, cost with price id, scores, error', async () => {

@@ -40,8 +40,9 @@ function route() {
   if (typeof r === 'function') cleanup = r;
 }
 
-function setTheme(t) {
+function setTheme(t, remember = true) {
   document.documentElement.dataset.theme = t;
+  if (!remember) return;
   try {
     localStorage.setItem('sv-theme', t);
   } catch {
@@ -56,7 +57,7 @@ function init() {
   } catch {
     /* default */
   }
-  setTheme(theme);
+  setTheme(theme, false);
   const header = h('header', {class: 'top'},
     h('a', {class: 'brand', href: '#/traces'}, 'spanvault'),
     h('nav', {'aria-label': 'pages'},

@@ -29,11 +29,11 @@ export function barChart(groups, value, fmt, label = g => String(g.key ?? '(none
 export function columnChart(groups, value, fmt) {
   const w = 640;
   const ht = 200;
-  const pad = {l: 56, b: 34, t: 10, r: 8};
+  const pad = {l: 84, b: 34, t: 10, r: 8};
   const max = Math.max(...groups.map(value), 0) || 1;
   const n = Math.max(groups.length, 1);
   const bw = (w - pad.l - pad.r) / n;
-  const svg = h(S('svg'), {class: 'chart cols', viewBox: `0 0 ${w} ${ht}`, width: '100%', role: 'img',
+  const svg = h(S('svg'), {class: 'chart colchart', viewBox: `0 0 ${w} ${ht}`, width: '100%', role: 'img',
     'aria-label': groups.map(g => `${g.key}: ${fmt(value(g))}`).join('; ')});
   for (let i = 0; i <= 4; ++i) {
     const y = pad.t + (ht - pad.t - pad.b) * (1 - i / 4);
@@ -45,7 +45,8 @@ export function columnChart(groups, value, fmt) {
     const bh = (v / max) * (ht - pad.t - pad.b);
     const x = pad.l + i * bw;
     const key = String(g.key ?? '');
-    svg.append(h(S('rect'), {x: x + bw * 0.15, y: ht - pad.b - bh, width: bw * 0.7, height: Math.max(bh, v > 0 ? 1 : 0), rx: 2, class: 'barfill'},
+    const cw = Math.min(bw * 0.7, 56);
+    svg.append(h(S('rect'), {x: x + (bw - cw) / 2, y: ht - pad.b - bh, width: cw, height: Math.max(bh, v > 0 ? 1 : 0), rx: 2, class: 'barfill'},
       h(S('title'), {}, `${key}: ${fmt(v)}`)));
     if (n <= 16 || i % Math.ceil(n / 16) === 0) {
       svg.append(h(S('text'), {x: x + bw / 2, y: ht - pad.b + 14, 'text-anchor': 'middle', class: 'lbl'}, key.slice(5, 10) || key));
@@ -80,12 +81,13 @@ export function renderCosts({root, params, navigate}) {
   Promise.all(['model', 'service', 'day'].map(g => getStats({...filters, group_by: g}))).then(([byModel, byService, byDay]) => {
     if (!alive) return;
     clear(body);
-    const t = byModel.total || {};
+    const t = byService.total || {};
+    const llm = byModel.total || {};
     const cost = g => g.cost || 0;
     const days = [...(byDay.groups || [])].sort((a, b) => String(a.key).localeCompare(String(b.key)));
     body.append(
-      h('div', {class: 'totals'}, [['Cost', fmtCost(t.cost)], ['LLM calls', String(t.calls ?? 0)], ['Traces', String(t.traces ?? 0)],
-        ['Tokens', fmtTokens(t.total_tokens)], ['Errors', String(t.errors ?? 0)]].map(([k, v]) => h('div', {class: 'stat'}, h('div', {class: 'sv'}, v), h('div', {class: 'sk'}, k)))),
+      h('div', {class: 'totals'}, [['Cost', fmtCost(t.cost)], ['LLM calls', String(llm.calls ?? 0)], ['Traces', String(t.traces ?? 0)],
+        ['Tokens', fmtTokens(t.total_tokens)], ['Spans', String(t.calls ?? 0)], ['Errors', String(t.errors ?? 0)]].map(([k, v]) => h('div', {class: 'stat'}, h('div', {class: 'sv'}, v), h('div', {class: 'sk'}, k)))),
       h('section', {class: 'card', id: 'by-model'}, h('h2', {}, 'Cost by model'),
         (byModel.groups || []).length ? barChart(byModel.groups, cost, fmtCost) : message('No model calls in this range.'), statsTable(byModel.groups || [], 'Model')),
       h('section', {class: 'card', id: 'by-service'}, h('h2', {}, 'Cost by service'),

@@ -124,7 +124,7 @@ export function renderList({root, params, navigate}) {
     if (old) old.replaceWith(tr);
     else tbody.prepend(tr);
     rows.set(t.trace_id, tr);
-    if (status.textContent === 'No traces match.') status.textContent = `${rows.size} trace${rows.size === 1 ? '' : 's'}`;
+    status.textContent = `${rows.size} trace${rows.size === 1 ? '' : 's'}${cursor ? ' (more below)' : ''}`;
   }, state => {
     live.textContent = state === 'live' ? '● live' : '○ reconnecting';
     live.classList.toggle('on', state === 'live');
