@@ -105,6 +105,14 @@ test('trace list: the traces, filters, live arrivals', async () => {
   await page.waitForFunction(() => location.hash.includes('status=error'));
   await row.waitFor();
   await page.locator(`tr[data-trace="${big.trace_id}"]`).waitFor({state: 'detached'});
+  // Filter: name contains "batch" keeps only the big trace; From takes a duration.
+  await page.click('form.filters button[type=reset]');
+  await page.fill('#f-q', 'batch');
+  await page.fill('#f-from', '1h');
+  await page.press('#f-q', 'Enter');
+  await page.locator(`tr[data-trace="${rag.trace_id}"]`).waitFor({state: 'detached'});
+  await page.locator(`tr[data-trace="${big.trace_id}"]`).waitFor();
+  assert.match(await page.evaluate(() => location.hash), /q=batch/);
   await page.click('form.filters button[type=reset]');
   await page.locator(`tr[data-trace="${big.trace_id}"]`).waitFor();
 

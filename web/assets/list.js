@@ -5,13 +5,16 @@ import {listTraces, tail} from './api.js';
 
 const FILTERS = [
   // [parameter, label, kind, extra]
-  ['from', 'Since', 'select', [['', 'any time'], ['15m', '15 min'], ['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days'], ['30d', '30 days']]],
+  ['from', 'From', 'time'],
+  ['to', 'To', 'time'],
   ['q', 'Name contains', 'text'],
   ['service', 'Service', 'text'],
   ['session', 'Session', 'text'],
   ['user', 'User', 'text'],
   ['environment', 'Environment', 'text'],
   ['model', 'Model', 'text'],
+  ['type', 'Span type', 'select', [['', 'any'], ...['generation', 'retrieval', 'tool', 'agent', 'chain', 'embedding', 'guardrail', 'evaluator', 'event', 'span'].map(t => [t, t])]],
+  ['tag', 'Tag', 'text'],
   ['status', 'Status', 'select', [['', 'any'], ['ok', 'ok'], ['error', 'error']]],
   ['min_cost', 'Min cost $', 'number'],
   ['min_duration_ms', 'Min duration ms', 'number'],
@@ -23,11 +26,14 @@ function filterForm(params, onApply) {
     const id = `f-${name}`;
     const input = kind === 'select'
       ? h('select', {id, name}, options.map(([v, t]) => h('option', {value: v, selected: params.get(name) === v || (!params.get(name) && v === '')}, t)))
-      : h('input', {id, name, type: kind === 'number' ? 'number' : 'search', step: kind === 'number' ? 'any' : null, min: kind === 'number' ? '0' : null,
+      : kind === 'time'
+        ? h('input', {id, name, type: 'search', list: 'sv-times', placeholder: 'e.g. 1h, 7d, RFC 3339', value: params.get(name) || '', autocomplete: 'off'})
+        : h('input', {id, name, type: kind === 'number' ? 'number' : 'search', step: kind === 'number' ? 'any' : null, min: kind === 'number' ? '0' : null,
         value: params.get(name) || '', autocomplete: 'off'});
     return h('label', {for: id}, h('span', {}, label), input);
   });
-  const form = h('form', {class: 'filters', role: 'search'}, fields,
+  const times = h('datalist', {id: 'sv-times'}, ['15m', '1h', '6h', '24h', '7d', '30d'].map(v => h('option', {value: v})));
+  const form = h('form', {class: 'filters', role: 'search'}, fields, times,
     h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Apply'), h('button', {type: 'reset', class: 'ghost'}, 'Clear')));
   form.addEventListener('submit', e => {
     e.preventDefault();
@@ -50,6 +56,9 @@ function matches(t, p) {
   const has = (k, v) => !p.get(k) || v === p.get(k);
   if (!has('service', t.service) || !has('session', t.session_id) || !has('user', t.user_id) || !has('environment', t.environment)) return false;
   if (p.get('model') && !(t.models || []).includes(p.get('model'))) return false;
+  if (p.get('type') && !(t.types || []).includes(p.get('type'))) return false;
+  if (p.get('tag') && !(t.tags || []).includes(p.get('tag'))) return false;
+  if (p.get('to')) return false;  // a bounded range: the server judges on the next load (new traces are after any 'from')
   if (p.get('status') && t.status !== p.get('status')) return false;
   if (p.get('min_cost') && !(t.cost >= Number(p.get('min_cost')))) return false;
   if (p.get('min_duration_ms') && !(t.duration_ms >= Number(p.get('min_duration_ms')))) return false;
