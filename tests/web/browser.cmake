@@ -11,4 +11,5 @@ add_test(NAME WebExplorer.RealDaemon
   COMMAND ${SV_WEB_TEST_DIR}/run.sh --daemon $<TARGET_FILE:spanvaultd> --artifacts ${SV_WEB_ARTIFACTS}/daemon)
 add_test(NAME WebExplorer.Mock
   COMMAND ${SV_WEB_TEST_DIR}/run.sh --mock --artifacts ${SV_WEB_ARTIFACTS}/mock)
-set_tests_properties(WebExplorer.RealDaemon WebExplorer.Mock PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+set_tests_properties(WebExplorer.RealDaemon WebExplorer.Mock PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  RESOURCE_LOCK chromium)

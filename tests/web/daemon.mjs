@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export async function startDaemon(binary, extra = []) {
+export async function startDaemon(binary, extra = [], {keepDir = false} = {}) {
   if (!binary || !fs.existsSync(binary)) throw new Error(`no spanvaultd at ${binary}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svweb-'));
   const argv = ['--udp', 'off', '--http', '127.0.0.1:0', '--log-level', 'info',
@@ -41,11 +41,12 @@ export async function startDaemon(binary, extra = []) {
   }
   return {
     url,
+    dir,
     log: () => log,
     close: () => new Promise(resolve => {
       child.removeAllListeners('exit');
       child.on('exit', () => {
-        fs.rmSync(dir, {recursive: true, force: true});
+        if (!keepDir) fs.rmSync(dir, {recursive: true, force: true});
         resolve();
       });
       child.kill('SIGTERM');

@@ -42,7 +42,7 @@ async function api(p) {
 }
 
 // Until the API lists the trace with all its spans (the store is asynchronous).
-async function waitForTrace(id, spans, timeoutMs = 60_000) {
+async function waitForTrace(id, spans, timeoutMs = Number(process.env.SPANVAULT_WEB_WAIT_MS || 60_000)) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
