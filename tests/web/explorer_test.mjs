@@ -122,6 +122,19 @@ test('trace list: the traces, filters, live arrivals', async () => {
   await post(live.spans);
   await page.locator(`tr[data-trace="${live.trace_id}"]`).waitFor({timeout: 20_000});
   await shot('list');
+
+  // Cursor pages: 2 at a time, "Load more" until the last page.
+  await page.goto(`${server.url}/#/traces?limit=2`);
+  await page.reload();
+  const body = page.locator('table.traces tbody tr');
+  await body.nth(1).waitFor();
+  assert.equal(await body.count(), 2);
+  await page.click('button.more');
+  await body.nth(3).waitFor();
+  assert.equal(await body.count(), 4);
+  await page.locator('button.more').waitFor({state: 'hidden'});
+  await page.goto(`${server.url}/#/traces`);
+  await page.locator(`tr[data-trace="${rag.trace_id}"]`).waitFor();
 });
 
 test('trace view: tree, waterfall, DAG marker, event, error', async () => {

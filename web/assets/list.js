@@ -104,7 +104,7 @@ export function renderList({root, params, navigate}) {
     more.disabled = true;
     status.textContent = 'Loading…';
     try {
-      const page = await listTraces({...base, limit: PAGE, cursor});
+      const page = await listTraces({...base, limit: base.limit || PAGE, cursor});
       if (stopped) return;
       for (const t of page.traces || []) {
         if (rows.has(t.trace_id)) continue;
