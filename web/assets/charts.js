@@ -1,6 +1,6 @@
 // Cost & usage: /api/stats by model, by service and by day, drawn as inline
 // SVG here (no chart library), with the numbers in tables beside them.
-import {h, clear, fmtCost, fmtDuration, fmtTokens, kv, message} from './dom.js';
+import {h, clear, fmtCost, fmtDuration, fmtTokens, message} from './dom.js';
 import {getStats} from './api.js';
 
 const S = tag => `svg:${tag}`;
@@ -105,4 +105,3 @@ export function renderCosts({root, params, navigate}) {
   };
 }
 
-export {kv};

@@ -1,6 +1,6 @@
 // The trace list: filters (kept in the URL), cursor pages ("Load more"), and
 // live updates from /api/tail?kind=traces.
-import {h, clear, fmtCost, fmtDuration, fmtTime, fmtTokens, message} from './dom.js';
+import {h, fmtCost, fmtDuration, fmtTime, fmtTokens} from './dom.js';
 import {listTraces, tail} from './api.js';
 
 const FILTERS = [
@@ -144,4 +144,3 @@ export function renderList({root, params, navigate}) {
   };
 }
 
-export {message};

@@ -172,7 +172,7 @@ function mount(root, answer, selectedId, navigate, traceId) {
     const hasKids = n.kids.length > 0;
     const tokens = s.usage && s.usage.total_tokens;
     const cost = s.cost && typeof s.cost.total === 'number' ? s.cost.total : null;
-    const extra = n.extra.filter(x => model.nodes.has(x) || true).map(x => {
+    const extra = n.extra.map(x => {
       const p = model.nodes.get(x);
       return h('button', {type: 'button', class: 'dag', title: `also a child of ${p ? p.span.name : x}`, tabindex: '-1',
         onclick: e => { e.stopPropagation(); if (p) select(x); }}, `↖ also child of ${p ? p.span.name : x}`);
