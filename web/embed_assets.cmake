@@ -3,7 +3,7 @@
 #   cmake -DROOT=web -DFILES="index.html|assets/app.js" -DOUTPUT=out.cc -P embed_assets.cmake
 # ROOT/index.html is served at "/", ROOT/assets/x at "/assets/x". Defines
 # spanvault::web::detail::kEntries / kEntryCount (see assets.cc).
-set(out "// Generated from web/ by web/embed_assets.cmake. Do not edit.\n#include <cstddef>\n\n"
+string(CONCAT out "// Generated from web/ by web/embed_assets.cmake. Do not edit.\n#include <cstddef>\n\n"
         "namespace spanvault::web::detail {\n\nstruct Entry {\n  const char* path;\n  const char* content_type;\n"
         "  const unsigned char* data;\n  std::size_t size;\n  const char* etag;\n};\n\nnamespace {\n")
 string(REPLACE "|" ";" FILES "${FILES}")
