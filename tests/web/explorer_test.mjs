@@ -167,6 +167,12 @@ test('trace view: tree, waterfall, DAG marker, event, error', async () => {
   await row('rag-answer').locator('button.tw').click();
   assert.equal(await rows.count(), 8);
   await shot('trace');
+  // A span arriving later: offered, then shown on request.
+  await post([{...rag.spans[2], span_id: 'a1b2c3d4e5f60718', name: 'late-rerank', type: 'tool',
+    input: undefined, output: undefined, start_time: rag.spans[2].end_time}]);
+  await page.locator('button.grown').click({timeout: 20_000});
+  await row('late-rerank').waitFor();
+  assert.equal(await rows.count(), 9);
   // The theme button switches dark / light.
   const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
   const before = await theme();

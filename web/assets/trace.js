@@ -2,7 +2,7 @@
 // per visible span, so they stay aligned), virtualised (only the rows in view
 // are in the DOM), and the selected span's detail.
 import {h, clear, badge, fmtCost, fmtDuration, fmtTime, fmtTokens, timeMs, kv, message} from './dom.js';
-import {getTrace} from './api.js';
+import {getTrace, tail} from './api.js';
 import {renderDetail} from './detail.js';
 
 const ROW = 26;       // px per row (style.css .row height)
@@ -80,18 +80,30 @@ function summaryBar(t) {
 
 export function renderTrace({root, id, params, navigate}) {
   let alive = true;
-  root.append(message('Loading trace…'));
-  getTrace(id).then(answer => {
+  let shown = -1;
+  const load = spanId => getTrace(id).then(answer => {
     if (!alive) return;
     clear(root);
-    mount(root, answer, params.get('span'), navigate, id);
+    shown = (answer.spans || []).length;
+    mount(root, answer, spanId, navigate, id);
   }).catch(e => {
     if (!alive) return;
     clear(root);
     root.append(h('p', {class: 'note error'}, `Could not load trace ${id}: ${e.message}`), h('a', {href: '#/traces'}, '← back to traces'));
   });
+  root.append(message('Loading trace…'));
+  load(params.get('span'));
+  // A trace still growing: offer its new spans (no jump under the reader's eyes).
+  const stop = tail('traces', (kind, t) => {
+    if (kind !== 'trace' || !t || t.trace_id !== id || shown < 0 || t.spans === shown || root.querySelector('.grown')) return;
+    root.prepend(h('button', {type: 'button', class: 'grown', onclick: () => {
+      const sel = new URLSearchParams(location.hash.split('?')[1] || '').get('span');
+      load(sel);
+    }}, `This trace has ${t.spans - shown} new span${t.spans - shown === 1 ? '' : 's'}: show them`));
+  });
   return () => {
     alive = false;
+    stop();
   };
 }
 
