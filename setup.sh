@@ -22,6 +22,7 @@ PKGS=(
   systemd                   # systemd-analyze verify (unit tests)
   libgtest-dev googletest   # tests
   socat                     # manual testing and some tests
+  chromium                  # the trace explorer's browser test (tests/web, driven by playwright-core)
 )
 
 missing=()
@@ -42,6 +43,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The explorer's browser test drives chromium with playwright-core (pinned in
+# tests/web/package-lock.json); no browser download, Debian's chromium is used.
+if [ ! -f tests/web/node_modules/playwright-core/package.json ] ||
+   [ tests/web/package-lock.json -nt tests/web/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci in tests/web" >&2
+  (cd tests/web && timeout 300 npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm ci in tests/web failed; the browser test will be skipped (failed under CI=true)" >&2
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0

@@ -1,0 +1,51 @@
+# Compiles the explorer's files into one C++ source, at build time, with CMake
+# alone (like cost/embed.cmake).
+#   cmake -DROOT=web -DFILES="index.html|assets/app.js" -DOUTPUT=out.cc -P embed_assets.cmake
+# ROOT/index.html is served at "/", ROOT/assets/x at "/assets/x". Defines
+# spanvault::web::detail::kEntries / kEntryCount (see assets.cc).
+string(CONCAT out "// Generated from web/ by web/embed_assets.cmake. Do not edit.\n#include <cstddef>\n\n"
+        "namespace spanvault::web::detail {\n\nstruct Entry {\n  const char* path;\n  const char* content_type;\n"
+        "  const unsigned char* data;\n  std::size_t size;\n  const char* etag;\n};\n\nnamespace {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
+set(table "")
+set(i 0)
+string(REPEAT "0x[0-9a-f][0-9a-f]," 32 line_pattern)
+foreach(f IN LISTS FILES)
+  file(READ "${ROOT}/${f}" hex HEX)
+  string(LENGTH "${hex}" hex_len)
+  math(EXPR size "${hex_len} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "${line_pattern}" "\\0\n" bytes "${bytes}")
+  file(SHA256 "${ROOT}/${f}" sum)
+  string(SUBSTRING "${sum}" 0 16 sum)
+  if(f STREQUAL "index.html")
+    set(path "/")
+  else()
+    set(path "/${f}")
+  endif()
+  get_filename_component(ext "${f}" LAST_EXT)
+  if(ext STREQUAL ".html")
+    set(type "text/html; charset=utf-8")
+  elseif(ext STREQUAL ".js" OR ext STREQUAL ".mjs")
+    set(type "text/javascript; charset=utf-8")
+  elseif(ext STREQUAL ".css")
+    set(type "text/css; charset=utf-8")
+  elseif(ext STREQUAL ".svg")
+    set(type "image/svg+xml")
+  elseif(ext STREQUAL ".json")
+    set(type "application/json")
+  elseif(ext STREQUAL ".txt" OR ext STREQUAL ".md")
+    set(type "text/plain; charset=utf-8")
+  else()
+    set(type "application/octet-stream")
+  endif()
+  string(APPEND out "// ${f}\nconst unsigned char k${i}[] = {\n${bytes}0x00};\n")
+  string(APPEND table "    {\"${path}\", \"${type}\", k${i}, ${size}, \"\\\"sv-${sum}\\\"\"},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND out "\n}  // namespace\n\nextern const Entry kEntries[];\nextern const std::size_t kEntryCount;\n"
+                  "const Entry kEntries[] = {\n${table}};\nconst std::size_t kEntryCount = ${i};\n\n"
+                  "}  // namespace spanvault::web::detail\n")
+file(WRITE "${OUTPUT}.tmp" "${out}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")
