@@ -26,9 +26,11 @@
 // call (reading batches, acks, dead letters) runs on the span queue's worker
 // thread and posts its result back onto the strand: no RocksDB I/O on the
 // io_context's threads. Notify(), Stop(), GetStats() and DeliveredSpans()
-// may be called from any thread, an Asio I/O thread included: none of them
-// touches the disk (GetStats' oldest_pending_ns comes from the receive times
-// of the spans the forwarder read, kept until they are acknowledged).
+// may be called from any thread (Stop, which blocks, not from the
+// io_context's threads). None of them touches the disk: GetStats may run on
+// an Asio I/O thread ($status, /metrics); its oldest_pending_ns comes from
+// the receive times of the spans the forwarder read, kept until they are
+// acknowledged.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
