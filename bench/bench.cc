@@ -57,10 +57,7 @@ std::string DefaultRuntimeDir() {
   return "./spanvault-data/run";
 }
 
-int Run(int argc, char** argv) {
-  Options opt;
-  CLI::App app{
-      "spanvault-bench: sends realistic LLM spans to spanvaultd and reports how fast it makes them durable.\n"};
+void AddOptions(CLI::App& app, Options& opt) {
   app.add_option("-t,--transport", opt.transport, "stream | dgram | udp")
       ->check(CLI::IsMember({"stream", "dgram", "udp"}))
       ->capture_default_str();
@@ -123,41 +120,47 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--expect-batch", opt.expect_batch,
                  "drain: the upstream's batch_max_spans: fail if a verified request holds more spans");
-  CLI11_PARSE(app, argc, argv);
+}
 
-  if (opt.sink_only) return RunSinkOnly(opt);
+// The options that cannot go together or do not fit the transport; fills in
+// what depends on others. False once the reason is printed.
+bool CheckOptions(Options& opt) {
   if (!opt.drain.empty()) {
     if (opt.sink_port <= 0) {
       std::fprintf(stderr, "spanvault-bench: --drain needs --sink-port (the port in the upstream's endpoint)\n");
-      return 1;
+      return false;
     }
     if (opt.transport != "stream") {
       std::fprintf(stderr, "spanvault-bench: --drain sends over the stream transport only\n");
-      return 1;
+      return false;
     }
   }
 
   if (opt.connections == 0) opt.connections = opt.transport == "stream" ? 2 : 1;
   if (opt.json && opt.markdown_row) {
     std::fprintf(stderr, "spanvault-bench: --json and --markdown-row are exclusive\n");
-    return 1;
+    return false;
   }
   if (opt.transport == "udp" && opt.span_bytes > kMaxUdpSpanBytes - 1024) {
     std::fprintf(stderr, "spanvault-bench: --span-bytes %zu is too large for UDP (at most %zu)\n", opt.span_bytes,
                  kMaxUdpSpanBytes - 1024);
-    return 1;
+    return false;
   }
   if (opt.transport == "dgram" && opt.span_bytes > kMaxDgramSpanBytes - 1024) {
     std::fprintf(stderr, "spanvault-bench: --span-bytes %zu is too large for the datagram socket (at most %zu)\n",
                  opt.span_bytes, kMaxDgramSpanBytes - 1024);
-    return 1;
+    return false;
   }
   if (opt.pid > 0 && !ProcessCpuSeconds(opt.pid)) {
     std::fprintf(stderr, "spanvault-bench: warning: cannot read /proc/%d/stat; daemon CPU and RSS not reported\n",
                  opt.pid);
     opt.pid = 0;
   }
+  return true;
+}
 
+// The socket paths, the id base and the pool of spans (one with --sample).
+Context MakeContext(const Options& opt) {
   Context ctx;
   ctx.opt = opt;
   std::string runtime = opt.runtime_dir.empty() ? DefaultRuntimeDir() : opt.runtime_dir;
@@ -178,66 +181,37 @@ int Run(int argc, char** argv) {
   pool_count = std::max<size_t>(pool_count, 1);
   if (opt.sample) pool_count = 1;
   ctx.pool = MakePool(pool_count, opt.span_bytes, seed);
-  if (opt.sample) {
-    WriteHex64(ctx.id_base, &ctx.pool.data[ctx.pool.id_offset[0]]);
-    std::fwrite(ctx.pool.data.data(), 1, ctx.pool.data.size(), stdout);
-    return 0;
+  return ctx;
+}
+
+// --drain: the drain run and its report.
+int DrainAndReport(Context& ctx, StatusClient& status, const Result& r) {
+  const Options& opt = ctx.opt;
+  DrainResult d;
+  d.ingest = r;
+  int drc = RunDrain(ctx, status, d);
+  if (drc != 0) return drc;
+  Result& in = d.ingest;
+  if (in.sent > 0) in.avg_span_bytes = static_cast<double>(in.bytes_sent) / static_cast<double>(in.sent);
+  for (const auto& w : d.warnings) std::fprintf(stderr, "spanvault-bench: warning: %s\n", w.c_str());
+  for (const auto& e : in.errors) std::fprintf(stderr, "spanvault-bench: rejected: %s\n", e.c_str());
+  for (const auto& p : d.problems) std::fprintf(stderr, "\n*** PROBLEM: %s ***\n", p.c_str());
+  std::string human = DrainHumanLine(opt, d);
+  if (opt.json) {
+    std::printf("%s\n", DrainToJson(opt, d).dump().c_str());
+  } else if (opt.markdown_row) {
+    std::fprintf(stderr, "%s\n", human.c_str());
+    std::printf("%s\n", DrainMarkdownRow(opt, d).c_str());
+  } else {
+    std::printf("%s\n", human.c_str());
   }
+  std::fflush(stdout);
+  return d.problems.empty() ? 0 : 2;
+}
 
-  Result r;
-  r.transport = opt.transport;
-  r.requested = opt.spans;
-  r.connections = opt.connections;
-  r.rate_target = opt.rate;
-  // Datagrams carry the span without its newline.
-  r.avg_span_bytes = static_cast<double>(ctx.pool.data.size()) / static_cast<double>(ctx.pool.count()) -
-                     (opt.transport == "stream" ? 0.0 : 1.0);
-
-  StatusClient status;
-  {
-    std::string err;
-    if (!status.Open(ctx.stream_path, &err)) {
-      if (opt.transport == "stream") {
-        std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
-        return 1;
-      }
-      std::fprintf(stderr, "spanvault-bench: warning: %s\n", err.c_str());
-    }
-  }
-
-  if (!opt.drain.empty()) {
-    DrainResult d;
-    d.ingest = r;
-    int drc = RunDrain(ctx, status, d);
-    if (drc != 0) return drc;
-    Result& in = d.ingest;
-    if (in.sent > 0) in.avg_span_bytes = static_cast<double>(in.bytes_sent) / static_cast<double>(in.sent);
-    for (const auto& w : d.warnings) std::fprintf(stderr, "spanvault-bench: warning: %s\n", w.c_str());
-    for (const auto& e : in.errors) std::fprintf(stderr, "spanvault-bench: rejected: %s\n", e.c_str());
-    for (const auto& p : d.problems) std::fprintf(stderr, "\n*** PROBLEM: %s ***\n", p.c_str());
-    std::string human = DrainHumanLine(opt, d);
-    if (opt.json) {
-      std::printf("%s\n", DrainToJson(opt, d).dump().c_str());
-    } else if (opt.markdown_row) {
-      std::fprintf(stderr, "%s\n", human.c_str());
-      std::printf("%s\n", DrainMarkdownRow(opt, d).c_str());
-    } else {
-      std::printf("%s\n", human.c_str());
-    }
-    std::fflush(stdout);
-    return d.problems.empty() ? 0 : 2;
-  }
-
-  int rc = opt.transport == "stream" ? RunStream(ctx, status, r) : RunDatagram(ctx, status, r);
-  if (r.sent > 0) r.avg_span_bytes = static_cast<double>(r.bytes_sent) / static_cast<double>(r.sent);
-  if (rc != 0) {
-    if (r.sent > 0) {
-      std::fprintf(stderr, "spanvault-bench: %s run failed after sending %s spans\n", opt.transport.c_str(),
-                   Commas(r.sent).c_str());
-    }
-    return rc;
-  }
-
+// An ingest run's report: warnings on stderr, the result on stdout. 2 when a
+// transport that must not lose anything did.
+int ReportIngest(const Options& opt, Result& r) {
   // Transports that must not lose anything.
   bool mismatch = false;
   if (r.accepted_known && opt.transport != "udp" && (r.accepted != r.sent || r.rejected > 0)) {
@@ -268,6 +242,58 @@ int Run(int argc, char** argv) {
   }
   std::fflush(stdout);
   return mismatch ? 2 : 0;
+}
+
+int Run(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "spanvault-bench: sends realistic LLM spans to spanvaultd and reports how fast it makes them durable.\n"};
+  AddOptions(app, opt);
+  CLI11_PARSE(app, argc, argv);
+
+  if (opt.sink_only) return RunSinkOnly(opt);
+  if (!CheckOptions(opt)) return 1;
+
+  Context ctx = MakeContext(opt);
+  if (opt.sample) {
+    WriteHex64(ctx.id_base, &ctx.pool.data[ctx.pool.id_offset[0]]);
+    std::fwrite(ctx.pool.data.data(), 1, ctx.pool.data.size(), stdout);
+    return 0;
+  }
+
+  Result r;
+  r.transport = opt.transport;
+  r.requested = opt.spans;
+  r.connections = opt.connections;
+  r.rate_target = opt.rate;
+  // Datagrams carry the span without its newline.
+  r.avg_span_bytes = static_cast<double>(ctx.pool.data.size()) / static_cast<double>(ctx.pool.count()) -
+                     (opt.transport == "stream" ? 0.0 : 1.0);
+
+  StatusClient status;
+  {
+    std::string err;
+    if (!status.Open(ctx.stream_path, &err)) {
+      if (opt.transport == "stream") {
+        std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+        return 1;
+      }
+      std::fprintf(stderr, "spanvault-bench: warning: %s\n", err.c_str());
+    }
+  }
+
+  if (!opt.drain.empty()) return DrainAndReport(ctx, status, r);
+
+  int rc = opt.transport == "stream" ? RunStream(ctx, status, r) : RunDatagram(ctx, status, r);
+  if (r.sent > 0) r.avg_span_bytes = static_cast<double>(r.bytes_sent) / static_cast<double>(r.sent);
+  if (rc != 0) {
+    if (r.sent > 0) {
+      std::fprintf(stderr, "spanvault-bench: %s run failed after sending %s spans\n", opt.transport.c_str(),
+                   Commas(r.sent).c_str());
+    }
+    return rc;
+  }
+  return ReportIngest(opt, r);
 }
 
 }  // namespace

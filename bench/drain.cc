@@ -170,20 +170,19 @@ void CheckDrain(const Options& opt, DrainResult& d) {
   }
 }
 
-}  // namespace
+// RunDrain's steps.
 
-int RunDrain(Context& ctx, StatusClient& status, DrainResult& d) {
-  const Options& opt = ctx.opt;
-  d.scenario = opt.drain;
-  Result& r = d.ingest;
+// The upstream's counts before the run (and the store's durability). 1 once
+// the reason is printed.
+int CountsBefore(StatusClient& status, const Options& opt, DrainResult& d, UpstreamCounts& base) {
   std::string err;
   auto j0 = status.Query(opt.timeout_s, &err);
   if (!j0) {
     std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
     return 1;
   }
-  r.durability = StatusClient::Durability(*j0);
-  UpstreamCounts base = ExtractUpstream(*j0, opt.upstream);
+  d.ingest.durability = StatusClient::Durability(*j0);
+  base = ExtractUpstream(*j0, opt.upstream);
   if (!base.found) {
     std::fprintf(stderr, "spanvault-bench: the daemon has %s\n",
                  opt.upstream.empty() ? "no upstream configured" : ("no upstream named " + opt.upstream).c_str());
@@ -192,83 +191,121 @@ int RunDrain(Context& ctx, StatusClient& status, DrainResult& d) {
   if (base.pending_spans > 0) {
     d.warnings.push_back("the upstream had " + Commas(base.pending_spans) + " spans pending before the run");
   }
+  return 0;
+}
 
-  SinkOptions so;
-  so.port = static_cast<uint16_t>(opt.sink_port);
-  so.verify_every = opt.verify_every;
-  Sink sink(so);
-  auto start_sink = [&]() -> bool {
-    auto port = sink.Start();
-    if (!port) std::fprintf(stderr, "spanvault-bench: sink: %s\n", port.error().c_str());
-    return port.has_value();
-  };
+bool StartSink(Sink& sink) {
+  auto port = sink.Start();
+  if (!port) std::fprintf(stderr, "spanvault-bench: sink: %s\n", port.error().c_str());
+  return port.has_value();
+}
 
+// What the delivery is measured over: from t0 (the daemon's CPU then) to the
+// poll that saw everything delivered.
+struct DrainWindow {
   DrainPoll poll;
   int64_t t0 = 0;
   std::optional<double> cpu0;
-  if (opt.drain == "live") {
-    if (!start_sink()) return 1;
-    d.before = base;
-    std::atomic<bool> stop{false};
-    std::thread poller([&] { poll = PollDelivery(ctx.stream_path, opt, base.delivered_spans, opt.spans, stop); });
-    int rc = RunStream(ctx, status, r);
-    if (rc != 0 || r.accepted != r.sent) stop.store(true);
-    poller.join();
-    if (rc != 0) return rc;
-    t0 = r.t_start;
-    cpu0 = r.daemon_cpu_start;
-    d.target = r.sent;
-    d.peak_rss_reset = r.peak_rss_reset;
-    if (poll.done) d.lag_seconds = std::max(0.0, Seconds(poll.t_done - r.t_start) - r.wall_seconds);
-  } else {
-    int rc = RunStream(ctx, status, r);
-    if (rc != 0) return rc;
-    auto j1 = status.Query(opt.timeout_s, &err);
-    if (!j1) {
-      std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
-      return 1;
-    }
-    d.before = ExtractUpstream(*j1, opt.upstream);
-    if (d.before.delivered_spans > base.delivered_spans) {
-      d.warnings.push_back(Commas(d.before.delivered_spans - base.delivered_spans) +
-                           " spans were delivered before the sink started: is something listening on port " +
-                           std::to_string(opt.sink_port) + "?");
-    }
-    d.target = d.before.pending_spans;
-    if (d.target < r.accepted) {
-      d.warnings.push_back("only " + Commas(d.target) + " of the " + Commas(r.accepted) +
-                           " spans accepted were pending when the sink started");
-    }
-    std::fprintf(stderr,
-                 "spanvault-bench: backlog of %s spans (ingest %s spans/s, peak rss %s MiB); starting the sink\n",
-                 Commas(d.target).c_str(), Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))).c_str(),
-                 r.daemon_peak_rss ? Fixed(static_cast<double>(*r.daemon_peak_rss) / 1048576.0, 0).c_str() : "n/a");
-    // The daemon flushes its memtables and returns freed memory once intake
-    // has been idle for a second: the drain is measured from a settled daemon,
-    // as a backlog found after an outage would be.
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(opt.backlog_settle_s * 1000)));
-    d.peak_rss_reset = ResetPeakRss(opt.pid);
-    cpu0 = ProcessCpuSeconds(opt.pid);
-    t0 = MonoNs();
-    if (!start_sink()) return 1;
-    std::atomic<bool> stop{false};
-    poll = PollDelivery(ctx.stream_path, opt, d.before.delivered_spans, d.target, stop);
-  }
-  d.sink = sink.Stats();
-  sink.Stop();
+};
 
+// live: the sink up from the start, the delivery polled while sending.
+int DrainLive(Context& ctx, StatusClient& status, Sink& sink, const UpstreamCounts& base, DrainResult& d,
+              DrainWindow& w) {
+  const Options& opt = ctx.opt;
+  Result& r = d.ingest;
+  if (!StartSink(sink)) return 1;
+  d.before = base;
+  std::atomic<bool> stop{false};
+  std::thread poller([&] { w.poll = PollDelivery(ctx.stream_path, opt, base.delivered_spans, opt.spans, stop); });
+  int rc = RunStream(ctx, status, r);
+  if (rc != 0 || r.accepted != r.sent) stop.store(true);
+  poller.join();
+  if (rc != 0) return rc;
+  w.t0 = r.t_start;
+  w.cpu0 = r.daemon_cpu_start;
+  d.target = r.sent;
+  d.peak_rss_reset = r.peak_rss_reset;
+  if (w.poll.done) d.lag_seconds = std::max(0.0, Seconds(w.poll.t_done - r.t_start) - r.wall_seconds);
+  return 0;
+}
+
+// backlog: everything made durable first, then (after --backlog-settle) the
+// sink starts and the catch-up is polled.
+int DrainBacklog(Context& ctx, StatusClient& status, Sink& sink, const UpstreamCounts& base, DrainResult& d,
+                 DrainWindow& w) {
+  const Options& opt = ctx.opt;
+  Result& r = d.ingest;
+  int rc = RunStream(ctx, status, r);
+  if (rc != 0) return rc;
+  std::string err;
+  auto j1 = status.Query(opt.timeout_s, &err);
+  if (!j1) {
+    std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
+    return 1;
+  }
+  d.before = ExtractUpstream(*j1, opt.upstream);
+  if (d.before.delivered_spans > base.delivered_spans) {
+    d.warnings.push_back(Commas(d.before.delivered_spans - base.delivered_spans) +
+                         " spans were delivered before the sink started: is something listening on port " +
+                         std::to_string(opt.sink_port) + "?");
+  }
+  d.target = d.before.pending_spans;
+  if (d.target < r.accepted) {
+    d.warnings.push_back("only " + Commas(d.target) + " of the " + Commas(r.accepted) +
+                         " spans accepted were pending when the sink started");
+  }
+  std::fprintf(stderr, "spanvault-bench: backlog of %s spans (ingest %s spans/s, peak rss %s MiB); starting the sink\n",
+               Commas(d.target).c_str(), Commas(static_cast<uint64_t>(std::llround(r.spans_per_s()))).c_str(),
+               r.daemon_peak_rss ? Fixed(static_cast<double>(*r.daemon_peak_rss) / 1048576.0, 0).c_str() : "n/a");
+  // The daemon flushes its memtables and returns freed memory once intake
+  // has been idle for a second: the drain is measured from a settled daemon,
+  // as a backlog found after an outage would be.
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(opt.backlog_settle_s * 1000)));
+  d.peak_rss_reset = ResetPeakRss(opt.pid);
+  w.cpu0 = ProcessCpuSeconds(opt.pid);
+  w.t0 = MonoNs();
+  if (!StartSink(sink)) return 1;
+  std::atomic<bool> stop{false};
+  w.poll = PollDelivery(ctx.stream_path, opt, d.before.delivered_spans, d.target, stop);
+  return 0;
+}
+
+// The delivery's figures from the last poll.
+void SummariseDelivery(const DrainWindow& w, DrainResult& d) {
+  const DrainPoll& poll = w.poll;
   if (!poll.error.empty()) d.warnings.push_back(poll.error);
   d.after = poll.last;
   d.delivered = d.after.delivered_spans - std::min(d.after.delivered_spans, d.before.delivered_spans);
   d.delivered_all = poll.done;
   d.max_rss_sampled = poll.max_rss;
   if (poll.done) {
-    d.deliver_seconds = Seconds(poll.t_done - t0);
-    if (cpu0 && poll.cpu_done && d.deliver_seconds > 0) {
-      d.daemon_cpu_pct = 100.0 * (*poll.cpu_done - *cpu0) / d.deliver_seconds;
+    d.deliver_seconds = Seconds(poll.t_done - w.t0);
+    if (w.cpu0 && poll.cpu_done && d.deliver_seconds > 0) {
+      d.daemon_cpu_pct = 100.0 * (*poll.cpu_done - *w.cpu0) / d.deliver_seconds;
     }
     d.daemon_peak_rss = poll.peak_rss_done;
   }
+}
+
+}  // namespace
+
+int RunDrain(Context& ctx, StatusClient& status, DrainResult& d) {
+  const Options& opt = ctx.opt;
+  d.scenario = opt.drain;
+  UpstreamCounts base;
+  if (int rc = CountsBefore(status, opt, d, base); rc != 0) return rc;
+
+  SinkOptions so;
+  so.port = static_cast<uint16_t>(opt.sink_port);
+  so.verify_every = opt.verify_every;
+  Sink sink(so);
+  DrainWindow w;
+  int rc = opt.drain == "live" ? DrainLive(ctx, status, sink, base, d, w) : DrainBacklog(ctx, status, sink, base, d, w);
+  if (rc != 0) return rc;
+  d.sink = sink.Stats();
+  sink.Stop();
+
+  SummariseDelivery(w, d);
   CheckDrain(opt, d);
   return 0;
 }

@@ -316,11 +316,14 @@ int RunStream(Context& ctx, StatusClient& status, Result& r) {
   return failed > 0 ? 1 : 0;
 }
 
-int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
-  const Options& opt = ctx.opt;
-  const bool udp = opt.transport == "udp";
-  const std::string counter_name = udp ? "udp" : "unix_dgram";
+namespace {
 
+// RunDatagram's steps.
+
+// The daemon's counters for the transport before sending (nullopt without
+// $status: only send rates are reported then).
+std::optional<Counts> CountersBefore(StatusClient& status, const Options& opt, const std::string& counter_name,
+                                     Result& r) {
   std::optional<Counts> base;
   std::string err;
   if (status.ok()) {
@@ -336,14 +339,21 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
         "the daemon's counters ($status over the stream socket) are unavailable: only send rates "
         "are reported");
   }
+  return base;
+}
 
-  std::vector<int> fds;
+// One socket per sender (UDP ones with a 4 MiB send buffer). False once the
+// reason is printed, with none left open.
+bool OpenDatagramSockets(const Context& ctx, bool udp, std::vector<int>& fds) {
+  const Options& opt = ctx.opt;
+  std::string err;
   for (int i = 0; i < opt.connections; ++i) {
     int fd = udp ? ConnectUdp(opt.udp, &err) : ConnectUnix(ctx.dgram_path, SOCK_DGRAM, "datagram socket", &err);
     if (fd < 0) {
       for (int f : fds) close(f);
+      fds.clear();
       std::fprintf(stderr, "spanvault-bench: %s\n", err.c_str());
-      return 1;
+      return false;
     }
     SetSendTimeout(fd, opt.timeout_s);
     if (udp) {
@@ -352,6 +362,68 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
     }
     fds.push_back(fd);
   }
+  return true;
+}
+
+// Polls the daemon until it has accepted (or rejected) everything sent, or
+// its count stops growing for --settle seconds, or --drain-timeout passes.
+// Fills r's daemon-side counts; `t_last` and `cpu_last` become the time (and
+// the daemon's CPU) of the poll where the count last changed.
+void WaitForAccepted(StatusClient& status, const Options& opt, const std::string& counter_name, const Counts& base,
+                     int64_t t_sent, Result& r, int64_t& t_last, std::optional<double>& cpu_last) {
+  const bool udp = opt.transport == "udp";
+  const int64_t deadline = t_sent + static_cast<int64_t>(opt.drain_timeout_s * 1e9);
+  const int64_t settle = static_cast<int64_t>(opt.settle_s * 1e9);
+  uint64_t last_seen = UINT64_MAX;
+  int64_t t_change = MonoNs();
+  bool timed_out = false;
+  std::string err;
+  for (;;) {
+    auto j = status.Query(opt.timeout_s, &err);
+    int64_t now = MonoNs();
+    std::optional<double> cpu_now = ProcessCpuSeconds(opt.pid);
+    if (!j) {
+      r.warnings.push_back("status query failed while draining: " + err);
+      break;
+    }
+    Counts c = StatusClient::Extract(*j, counter_name);
+    r.accepted_known = true;
+    r.accepted = c.accepted - std::min(c.accepted, base.accepted);
+    r.rejected = c.rejected - std::min(c.rejected, base.rejected);
+    r.daemon_received = c.received - std::min(c.received, base.received);
+    if (udp) r.kernel_drops = c.kernel_drops - std::min(c.kernel_drops, base.kernel_drops);
+    uint64_t progress = r.accepted + r.rejected;
+    if (progress != last_seen) {
+      // The count last changed at or before this poll: the window ends here.
+      t_last = now;
+      cpu_last = cpu_now;
+      last_seen = progress;
+      t_change = now;
+    }
+    if (progress >= r.sent) break;
+    if (now - t_change >= settle) break;
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (timed_out) {
+    r.warnings.push_back("the daemon was still accepting spans after --drain-timeout " + Fixed(opt.drain_timeout_s, 0) +
+                         " s");
+  }
+}
+
+}  // namespace
+
+int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
+  const Options& opt = ctx.opt;
+  const bool udp = opt.transport == "udp";
+  const std::string counter_name = udp ? "udp" : "unix_dgram";
+
+  std::optional<Counts> base = CountersBefore(status, opt, counter_name, r);
+  std::vector<int> fds;
+  if (!OpenDatagramSockets(ctx, udp, fds)) return 1;
   auto plans = Plan(opt.spans, opt.connections, ctx.pool.count());
   const double per_sender_rate = opt.rate > 0 ? opt.rate / opt.connections : 0;
   Meter meter;
@@ -374,50 +446,10 @@ int RunDatagram(Context& ctx, StatusClient& status, Result& r) {
   r.send_seconds = Seconds(t_sent - meter.t0);
   for (int f : fds) close(f);
 
-  // Poll the daemon until it has accepted (or rejected) everything sent, or
-  // its count stops growing for --settle seconds, or --drain-timeout passes.
   int64_t t_last = t_sent;
   std::optional<double> cpu_last = ProcessCpuSeconds(opt.pid);
   if (base) {
-    const int64_t deadline = t_sent + static_cast<int64_t>(opt.drain_timeout_s * 1e9);
-    const int64_t settle = static_cast<int64_t>(opt.settle_s * 1e9);
-    uint64_t last_seen = UINT64_MAX;
-    int64_t t_change = MonoNs();
-    bool timed_out = false;
-    for (;;) {
-      auto j = status.Query(opt.timeout_s, &err);
-      int64_t now = MonoNs();
-      std::optional<double> cpu_now = ProcessCpuSeconds(opt.pid);
-      if (!j) {
-        r.warnings.push_back("status query failed while draining: " + err);
-        break;
-      }
-      Counts c = StatusClient::Extract(*j, counter_name);
-      r.accepted_known = true;
-      r.accepted = c.accepted - std::min(c.accepted, base->accepted);
-      r.rejected = c.rejected - std::min(c.rejected, base->rejected);
-      r.daemon_received = c.received - std::min(c.received, base->received);
-      if (udp) r.kernel_drops = c.kernel_drops - std::min(c.kernel_drops, base->kernel_drops);
-      uint64_t progress = r.accepted + r.rejected;
-      if (progress != last_seen) {
-        // The count last changed at or before this poll: the window ends here.
-        t_last = now;
-        cpu_last = cpu_now;
-        last_seen = progress;
-        t_change = now;
-      }
-      if (progress >= r.sent) break;
-      if (now - t_change >= settle) break;
-      if (now >= deadline) {
-        timed_out = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (timed_out) {
-      r.warnings.push_back("the daemon was still accepting spans after --drain-timeout " +
-                           Fixed(opt.drain_timeout_s, 0) + " s");
-    }
+    WaitForAccepted(status, opt, counter_name, *base, t_sent, r, t_last, cpu_last);
     r.wall_seconds = Seconds(t_last - meter.t0);
   } else {
     r.wall_seconds = r.send_seconds;

@@ -9,22 +9,11 @@
 namespace spanvault::cli {
 using nlohmann::json;
 
-int CmdStatus(const Globals& g, bool as_json) {
-  auto client = cli::StreamClient::Connect(StreamSocket(g));
-  if (!client) return Die(client.error().message);
-  if (auto w = client->Write("{\"$status\":true}\n"); !w) return Die(w.error().message);
-  auto line = client->ReadLine(std::chrono::seconds(10));
-  if (!line) return Die(line.error().message);
-  json s = json::parse(*line, nullptr, false);
-  if (!s.is_object()) return Die("unexpected answer: " + *line);
-  if (as_json) {
-    std::printf("%s\n", s.dump(2).c_str());
-    return 0;
-  }
-  std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(), s.value("pid", 0ll),
-              s.value("uptime_seconds", 0ll));
-  // Rates: accepted (transports) and delivered (upstreams) spans per second
-  // over the last minute, or since start when the daemon is younger.
+namespace {
+
+// Rates: accepted (transports) and delivered (upstreams) spans per second
+// over the last minute, or since start when the daemon is younger.
+void PrintTransports(json& s) {
   std::printf("\n%-12s %12s %14s %12s %12s %10s  %s\n", "transport", "received", "accepted_spans", "rate/s (1m)",
               "rejected", "drops", "rejected by reason");
   for (auto& [name, t] : s["transports"].items()) {
@@ -34,25 +23,30 @@ int CmdStatus(const Globals& g, bool as_json) {
                 t.value("accepted_spans", 0ull), t.value("spans_per_second_1m", 0.0), t.value("rejected", 0ull),
                 t.contains("kernel_drops") ? t["kernel_drops"].dump().c_str() : "-", reasons.c_str());
   }
-  // What the listeners refused before decoding (docs/security.md).
-  {
-    const json& in = s["ingest"];
-    std::string refused;
-    for (auto& [k, v] : in["budget_refusals"].items()) {
-      if (v.is_number() && v.get<uint64_t>() > 0) refused += " " + k + "=" + v.dump();
-    }
-    const json& st = s["transports"]["unix_stream"];
-    const json& http = s["transports"]["http"];
-    std::string policy;
-    for (auto& [k, v] : http["refused_by_policy"].items()) {
-      if (v.is_number() && v.get<uint64_t>() > 0) policy += " " + k + "=" + v.dump();
-    }
-    std::printf("\nin flight          %llu of %llu bytes%s%s\n", in.value("inflight_bytes", 0ull),
-                in.value("max_inflight_bytes", 0ull), refused.empty() ? "" : "; refused while full:", refused.c_str());
-    std::printf("connections        stream %llu (%llu refused), http %llu%s%s\n", st.value("connections", 0ull),
-                st.value("connections_refused", 0ull), http.value("connections", 0ull),
-                policy.empty() ? "" : "; http refused by policy:", policy.c_str());
+}
+
+// What the listeners refused before decoding (docs/security.md).
+void PrintIngestRefusals(json& s) {
+  const json& in = s["ingest"];
+  std::string refused;
+  for (auto& [k, v] : in["budget_refusals"].items()) {
+    if (v.is_number() && v.get<uint64_t>() > 0) refused += " " + k + "=" + v.dump();
   }
+  const json& st = s["transports"]["unix_stream"];
+  const json& http = s["transports"]["http"];
+  std::string policy;
+  for (auto& [k, v] : http["refused_by_policy"].items()) {
+    if (v.is_number() && v.get<uint64_t>() > 0) policy += " " + k + "=" + v.dump();
+  }
+  std::printf("\nin flight          %llu of %llu bytes%s%s\n", in.value("inflight_bytes", 0ull),
+              in.value("max_inflight_bytes", 0ull), refused.empty() ? "" : "; refused while full:", refused.c_str());
+  std::printf("connections        stream %llu (%llu refused), http %llu%s%s\n", st.value("connections", 0ull),
+              st.value("connections_refused", 0ull), http.value("connections", 0ull),
+              policy.empty() ? "" : "; http refused by policy:", policy.c_str());
+}
+
+// The buffer's section, with the prices, a damaged store and its salvage.
+void PrintBuffer(json& s) {
   const json& b = s["buffer"];
   std::printf("\nbuffer (%s, durability %s)\n", b.value("state_dir", std::string()).c_str(),
               b.value("durability", std::string()).c_str());
@@ -84,27 +78,54 @@ int CmdStatus(const Globals& g, bool as_json) {
                 sv.value("state", std::string()).c_str(), sv.value("spans", 0ull), sv.value("seconds", 0.0),
                 sv.contains("note") ? "; " : "", sv.value("note", std::string()).c_str());
   }
+}
+
+// One line per upstream, or a note that there is none.
+void PrintUpstreams(json& s) {
   const json& ups = s["upstreams"];
-  if (ups.is_array() && !ups.empty()) {
-    std::printf("\n%-16s %-9s %10s %10s %12s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",
-                "delivered", "rate/s (1m)", "in_flight", "retries", "dead", "last error");
-    for (const json& u : ups) {
-      std::string health = u.value("paused", false) ? "PAUSED" : (u.value("healthy", true) ? "ok" : "FAILING");
-      std::string err = u.value("last_error", std::string());
-      if (!err.empty() && u["last_error_age_seconds"].is_number()) {
-        err += " (" + std::to_string(static_cast<long long>(u["last_error_age_seconds"].get<double>())) + "s ago)";
-      }
-      std::printf("%-16s %-9s %10llu %9.1fs %12llu %12.1f %9llu %8llu %6llu  %s\n",
-                  u.value("name", std::string()).c_str(), health.c_str(), u.value("pending_spans", 0ull),
-                  u.value("oldest_pending_age_seconds", 0.0), u.value("delivered_spans", 0ull),
-                  u.value("delivered_per_second_1m", 0.0), u.value("in_flight_batches", 0ull), u.value("retries", 0ull),
-                  u.value("dead_lettered", 0ull), err.c_str());
-    }
-  } else {
+  if (!ups.is_array() || ups.empty()) {
     std::printf("\nno upstreams configured: spans stay in the buffer (bounded by max_disk_bytes / max_age)\n");
+    return;
   }
+  std::printf("\n%-16s %-9s %10s %10s %12s %12s %9s %8s %6s  %s\n", "upstream", "health", "pending", "oldest",
+              "delivered", "rate/s (1m)", "in_flight", "retries", "dead", "last error");
+  for (const json& u : ups) {
+    std::string health = u.value("paused", false) ? "PAUSED" : (u.value("healthy", true) ? "ok" : "FAILING");
+    std::string err = u.value("last_error", std::string());
+    if (!err.empty() && u["last_error_age_seconds"].is_number()) {
+      err += " (" + std::to_string(static_cast<long long>(u["last_error_age_seconds"].get<double>())) + "s ago)";
+    }
+    std::printf("%-16s %-9s %10llu %9.1fs %12llu %12.1f %9llu %8llu %6llu  %s\n",
+                u.value("name", std::string()).c_str(), health.c_str(), u.value("pending_spans", 0ull),
+                u.value("oldest_pending_age_seconds", 0.0), u.value("delivered_spans", 0ull),
+                u.value("delivered_per_second_1m", 0.0), u.value("in_flight_batches", 0ull), u.value("retries", 0ull),
+                u.value("dead_lettered", 0ull), err.c_str());
+  }
+}
+
+}  // namespace
+
+int CmdStatus(const Globals& g, bool as_json) {
+  auto client = cli::StreamClient::Connect(StreamSocket(g));
+  if (!client) return Die(client.error().message);
+  if (auto w = client->Write("{\"$status\":true}\n"); !w) return Die(w.error().message);
+  auto line = client->ReadLine(std::chrono::seconds(10));
+  if (!line) return Die(line.error().message);
+  json s = json::parse(*line, nullptr, false);
+  if (!s.is_object()) return Die("unexpected answer: " + *line);
+  if (as_json) {
+    std::printf("%s\n", s.dump(2).c_str());
+    return 0;
+  }
+  std::printf("spanvaultd %s  pid %lld  up %llds\n", s.value("version", std::string()).c_str(), s.value("pid", 0ll),
+              s.value("uptime_seconds", 0ll));
+  PrintTransports(s);
+  PrintIngestRefusals(s);
+  PrintBuffer(s);
+  PrintUpstreams(s);
   return 0;
 }
+
 // For monitoring: exit 0 with "ok: ..." or 1 with one line saying what is wrong.
 int CmdCheck(const Globals& g, const CheckArgs& a) {
   auto fail = [](const std::string& why) {

@@ -41,23 +41,22 @@ void NoteFailure(ReloadReport& r, const std::string& name, const std::string& er
   r.failed.push_back({name, error});
 }
 
-void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, ReloadReport& r) {
-  const std::vector<UpstreamConfig>& running = d.config.upstreams;
-  UpstreamDiff diff = DiffUpstreams(running, next);
-  r.unchanged = diff.unchanged;
-  // Forwarders that start below warn themselves (Forwarder::Start).
-  for (const std::string& name : diff.unchanged) upstream::WarnIfCleartextCredentials(*Find(next, name));
+using ForwarderResult = Result<std::unique_ptr<upstream::Forwarder>>;
+
+ForwarderResult CreateForwarder(Daemon::Impl& d, const UpstreamConfig& u) {
   upstream::ForwarderOptions fo;
   fo.max_age = d.config.buffer.max_age;
-  auto create = [&](const UpstreamConfig& u) { return upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo); };
-  // The first upstream may come with this reload; the probes need the
-  // threads too (stopping a forwarder runs on its strand).
-  if (!diff.added.empty() || !diff.changed.empty()) StartUpstreamThreads(d);
+  return upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo);
+}
 
+// Step 2: the changed upstreams whose new settings build a forwarder (a
+// probe, stopped at once); the others keep running with their old settings.
+std::vector<const UpstreamConfig*> ProbeChanged(Daemon::Impl& d, const UpstreamDiff& diff,
+                                                const std::vector<UpstreamConfig>& next, ReloadReport& r) {
   std::vector<const UpstreamConfig*> replace;
   for (const std::string& name : diff.changed) {
     const UpstreamConfig& u = *Find(next, name);
-    auto probe = create(u);
+    auto probe = CreateForwarder(d, u);
     if (!probe) {
       NoteFailure(r, name, probe.error().message, "upstream not reloaded: its old settings stay in force");
       continue;
@@ -65,13 +64,20 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
     (*probe)->Stop(kProbeStop);
     replace.push_back(&u);
   }
+  return replace;
+}
+
+// The added upstreams: a consumer each (from the current head on) and a
+// forwarder, not started yet.
+std::vector<RunningForwarder> CreateAdded(Daemon::Impl& d, const UpstreamDiff& diff,
+                                          const std::vector<UpstreamConfig>& next, ReloadReport& r) {
   std::vector<RunningForwarder> fresh;
   for (const std::string& name : diff.added) {
     if (auto st = d.queue->AddConsumer(name); !st) {
       NoteFailure(r, name, st.error().message, "upstream not added");
       continue;
     }
-    auto f = create(*Find(next, name));
+    auto f = CreateForwarder(d, *Find(next, name));
     if (!f) {
       (void)d.queue->RemoveConsumer(name);
       NoteFailure(r, name, f.error().message, "upstream not added");
@@ -81,27 +87,34 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
     r.added.push_back(name);
     LOG_INFO("new upstream: it receives spans from the current head on", {{"upstream", name}});
   }
+  return fresh;
+}
 
+// Step 3: takes the removed and the replaced upstreams' forwarders out of the
+// list (under the unique lock), for the caller to stop outside it.
+std::vector<RunningForwarder> TakeLeaving(Daemon::Impl& d, const std::vector<std::string>& removed,
+                                          const std::vector<const UpstreamConfig*>& replace) {
+  auto goes = [&](const RunningForwarder& f) {
+    const std::string& name = f.forwarder->name();
+    return Contains(removed, name) ||
+           std::any_of(replace.begin(), replace.end(), [&](const UpstreamConfig* u) { return u->name == name; });
+  };
   std::vector<RunningForwarder> leaving;
-  {
-    std::unique_lock lk(d.forwarders_mu);
-    auto goes = [&](const RunningForwarder& f) {
-      const std::string& name = f.forwarder->name();
-      return Contains(diff.removed, name) ||
-             std::any_of(replace.begin(), replace.end(), [&](const UpstreamConfig* u) { return u->name == name; });
-    };
-    for (auto it = d.forwarders.begin(); it != d.forwarders.end();) {
-      if (goes(*it)) {
-        leaving.push_back(std::move(*it));
-        it = d.forwarders.erase(it);
-      } else {
-        ++it;
-      }
+  std::unique_lock lk(d.forwarders_mu);
+  for (auto it = d.forwarders.begin(); it != d.forwarders.end();) {
+    if (goes(*it)) {
+      leaving.push_back(std::move(*it));
+      it = d.forwarders.erase(it);
+    } else {
+      ++it;
     }
   }
-  StopForwardersInParallel(std::move(leaving), d.config.shutdown_grace);
+  return leaving;
+}
 
-  for (const std::string& name : diff.removed) {
+// The removed upstreams' cursors, once their forwarders stopped.
+void RemoveConsumers(Daemon::Impl& d, const std::vector<std::string>& removed, ReloadReport& r) {
+  for (const std::string& name : removed) {
     if (auto st = d.queue->RemoveConsumer(name); !st) {
       // Stopped, but its cursor still holds spans back until the next start.
       NoteFailure(r, name, "removing its cursor: " + st.error().message, "upstream stopped but its cursor stays");
@@ -110,9 +123,17 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
     r.removed.push_back(name);
     LOG_WARN("upstream removed: its cursor is removed and it holds no spans back", {{"upstream", name}});
   }
-  std::vector<std::string> orphaned;  // changed, and neither settings build a forwarder now
+}
+
+// Step 4: a forwarder for each replaced upstream, from the cursor the old one
+// persisted; when the new settings fail now, the old ones come back. Returns
+// the upstreams left with no forwarder at all.
+std::vector<std::string> RecreateChanged(Daemon::Impl& d, const std::vector<const UpstreamConfig*>& replace,
+                                         const std::vector<UpstreamConfig>& running,
+                                         std::vector<RunningForwarder>& fresh, ReloadReport& r) {
+  std::vector<std::string> orphaned;
   for (const UpstreamConfig* u : replace) {
-    auto f = create(*u);
+    auto f = CreateForwarder(d, *u);
     if (f) {
       fresh.push_back({std::move(*f), d.next_instance++});
       r.changed.push_back(u->name);
@@ -123,7 +144,7 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
     NoteFailure(r, u->name, f.error().message, "upstream not reloaded: its old settings are restored");
     // The new settings built a forwarder a moment ago (a header file removed
     // since?): the old ones come back.
-    if (auto back = create(*Find(running, u->name))) {
+    if (auto back = CreateForwarder(d, *Find(running, u->name))) {
       fresh.push_back({std::move(*back), d.next_instance++});
     } else {
       LOG_ERROR("upstream has no forwarder until the next reload or restart; its spans stay buffered",
@@ -131,11 +152,15 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
       orphaned.push_back(u->name);
     }
   }
-  for (auto& f : fresh) f.forwarder->Start();
+  return orphaned;
+}
 
-  // What runs now, in the new file's order: the new settings where they
-  // apply, the old ones where they failed. An orphaned upstream is left out,
-  // so that the next reload adds it again (from its cursor, which stays).
+// What runs now, in the new file's order: the new settings where they
+// apply, the old ones where they failed. An orphaned upstream is left out,
+// so that the next reload adds it again (from its cursor, which stays).
+std::vector<UpstreamConfig> RunningNow(const std::vector<UpstreamConfig>& next,
+                                       const std::vector<UpstreamConfig>& running, const ReloadReport& r,
+                                       const std::vector<std::string>& orphaned) {
   std::vector<UpstreamConfig> now;
   for (const UpstreamConfig& u : next) {
     if (Contains(r.added, u.name) || Contains(r.changed, u.name) || Contains(r.unchanged, u.name)) {
@@ -144,6 +169,12 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
       now.push_back(*old);
     }
   }
+  return now;
+}
+
+// The forwarders' list in the order of `now` (any left over at the end) and
+// the running config's upstreams.
+void InstallForwarders(Daemon::Impl& d, std::vector<RunningForwarder> fresh, std::vector<UpstreamConfig> now) {
   std::unique_lock lk(d.forwarders_mu);
   std::map<std::string, RunningForwarder> by_name;
   for (auto& f : d.forwarders) by_name[f.forwarder->name()] = std::move(f);
@@ -157,6 +188,26 @@ void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, Re
   }
   for (auto& [name, f] : by_name) d.forwarders.push_back(std::move(f));
   d.config.upstreams = std::move(now);
+}
+
+// Steps 2 to 4 of the order at the top of this file.
+void ApplyUpstreams(Daemon::Impl& d, const std::vector<UpstreamConfig>& next, ReloadReport& r) {
+  const std::vector<UpstreamConfig>& running = d.config.upstreams;
+  UpstreamDiff diff = DiffUpstreams(running, next);
+  r.unchanged = diff.unchanged;
+  // Forwarders that start below warn themselves (Forwarder::Start).
+  for (const std::string& name : diff.unchanged) upstream::WarnIfCleartextCredentials(*Find(next, name));
+  // The first upstream may come with this reload; the probes need the
+  // threads too (stopping a forwarder runs on its strand).
+  if (!diff.added.empty() || !diff.changed.empty()) StartUpstreamThreads(d);
+
+  std::vector<const UpstreamConfig*> replace = ProbeChanged(d, diff, next, r);
+  std::vector<RunningForwarder> fresh = CreateAdded(d, diff, next, r);
+  StopForwardersInParallel(TakeLeaving(d, diff.removed, replace), d.config.shutdown_grace);
+  RemoveConsumers(d, diff.removed, r);
+  std::vector<std::string> orphaned = RecreateChanged(d, replace, running, fresh, r);
+  for (auto& f : fresh) f.forwarder->Start();
+  InstallForwarders(d, std::move(fresh), RunningNow(next, running, r, orphaned));
 }
 
 ReloadReport ReloadLocked(Daemon::Impl& d, const Config& next) {

@@ -1,5 +1,6 @@
-// Helpers shared by the tests: temp dirs that clean up after themselves, and
-// the one way tests wait (on a condition, never a fixed sleep).
+// Helpers shared by the tests: temp dirs that clean up after themselves, the
+// one way tests wait (on a condition, never a fixed sleep), and test data
+// used by more than one suite.
 #pragma once
 
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+
+#include "span/batch.h"
 
 namespace spanvault::testing {
 
@@ -58,5 +61,18 @@ bool WaitFor(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(
   }
   return cond();
 }
+
+// Whether thread `tid` of this process (gettid()) is asleep in the kernel on
+// a futex — waiting on a mutex or a condition variable — rather than
+// running or returned: how a test sees that a call blocks without guessing
+// a delay. Reads /proc/self/task/TID/stat (state S) and, where the kernel
+// lets it, /proc/self/task/TID/syscall (the futex call).
+bool ThreadWaitsOnFutex(pid_t tid);
+
+// A quarantine entry as ingest makes one for a refused payload: a syntax
+// error at element `i`, reason "bad json <i>", excerpt "{oops", from UDP,
+// received at 1'700'000'000'000'000'000 + i ns. Header-only types: no
+// library to link.
+span::Batch::Quarantined MakeRejection(int i);
 
 }  // namespace spanvault::testing

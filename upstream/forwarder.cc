@@ -29,6 +29,10 @@ void Forwarder::Impl::Pump() {
   if (unfinished >= slots || batches.size() >= slots * kTrackedPerSlot) return;
   const uint64_t next = queue.next_seq();
   if (next <= read_pos) return;
+  {
+    std::lock_guard lk(stats_mu);
+    pending_times.SawUnread(read_pos, next, NowNanos());
+  }
   const uint64_t available = next - read_pos;
   if (available < config.batch_max_spans && !linger_expired) {
     ArmLinger();
@@ -63,11 +67,20 @@ void Forwarder::Impl::OnRead(uint64_t next, Result<buffer::RecordBatch> records)
     // Everything in [read_pos, next) was dropped by the buffer's bounds.
     batches[read_pos] = BatchState{next, 0, true};
     read_pos = next;
+    {
+      std::lock_guard lk(stats_mu);
+      pending_times.OnReadPosition(read_pos);
+    }
     AdvanceAcks();
   } else {
     const uint64_t first = read_pos;
     const uint64_t end = records->entries.back().seq + 1;
     read_pos = end;
+    {
+      std::lock_guard lk(stats_mu);
+      pending_times.OnRead(*records);
+      pending_times.OnReadPosition(read_pos);
+    }
     batches[first] = BatchState{end, 1, false};
     ++unfinished;
     in_flight = unfinished;

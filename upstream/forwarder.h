@@ -26,8 +26,11 @@
 // call (reading batches, acks, dead letters) runs on the span queue's worker
 // thread and posts its result back onto the strand: no RocksDB I/O on the
 // io_context's threads. Notify(), Stop(), GetStats() and DeliveredSpans()
-// may be called from any thread (GetStats reads one span from the disk: not
-// from an Asio I/O thread that must not wait).
+// may be called from any thread (Stop, which blocks, not from the
+// io_context's threads). None of them touches the disk: GetStats may run on
+// an Asio I/O thread ($status, /metrics); its oldest_pending_ns comes from
+// the receive times of the spans the forwarder read, kept until they are
+// acknowledged.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -59,10 +62,14 @@ struct ForwarderStats {
   std::string last_error;     // e.g. "HTTP 503", "connect 127.0.0.1:9: Connection refused"
   int64_t last_error_ns = 0;  // 0: none since start
   int64_t last_success_ns = 0;
-  uint64_t acked_seq = 0;         // the persisted cursor
-  uint64_t read_seq = 0;          // next seq to read
-  uint64_t pending_spans = 0;     // buffered spans this upstream still needs
-  int64_t oldest_pending_ns = 0;  // receive time of the oldest of them (0: none)
+  uint64_t acked_seq = 0;      // the persisted cursor
+  uint64_t read_seq = 0;       // next seq to read
+  uint64_t pending_spans = 0;  // buffered spans this upstream still needs
+  // Receive time of the oldest of them (0: none): of the first buffered span
+  // at or above the cursor, from what the forwarder read; for spans it has
+  // not read yet (at most `linger` after their commit, or while reads fail),
+  // when it first saw them in the queue.
+  int64_t oldest_pending_ns = 0;
   uint64_t in_flight_batches = 0;
   uint64_t delivered_spans = 0;  // since start
   uint64_t delivered_batches = 0;
@@ -98,8 +105,7 @@ class Forwarder {
   void Stop(std::chrono::milliseconds grace);
 
   ForwarderStats GetStats() const;
-  // GetStats().delivered_spans without touching the buffer: for callers on
-  // an Asio I/O thread (the rate sampler).
+  // GetStats().delivered_spans alone, cheaper (the rate sampler).
   uint64_t DeliveredSpans() const;
   const std::string& name() const;
 

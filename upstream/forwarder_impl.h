@@ -17,8 +17,8 @@
 // thread. Handlers and buffer callbacks hold a shared_ptr to the Impl, and
 // `busy` counts them, so Stop() returns only once none is in flight and a
 // Forwarder can be destroyed with requests in flight (Stop() cancels them
-// first). stats_mu guards `stats` (GetStats from any thread); stop_mu the
-// drained flag.
+// first). stats_mu guards `stats` and `pending_times` (GetStats from any
+// thread, without reading the store); stop_mu the drained flag.
 #pragma once
 
 #include <atomic>
@@ -39,6 +39,7 @@
 #include "upstream/encoder.h"
 #include "upstream/forwarder.h"
 #include "upstream/http_client.h"
+#include "upstream/pending_times.h"
 #include "upstream/retry_policy.h"
 
 namespace spanvault::upstream {
@@ -130,6 +131,9 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   mutable std::mutex stats_mu;
   ForwarderStats stats;
+  // The receive times of the spans read and not yet acknowledged, kept from
+  // OnRead, Pump and OnAcked: GetStats' oldest_pending_ns (pending_times.h).
+  forwarder_internal::PendingTimes pending_times;
 
   double Random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 

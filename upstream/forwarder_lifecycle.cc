@@ -62,6 +62,7 @@ void Forwarder::Impl::OnAcked(uint64_t until, const Status& st) {
     acked = std::max(acked, until);
     std::lock_guard lk(stats_mu);
     stats.acked_seq = acked;
+    pending_times.OnAcked(acked);
   }
   if (stopping) {
     MaybeDrained();
@@ -219,19 +220,21 @@ uint64_t Forwarder::DeliveredSpans() const {
 }
 
 ForwarderStats Forwarder::GetStats() const {
+  // In memory only (the queue's getters and what the forwarder keeps): safe
+  // on an Asio I/O thread.
+  const buffer::Stats q = impl_->queue.GetStats();
   ForwarderStats s;
+  uint64_t from = 0;
   {
     std::lock_guard lk(impl_->stats_mu);
     s = impl_->stats;
+    from = std::max(s.acked_seq, q.head_seq);
+    s.pending_spans = q.next_seq > from ? q.next_seq - from : 0;
+    if (s.pending_spans > 0) s.oldest_pending_ns = impl_->pending_times.Oldest(from);
   }
+  // Committed a moment ago and not seen by the forwarder yet: received by now.
+  if (s.pending_spans > 0 && s.oldest_pending_ns == 0) s.oldest_pending_ns = NowNanos();
   s.in_flight_batches = impl_->in_flight.load();
-  buffer::Stats q = impl_->queue.GetStats();
-  uint64_t from = std::max(s.acked_seq, q.head_seq);
-  s.pending_spans = q.next_seq > from ? q.next_seq - from : 0;
-  if (s.pending_spans > 0) {
-    // One span from the disk: GetStats is for threads that may block.
-    if (auto r = impl_->queue.Read(from, 1, 1); r && !r->empty()) s.oldest_pending_ns = r->front().received_ns;
-  }
   return s;
 }
 

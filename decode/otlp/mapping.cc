@@ -233,18 +233,7 @@ void SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initial
   }
 }
 
-void SpanWriter::Write() {
-  Classify();
-  std::string tmp;
-  out_.append("{\"trace_id\":");
-  AppendHex(span_.trace_id, out_);
-  out_.append(",\"span_id\":");
-  AppendHex(span_.span_id, out_);
-  ObjectOut o{out_, /*first=*/false};
-  if (span_.parent_span_id.valid && span_.parent_span_id.len > 0 && !span_.parent_span_id.AllZero()) {
-    o.Key("parent_span_id");
-    AppendHex(span_.parent_span_id, out_);
-  }
+std::string_view SpanWriter::WriteName(ObjectOut& o, std::string& tmp) {
   std::string_view name = ValidUtf8(span_.name, tmp);
   std::string_view name_overflow;
   if (name.empty()) name = "(unnamed)";
@@ -254,23 +243,25 @@ void SpanWriter::Write() {
   }
   o.Key("name");
   AppendString(name, out_);
+  return name_overflow;
+}
 
-  std::string model, provider;
-  bool has_model = FirstString(
-      {Attr::kLfModelName, Attr::kGenAiResponseModel, Attr::kGenAiRequestModel, Attr::kLlmModelName}, model);
+SpanWriter::ModelAndProvider SpanWriter::FindModelAndProvider() {
+  ModelAndProvider m;
+  m.has_model = FirstString(
+      {Attr::kLfModelName, Attr::kGenAiResponseModel, Attr::kGenAiRequestModel, Attr::kLlmModelName}, m.model);
   for (Attr a : {Attr::kGenAiProviderName, Attr::kGenAiSystem, Attr::kLlmProvider, Attr::kLlmSystem}) {
     int32_t idx = Slot(slot_, a);
-    if (ShortString(idx, provider)) {
-      provider = NormalizeProvider(provider);
+    if (ShortString(idx, m.provider)) {
+      m.provider = NormalizeProvider(m.provider);
       Use(idx);
       break;
     }
   }
-  o.Key("type");
-  out_.push_back('"');
-  out_.append(DecideType(has_model));
-  out_.push_back('"');
+  return m;
+}
 
+void SpanWriter::WriteTimes(ObjectOut& o) {
   uint64_t start = span_.start_time_unix_nano, end = span_.end_time_unix_nano;
   start_ok_ = start != 0 && start <= kMaxTimeNs;
   end_ok_ = end != 0 && end <= kMaxTimeNs && (!start_ok_ || end >= start);
@@ -286,40 +277,27 @@ void SpanWriter::Write() {
     AppendRfc3339(static_cast<int64_t>(end), out_);
     out_.push_back('"');
   }
-  WriteStatus(o);
-  if (has_model) {
-    o.Key("model");
-    AppendString(model, out_);
-  }
-  if (!provider.empty()) {
-    o.Key("provider");
-    AppendString(provider, out_);
-  }
-  WriteModelParameters(o);
+}
 
-  UsageInputs ui{pool_, slot_.data(), consumed_, span_.attrs.begin, provider == "anthropic"};
-  WriteUsageAndCost(ui, o, out_);
+SpanWriter::Identity SpanWriter::CollectIdentity() {
+  Identity id;
+  CollectTags(id.tags);
+  id.has_session = FirstString({Attr::kLfSessionId, Attr::kSessionId, Attr::kConversationId}, id.session);
+  id.has_user = FirstString({Attr::kLfUserId, Attr::kUserId}, id.user);
+  id.has_env = FirstString({Attr::kLfEnvironment}, id.environment) ||
+               ResourceString({"deployment.environment.name", "deployment.environment"}, id.environment);
+  id.has_release = FirstString({Attr::kLfRelease}, id.release) || ResourceString({"service.version"}, id.release);
+  id.has_service = ResourceString({"service.name"}, id.service);
+  return id;
+}
 
-  WriteContent(o, "input", {Attr::kLfInput, Attr::kGenAiInputMessages, Attr::kInputValue, Attr::kGenAiPrompt});
-  WriteContent(o, "output", {Attr::kLfOutput, Attr::kGenAiOutputMessages, Attr::kOutputValue, Attr::kGenAiCompletion});
-
-  std::vector<std::string> tags;
-  CollectTags(tags);
-  std::string session, user, environment, release, service;
-  bool has_session = FirstString({Attr::kLfSessionId, Attr::kSessionId, Attr::kConversationId}, session);
-  bool has_user = FirstString({Attr::kLfUserId, Attr::kUserId}, user);
-  bool has_env = FirstString({Attr::kLfEnvironment}, environment) ||
-                 ResourceString({"deployment.environment.name", "deployment.environment"}, environment);
-  bool has_release = FirstString({Attr::kLfRelease}, release) || ResourceString({"service.version"}, release);
-  bool has_service = ResourceString({"service.name"}, service);
-
-  WriteAttributes(o, name_overflow);
-  if (!tags.empty()) {
+void SpanWriter::WriteIdentity(ObjectOut& o, const Identity& id) {
+  if (!id.tags.empty()) {
     o.Key("tags");
     out_.push_back('[');
-    for (size_t i = 0; i < tags.size(); ++i) {
+    for (size_t i = 0; i < id.tags.size(); ++i) {
       if (i) out_.push_back(',');
-      AppendString(tags[i], out_);
+      AppendString(id.tags[i], out_);
     }
     out_.push_back(']');
   }
@@ -328,11 +306,53 @@ void SpanWriter::Write() {
     o.Key(k);
     AppendString(v, out_);
   };
-  opt(has_session, "session_id", session);
-  opt(has_user, "user_id", user);
-  opt(has_env, "environment", environment);
-  opt(has_release, "release", release);
-  opt(has_service, "service", service);
+  opt(id.has_session, "session_id", id.session);
+  opt(id.has_user, "user_id", id.user);
+  opt(id.has_env, "environment", id.environment);
+  opt(id.has_release, "release", id.release);
+  opt(id.has_service, "service", id.service);
+}
+
+void SpanWriter::Write() {
+  Classify();
+  out_.append("{\"trace_id\":");
+  AppendHex(span_.trace_id, out_);
+  out_.append(",\"span_id\":");
+  AppendHex(span_.span_id, out_);
+  ObjectOut o{out_, /*first=*/false};
+  if (span_.parent_span_id.valid && span_.parent_span_id.len > 0 && !span_.parent_span_id.AllZero()) {
+    o.Key("parent_span_id");
+    AppendHex(span_.parent_span_id, out_);
+  }
+  std::string tmp;
+  std::string_view name_overflow = WriteName(o, tmp);
+
+  ModelAndProvider m = FindModelAndProvider();
+  o.Key("type");
+  out_.push_back('"');
+  out_.append(DecideType(m.has_model));
+  out_.push_back('"');
+  WriteTimes(o);
+  WriteStatus(o);
+  if (m.has_model) {
+    o.Key("model");
+    AppendString(m.model, out_);
+  }
+  if (!m.provider.empty()) {
+    o.Key("provider");
+    AppendString(m.provider, out_);
+  }
+  WriteModelParameters(o);
+
+  UsageInputs ui{pool_, slot_.data(), consumed_, span_.attrs.begin, m.provider == "anthropic"};
+  WriteUsageAndCost(ui, o, out_);
+
+  WriteContent(o, "input", {Attr::kLfInput, Attr::kGenAiInputMessages, Attr::kInputValue, Attr::kGenAiPrompt});
+  WriteContent(o, "output", {Attr::kLfOutput, Attr::kGenAiOutputMessages, Attr::kOutputValue, Attr::kGenAiCompletion});
+
+  Identity id = CollectIdentity();
+  WriteAttributes(o, name_overflow);
+  WriteIdentity(o, id);
   out_.push_back('}');
 }
 

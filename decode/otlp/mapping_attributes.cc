@@ -103,6 +103,12 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
 }
 
 void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
+  WriteOtelFields(a, name_overflow);
+  WriteOtelEvents(a);
+  WriteOtelLinks(a);
+}
+
+void SpanWriter::WriteOtelFields(ObjectOut& a, std::string_view name_overflow) {
   if (auto kind = SpanKindName(span_.kind); !kind.empty()) {
     a.Key("otel.span.kind");
     AppendString(kind, out_);
@@ -159,6 +165,10 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     a.Key(name);
     AppendUint(n, out_);
   }
+}
+
+// Every event but the one written as the exception (exception_event_).
+void SpanWriter::WriteOtelEvents(ObjectOut& a) {
   bool any_event = false;
   for (size_t i = 0; i < span_.events.size() && !Full(); ++i) {
     if (static_cast<int32_t>(i) == exception_event_) continue;
@@ -189,33 +199,35 @@ void SpanWriter::WriteOtelExtras(ObjectOut& a, std::string_view name_overflow) {
     out_.push_back('}');
   }
   if (any_event) out_.push_back(']');
-  if (!span_.links.empty()) {
-    a.Key("otel.links");
-    out_.push_back('[');
-    for (size_t i = 0; i < span_.links.size() && !Full(); ++i) {
-      const LinkData& l = span_.links[i];
-      if (i) out_.push_back(',');
-      out_.append("{\"trace_id\":");
-      AppendHex(l.trace_id, out_);
-      out_.append(",\"span_id\":");
-      AppendHex(l.span_id, out_);
-      if (!l.trace_state.empty()) {
-        out_.append(",\"trace_state\":");
-        AppendString(l.trace_state, out_);
-      }
-      if (l.attrs.end > l.attrs.begin) {
-        out_.append(",\"attributes\":{");
-        ObjectOut la{out_};
-        for (uint32_t j = l.attrs.begin; j < l.attrs.end && !Full(); ++j) {
-          la.Key(pool_.kvs[j].key);
-          WriteValue(pool_.kvs[j].value, 6);
-        }
-        out_.push_back('}');
+}
+
+void SpanWriter::WriteOtelLinks(ObjectOut& a) {
+  if (span_.links.empty()) return;
+  a.Key("otel.links");
+  out_.push_back('[');
+  for (size_t i = 0; i < span_.links.size() && !Full(); ++i) {
+    const LinkData& l = span_.links[i];
+    if (i) out_.push_back(',');
+    out_.append("{\"trace_id\":");
+    AppendHex(l.trace_id, out_);
+    out_.append(",\"span_id\":");
+    AppendHex(l.span_id, out_);
+    if (!l.trace_state.empty()) {
+      out_.append(",\"trace_state\":");
+      AppendString(l.trace_state, out_);
+    }
+    if (l.attrs.end > l.attrs.begin) {
+      out_.append(",\"attributes\":{");
+      ObjectOut la{out_};
+      for (uint32_t j = l.attrs.begin; j < l.attrs.end && !Full(); ++j) {
+        la.Key(pool_.kvs[j].key);
+        WriteValue(pool_.kvs[j].value, 6);
       }
       out_.push_back('}');
     }
-    out_.push_back(']');
+    out_.push_back('}');
   }
+  out_.push_back(']');
 }
 
 }  // namespace spanvault::otlp::internal

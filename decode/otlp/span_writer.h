@@ -54,13 +54,39 @@ class SpanWriter {
   bool FirstString(std::initializer_list<Attr> attrs, std::string& out);
   bool ResourceString(std::initializer_list<std::string_view> keys, std::string& out);
 
+  // Write()'s steps, in its order (each lookup marks what it takes as
+  // consumed, so that WriteAttributes leaves it out).
+  // `name`, cut at kMaxNameBytes; returns the whole name when it was cut
+  // (it may point into `tmp`).
+  std::string_view WriteName(ObjectOut& o, std::string& tmp);
+  struct ModelAndProvider {
+    bool has_model = false;
+    std::string model, provider;  // provider normalised; "" when none
+  };
+  ModelAndProvider FindModelAndProvider();
+  void WriteTimes(ObjectOut& o);
+  // The tags and the identity fields (session, user, environment, release,
+  // service), looked up before the attributes are written.
+  struct Identity {
+    std::vector<std::string> tags;
+    std::string session, user, environment, release, service;
+    bool has_session = false, has_user = false, has_env = false, has_release = false, has_service = false;
+  };
+  Identity CollectIdentity();
+  void WriteIdentity(ObjectOut& o, const Identity& id);
+
   std::string_view DecideType(bool has_model);
   void WriteStatus(ObjectOut& o);
   void WriteModelParameters(ObjectOut& o);
   void WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
   void CollectTags(std::vector<std::string>& tags);
   void WriteAttributes(ObjectOut& o, std::string_view name_overflow);
+  // The otel.* keys of `attributes`: WriteOtelFields (kind, scope, state,
+  // raw times, dropped counts), then the events and the links.
   void WriteOtelExtras(ObjectOut& a, std::string_view name_overflow);
+  void WriteOtelFields(ObjectOut& a, std::string_view name_overflow);
+  void WriteOtelEvents(ObjectOut& a);
+  void WriteOtelLinks(ObjectOut& a);
 
   const Pool& pool_;
   const ResourceData& resource_;

@@ -17,16 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-span::Batch::Quarantined MakeRejection(int i) {
-  span::Batch::Quarantined q;
-  q.rejection.kind = span::RejectKind::kSyntax;
-  q.rejection.index = i;
-  q.rejection.reason = "bad json " + std::to_string(i);
-  q.rejection.excerpt = "{oops";
-  q.source.transport = span::Transport::kUdp;
-  q.received_ns = 1'700'000'000'000'000'000 + i;
-  return q;
-}
+using testing::MakeRejection;  // tests/test_util.h
 
 StoreResult AppendAndWait(SpanQueue& q, span::Batch b) {
   std::promise<StoreResult> p;

@@ -49,16 +49,7 @@ span::Batch MakeBatch(int n, int64_t received_ns, const std::string& tag = "s") 
   return b;
 }
 
-span::Batch::Quarantined MakeRejection(int i) {
-  span::Batch::Quarantined q;
-  q.rejection.kind = span::RejectKind::kSyntax;
-  q.rejection.index = i;
-  q.rejection.reason = "bad json " + std::to_string(i);
-  q.rejection.excerpt = "{oops";
-  q.source.transport = span::Transport::kUdp;
-  q.received_ns = 1'700'000'000'000'000'000 + i;
-  return q;
-}
+using testing::MakeRejection;  // tests/test_util.h
 
 StoreResult AppendAndWait(SpanQueue& q, span::Batch b, bool fsync = false) {
   std::promise<StoreResult> p;
@@ -895,12 +886,16 @@ TEST(SpanQueueTest, AppendBlocksAtThePendingBoundUntilTheWriterCatchesUp) {
   writer_held.get_future().wait();
   q->Append(MakeBatch(1, T(1), "a"), false, nullptr);  // an empty queue always takes one
   std::atomic<bool> second_returned{false};
+  std::atomic<pid_t> second_tid{0};
   std::thread t([&] {
+    second_tid = gettid();
     q->Append(MakeBatch(1, T(1), "b"), false, nullptr);
     second_returned = true;
   });
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(second_returned.load());  // over the bound while the writer is held
+  // Over the bound while the writer is held: the call sleeps (on the
+  // queue's condition variable) instead of returning.
+  ASSERT_TRUE(WaitFor([&] { return second_returned || (second_tid != 0 && testing::ThreadWaitsOnFutex(second_tid)); }));
+  EXPECT_FALSE(second_returned.load());
   gate.set_value();
   t.join();
   EXPECT_TRUE(second_returned.load());
@@ -981,11 +976,8 @@ TEST(SpanQueueLazyDeleteTest, FlushDropsDeliveredSpansAndWritesNoRangeTombstone)
   const uint64_t head = q->GetStats().head_seq;
   ASSERT_EQ(head, uint64_t{kRound} * kDeliveredRounds + 1);
   // The idle flush writes the kept spans (~12 MB) to a table file.
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (SstBytes(dir.path() / internal::kSpansDbDir) < 10'000'000 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_GE(SstBytes(dir.path() / internal::kSpansDbDir), 10'000'000u) << "the idle flush did not happen";
+  ASSERT_TRUE(WaitFor([&] { return SstBytes(dir.path() / internal::kSpansDbDir) >= 10'000'000; }, 20s))
+      << "the idle flush did not happen";
   q->Close();
   q.reset();
 
@@ -1027,6 +1019,41 @@ TEST(SpanQueueLazyDeleteTest, FlushDropsDeliveredSpansAndWritesNoRangeTombstone)
 namespace spanvault::buffer {
 namespace {
 
+// The levels of the spans database's table files as its MANIFEST says now,
+// followed by a RocksDB secondary instance (which the queue's own instance
+// allows, as for OpenReadOnly) kept in `secondary_dir`.
+class SpansDbLevels {
+ public:
+  SpansDbLevels(const fs::path& spans_dir, const fs::path& secondary_dir) {
+    rocksdb::DB* raw = nullptr;
+    if (rocksdb::DB::OpenAsSecondary(internal::MakeDbOptions(), spans_dir.string(), secondary_dir.string(),
+                                     internal::SpansDbDescriptors(nullptr), &handles_, &raw)
+            .ok()) {
+      db_.reset(raw);
+    }
+  }
+  ~SpansDbLevels() {
+    if (!db_) return;
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+  bool ok() const { return db_ != nullptr; }
+
+  // Table files below L0 now (0 when the MANIFEST cannot be followed).
+  size_t FilesBelowL0() {
+    if (!db_ || !db_->TryCatchUpWithPrimary().ok()) return 0;
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(handles_.front(), &meta);
+    size_t below = 0;
+    for (const auto& level : meta.levels) below += level.level > 0 ? level.files.size() : 0;
+    return below;
+  }
+
+ private:
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
 // Table files wholly below the head are dropped without waiting for a
 // compaction to read them, by the store thread (ReclaimBelow hands it the head
 // every 64 MiB acknowledged). Only files below L0 qualify: ~140 MB fill four
@@ -1053,7 +1080,14 @@ TEST(SpanQueueLazyDeleteTest, TableFilesBelowTheHeadAreDroppedAfterAcks) {
   append(140);
   ASSERT_TRUE(WaitFor([&] { return SstBytes(dir.path() / internal::kSpansDbDir) >= 120'000'000; }, 30s))
       << "the memtables were not flushed";
-  std::this_thread::sleep_for(1s);  // the move below L0, a metadata change right after the fourth flush
+  // The move below L0 is a metadata change right after the fourth flush:
+  // seen in the MANIFEST through a secondary instance.
+  {
+    testing::TempDir secondary;
+    SpansDbLevels levels(dir.path() / internal::kSpansDbDir, secondary.path());
+    ASSERT_TRUE(levels.ok());
+    ASSERT_TRUE(WaitFor([&] { return levels.FilesBelowL0() > 0; }, 30s, 50ms)) << "no table file was moved below L0";
+  }
   const uint64_t flushed = SstBytes(dir.path() / internal::kSpansDbDir);
   ASSERT_TRUE(q->Ack("up", q->next_seq()));
   EXPECT_TRUE(WaitFor([&] { return SstBytes(dir.path() / internal::kSpansDbDir) + 20'000'000 < flushed; }, 20s))

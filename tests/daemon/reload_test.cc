@@ -319,7 +319,9 @@ TEST_F(ReloadTest, ControlLineReloadWaitingForAForwarderStallsNoOtherConnection)
   const auto t0 = std::chrono::steady_clock::now();
   // A barrier right behind the reload on the same connection: answered after it.
   ASSERT_TRUE(client.Write("{\"$reload\":true}\n" + Span("behind") + "\n{\"$sync\":7}\n").has_value());
-  std::this_thread::sleep_for(100ms);  // the reload is running
+  // The reload is running once it took the old forwarder out of the list
+  // (it is stopping it now, waiting for the request in flight).
+  ASSERT_TRUE(spanvault::testing::WaitFor([&] { return Status()["upstreams"].empty(); }, 10s));
 
   auto other = Connect();
   nlohmann::json answer = SendSync(other, Spans(Ids("o", 3)), 9);

@@ -404,12 +404,23 @@ TEST_F(HttpTest, StopAnswersRequestsAlreadyReadAndClosesIdleOnes) {
   // A request whose body is still arriving when Stop begins is read and answered.
   int fd = RawConnect(Port());
   std::string body = Span("late");
-  std::string head = "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
-                     "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  // Expect: 100-continue, so that the client sees when the listener has
+  // read the header and waits for the body.
+  std::string head =
+      "POST /v1/spans HTTP/1.1\r\n" + HostLine(Port()) +
+      "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n";
   ASSERT_EQ(write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string interim;
+  while (interim.find("\r\n\r\n") == std::string::npos) {
+    char ch;
+    ASSERT_EQ(recv(fd, &ch, 1, 0), 1) << "no 100 Continue; got: " << interim;
+    interim += ch;
+  }
+  ASSERT_EQ(interim.substr(0, 12), "HTTP/1.1 100");
   std::thread stopper([&] { StopDaemon(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Stop has begun once it closed the idle connection.
+  ASSERT_TRUE(WaitClosed(idle.socket().native_handle(), std::chrono::seconds(10)));
   ASSERT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
   char buf[4096];
   ssize_t n = recv(fd, buf, sizeof buf, 0);
@@ -418,7 +429,6 @@ TEST_F(HttpTest, StopAnswersRequestsAlreadyReadAndClosesIdleOnes) {
   EXPECT_NE(got.find("Connection: close"), std::string::npos);
   stopper.join();
   close(fd);
-  EXPECT_TRUE(WaitClosed(idle.socket().native_handle(), std::chrono::seconds(1)));
   auto spans = StoredSpans();
   ASSERT_EQ(spans.size(), 1u);
   EXPECT_EQ(spans[0]["span_id"], "late");

@@ -22,6 +22,7 @@
 #include "tests/upstream/fake_backend.h"
 #include "tests/upstream/forward_harness.h"
 #include "tests/upstream/tls_cert.h"
+#include "upstream/pending_times.h"
 
 namespace spanvault::upstream {
 namespace {
@@ -420,6 +421,88 @@ TEST(ForwarderTest, CreateRefusesBadSettings) {
   auto g = Forwarder::Create(ioc, h.queue(), c);
   ASSERT_FALSE(g);
   EXPECT_NE(g.error().message.find("SV_FORWARDER_TEST_UNSET"), std::string::npos);
+}
+
+// Appends n spans received at `received_ns` and waits until they are durable.
+void AppendReceivedAt(buffer::SpanQueue& q, size_t n, int64_t received_ns, const std::string& prefix) {
+  span::Batch b;
+  b.received_ns = received_ns;
+  for (size_t i = 0; i < n; ++i) {
+    std::string json = R"({"span_id":")" + prefix + "-" + std::to_string(i) + R"(","trace_id":"t","name":"llm.call"})";
+    b.spans.push_back({static_cast<uint32_t>(b.data.size()), static_cast<uint32_t>(json.size())});
+    b.data += json;
+  }
+  std::promise<buffer::StoreResult> done;
+  q.Append(std::move(b), true, [&](const buffer::StoreResult& r) { done.set_value(r); });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r.ok) << r.error;
+}
+
+// oldest_pending_ns is the receive time of the first span the upstream has
+// not acknowledged, as a read of that span would give it; GetStats keeps it
+// from what the forwarder read and does not read the store for it (it runs
+// on the daemon's I/O threads): it still answers once the queue is closed.
+TEST(ForwarderTest, OldestPendingIsTheFirstUnacknowledgedSpansReceiveTimeFromMemory) {
+  FakeBackend backend;
+  backend.Start();
+  backend.SetDown(true);
+  Harness h;
+  const int64_t t0 = NowNanos() - 3600LL * 1000000000;
+  AppendReceivedAt(h.queue(), 10, t0, "old");
+  AppendReceivedAt(h.queue(), 10, t0 + 60LL * 1000000000, "newer");
+  Forwarder& f = h.Add(Config(backend));
+  ASSERT_TRUE(WaitFor([&] { return f.GetStats().failed_attempts >= 1; }));
+  ForwarderStats s = f.GetStats();
+  EXPECT_EQ(s.pending_spans, 20u);
+  EXPECT_EQ(s.oldest_pending_ns, t0);
+  f.Stop(0ms);
+  h.queue().Close();
+  EXPECT_EQ(f.GetStats().oldest_pending_ns, t0) << "kept in memory, not read from the (closed) store";
+}
+
+TEST(ForwarderTest, OldestPendingIsZeroOnceEverythingIsAcknowledged) {
+  FakeBackend backend;
+  backend.Start();
+  Harness h;
+  Forwarder& f = h.Add(Config(backend));
+  AppendReceivedAt(h.queue(), 30, NowNanos() - 1000000000, "a");
+  ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
+  ForwarderStats s = f.GetStats();
+  EXPECT_EQ(s.pending_spans, 0u);
+  EXPECT_EQ(s.oldest_pending_ns, 0);
+}
+
+// The receive times the forwarder keeps (pending_times.h), case by case.
+TEST(PendingTimesTest, OldestIsTheFirstSpanAtOrAboveFrom) {
+  using forwarder_internal::PendingTimes;
+  auto batch = [](std::vector<std::pair<uint64_t, int64_t>> spans) {
+    buffer::RecordBatch b;
+    for (auto [seq, ns] : spans) b.entries.push_back({seq, ns, 0, 0});
+    return b;
+  };
+  PendingTimes t;
+  EXPECT_EQ(t.Oldest(0), 0) << "nothing known";
+  t.SawUnread(10, 20, 500);
+  EXPECT_EQ(t.Oldest(10), 500) << "unread: when it was seen";
+  t.SawUnread(10, 30, 600);
+  EXPECT_EQ(t.Oldest(10), 500) << "the earlier sighting stands";
+  // Read [10, 14) with a gap at 12 (dropped by the buffer), then [14, 16).
+  t.OnRead(batch({{10, 100}, {11, 90}, {13, 130}}));
+  t.OnReadPosition(14);
+  t.OnRead(batch({{14, 140}, {15, 150}}));
+  t.OnReadPosition(16);
+  EXPECT_EQ(t.Oldest(10), 100);
+  EXPECT_EQ(t.Oldest(11), 90) << "the first at or above `from`, not the smallest";
+  EXPECT_EQ(t.Oldest(12), 130) << "the buffer's head moved into a batch";
+  EXPECT_EQ(t.Oldest(15), 150);
+  EXPECT_EQ(t.Oldest(16), 500) << "not read yet: the sighting, which covers up to 20";
+  t.OnRead(batch({{16, 160}, {17, 170}, {18, 180}, {19, 190}}));
+  t.OnReadPosition(20);
+  EXPECT_EQ(t.Oldest(20), 0) << "the sighting is answered by the reads";
+  t.OnAcked(14);
+  EXPECT_EQ(t.Oldest(0), 140) << "acknowledged batches are forgotten";
+  t.OnAcked(20);
+  EXPECT_EQ(t.Oldest(0), 0);
 }
 
 // Records the thread of every write to a RocksDB file (WAL appends and
