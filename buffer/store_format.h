@@ -23,6 +23,8 @@
 //               "quarantine_head" -> u64: every quarantine id below it was deleted
 //               "dead_letter_head" -> u64: every dead-letter id below it was deleted
 //               "store_id"        -> 16 hex digits, random, written when the store is created
+//               "delivered"       -> u64: with no consumer registered, every seq below it was
+//                                    delivered by the last one (written when it is removed)
 //   dead_letters id u64           -> metadata JSON {time, upstream, seq, status, reason, response}
 //                                    | '\n' | the canonical span JSON (neither holds a raw
 //                                    newline, so the first one splits them)
@@ -72,6 +74,7 @@
 namespace spanvault::buffer::internal {
 
 inline constexpr char kSpansDbDir[] = "spans";  // the spans database, under the store directory
+inline constexpr char kIndexDbDir[] = "index";  // the trace index database (local retention)
 inline constexpr char kSpansCf[] = "spans";     // where stores before the split kept them (main database)
 inline constexpr char kQuarantineCf[] = "quarantine";
 inline constexpr char kMetaCf[] = "meta";
@@ -82,6 +85,7 @@ inline constexpr char kCursorPrefix[] = "cursor/";
 inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of the prefix
 inline constexpr char kHeadKey[] = "head";
 inline constexpr char kQuarantineHeadKey[] = "quarantine_head";
+inline constexpr char kDeliveredKey[] = "delivered";
 // Not RocksDB's: the preallocated disk reserve in the store directory
 // (Options::disk_reserve_bytes), deleted when the filesystem is full.
 inline constexpr char kReserveFile[] = "RESERVE";
