@@ -69,10 +69,9 @@ void ReadField(std::string_view k, value v, SpanFacts& f) {
     if (!v.get_array().get(a)) {
       for (auto e : a) {
         std::string_view s;
-        if (!e.get_string().get(s)) {
+        if (!e.get_string().get(s) && f.span_parents.size() < 64) {
           f.is_root = false;
-          if (f.parent_span_id.empty()) f.parent_span_id.assign(s);
-          break;
+          f.span_parents.emplace_back(s);
         }
       }
     }
@@ -158,6 +157,7 @@ bool ParseSpanFacts(std::string_view json, SpanFacts& out) {
     ReadField(k, v, out);
   }
   if (out.type.empty()) out.type = "span";
+  if (out.parent_span_id.empty() && !out.span_parents.empty()) out.parent_span_id = out.span_parents.front();
   if (out.total_tokens == 0) out.total_tokens = out.input_tokens + out.output_tokens;
   return !out.trace_id.empty();
 }

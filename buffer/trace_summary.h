@@ -22,6 +22,7 @@ struct SpanFacts {
   std::string start_time, end_time;  // canonical RFC 3339 (fixed width: text order is time order)
   std::string model, service, environment, session_id, user_id;
   std::vector<std::string> tags;
+  std::vector<std::string> span_parents;  // as stored (a DAG's parents)
   double duration_ms = 0;
   uint64_t input_tokens = 0, output_tokens = 0, total_tokens = 0;
   double cost = 0;
