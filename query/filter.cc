@@ -54,8 +54,9 @@ Status Bad(std::string reason) { return Fail(Error::Invalid(std::move(reason)));
 
 Status Apply(Filter& f, const std::string& k, const std::string& v, int64_t now_ns, size_t max_limit) {
   static const std::pair<const char*, Field> kKeys[] = {
-      {"service", Field::kService}, {"session", Field::kSession}, {"user", Field::kUser},
-      {"environment", Field::kEnvironment}, {"model", Field::kModel}, {"type", Field::kType},
+      {"service", Field::kService}, {"session", Field::kSession},
+      {"user", Field::kUser},       {"environment", Field::kEnvironment},
+      {"model", Field::kModel},     {"type", Field::kType},
       {"tag", Field::kTag}};
   for (const auto& [name, field] : kKeys) {
     if (k == name) {
@@ -118,7 +119,7 @@ Result<Filter> ParseFilter(const Request& req, const std::vector<std::string_vie
 }
 
 std::optional<buffer::TraceIndex::Key> DriverKey(const Filter& f) {
-  static const Field kOrder[] = {Field::kSession, Field::kUser,    Field::kTag,  Field::kModel,
+  static const Field kOrder[] = {Field::kSession, Field::kUser,        Field::kTag, Field::kModel,
                                  Field::kService, Field::kEnvironment, Field::kType};
   for (Field want : kOrder) {
     for (const auto& k : f.keys) {
@@ -133,14 +134,29 @@ bool Matches(const buffer::TraceSummary& t, const Filter& f) {
   for (const auto& k : f.keys) {
     const std::vector<std::string>* set = nullptr;
     switch (k.field) {
-      case Field::kService: set = &t.services; break;
-      case Field::kSession: set = &t.sessions; break;
-      case Field::kUser: set = &t.users; break;
-      case Field::kEnvironment: set = &t.environments; break;
-      case Field::kModel: set = &t.models; break;
-      case Field::kType: set = &t.types; break;
-      case Field::kTag: set = &t.tags; break;
-      case Field::kError: break;
+      case Field::kService:
+        set = &t.services;
+        break;
+      case Field::kSession:
+        set = &t.sessions;
+        break;
+      case Field::kUser:
+        set = &t.users;
+        break;
+      case Field::kEnvironment:
+        set = &t.environments;
+        break;
+      case Field::kModel:
+        set = &t.models;
+        break;
+      case Field::kType:
+        set = &t.types;
+        break;
+      case Field::kTag:
+        set = &t.tags;
+        break;
+      case Field::kError:
+        break;
     }
     if (set != nullptr && !Has(*set, k.value)) return false;
   }

@@ -135,14 +135,11 @@ Response Service::Impl::Session(std::string_view session_id) const {
   if (!inner) return ErrorResponse(503, inner.error().message);
   if (traces.empty()) return ErrorResponse(404, "no stored trace of session " + std::string(session_id));
   const size_t n = traces.size();
-  return JsonResponse(200, {{"session_id", std::string(session_id)},
-                            {"traces", std::move(traces)},
-                            {"totals",
-                             {{"traces", n},
-                              {"spans", spans},
-                              {"errors", errors},
-                              {"total_tokens", tokens},
-                              {"cost", cost}}}});
+  return JsonResponse(
+      200,
+      {{"session_id", std::string(session_id)},
+       {"traces", std::move(traces)},
+       {"totals", {{"traces", n}, {"spans", spans}, {"errors", errors}, {"total_tokens", tokens}, {"cost", cost}}}});
 }
 
 uint64_t Service::Subscribe(TailFn fn) {

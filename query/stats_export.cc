@@ -159,17 +159,15 @@ namespace {
 nlohmann::json DatasetRow(std::string_view json, const std::string& span_type) {
   auto s = nlohmann::json::parse(json, nullptr, false);
   if (!s.is_object()) return nullptr;
-  const bool root = s.value("parent_span_id", nlohmann::json()).is_null() ||
-                    s.value("parent_span_id", nlohmann::json()) == "";
+  const bool root =
+      s.value("parent_span_id", nlohmann::json()).is_null() || s.value("parent_span_id", nlohmann::json()) == "";
   const bool dag_child = s.contains("span_parents") && s["span_parents"].is_array() && !s["span_parents"].empty();
   if (span_type.empty() && (!root || dag_child)) return nullptr;
   if (!span_type.empty() && span_type != "any" && s.value("type", "span") != span_type) return nullptr;
-  nlohmann::json meta = {{"trace_id", s.value("trace_id", nlohmann::json())},
-                         {"span_id", s.value("span_id", nlohmann::json())},
-                         {"name", s.value("name", nlohmann::json())},
-                         {"type", s.value("type", nlohmann::json())},
-                         {"model", s.value("model", nlohmann::json())},
-                         {"service", s.value("service", nlohmann::json())}};
+  nlohmann::json meta = {
+      {"trace_id", s.value("trace_id", nlohmann::json())}, {"span_id", s.value("span_id", nlohmann::json())},
+      {"name", s.value("name", nlohmann::json())},         {"type", s.value("type", nlohmann::json())},
+      {"model", s.value("model", nlohmann::json())},       {"service", s.value("service", nlohmann::json())}};
   if (s.contains("attributes") && s["attributes"].is_object()) {
     for (const auto& [k, v] : s["attributes"].items()) {
       if (!meta.contains(k)) meta[k] = v;

@@ -14,11 +14,11 @@ namespace {
 struct Node {
   buffer::SpanFacts f;
   std::string_view json;
-  int parent = -1;            // the first stored parent
+  int parent = -1;                 // the first stored parent
   std::vector<std::string> extra;  // declared parents beyond the first
-  std::vector<int> up;        // every stored parent (DAG edges)
-  std::vector<int> children;  // spans whose first parent is this one
-  std::vector<int> down;      // every span with this one among its parents
+  std::vector<int> up;             // every stored parent (DAG edges)
+  std::vector<int> children;       // spans whose first parent is this one
+  std::vector<int> down;           // every span with this one among its parents
   int depth = 0;
 };
 
@@ -78,7 +78,8 @@ std::vector<int> Order(std::vector<Node>& nodes, std::vector<int>& roots) {
       seen[i] = true;
       nodes[i].depth = depth;
       order.push_back(i);
-      for (auto it = nodes[i].children.rbegin(); it != nodes[i].children.rend(); ++it) stack.emplace_back(*it, depth + 1);
+      for (auto it = nodes[i].children.rbegin(); it != nodes[i].children.rend(); ++it)
+        stack.emplace_back(*it, depth + 1);
     }
   };
   for (int r : roots) walk(r);
