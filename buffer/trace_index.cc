@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "buffer/span_queue.h"
 #include "buffer/store_format.h"
@@ -195,21 +196,26 @@ TraceSummary* TraceIndex::Cached(const std::string& trace_id) {
 void TraceIndex::IndexBatch(const RecordBatch& batch) {
   rocksdb::WriteBatch wb;
   std::vector<std::string> touched;
+  std::unordered_set<std::string> touched_set;
   SpanFacts f;
+  std::vector<std::pair<char, std::string>> new_keys;
   const bool tail = sub_count_.load() > 0;
   for (const auto& r : batch) {
     if (!ParseSpanFacts(r.json, f)) continue;
     if (f.trace_id.size() > 255) continue;  // not indexable (ids are at most 128 bytes)
     TraceSummary* t = Cached(f.trace_id);
-    TraceSummary before = *t;
-    t->Add(f, r.seq, r.received_ns);
-    if (before.spans == 0) {
+    const bool fresh = t->spans == 0;
+    new_keys.clear();
+    t->Add(f, r.seq, r.received_ns, &new_keys);
+    if (fresh) {
       wb.Put("l" + SeqKey(t->first_seq), t->trace_id);
       traces_.fetch_add(1);
     }
     wb.Put(SeqsPrefix(f.trace_id) + SeqKey(r.seq), rocksdb::Slice());
-    AddKeys(wb, before, *t);
-    if (std::find(touched.begin(), touched.end(), f.trace_id) == touched.end()) touched.push_back(f.trace_id);
+    for (const auto& [field, value] : new_keys) {
+      wb.Put(FieldPrefix(static_cast<Field>(field), value) + SeqKey(t->first_seq), t->trace_id);
+    }
+    if (touched_set.insert(f.trace_id).second) touched.push_back(f.trace_id);
     if (tail) Publish("span", SpanLineJson(f).dump());
   }
   for (const auto& id : touched) {
@@ -226,14 +232,6 @@ void TraceIndex::IndexBatch(const RecordBatch& batch) {
     return;
   }
   next_ = next;
-}
-
-void TraceIndex::AddKeys(rocksdb::WriteBatch& wb, const TraceSummary& before, const TraceSummary& after) {
-  auto old_keys = FieldValues(before);
-  for (const auto& [field, value] : FieldValues(after)) {
-    if (std::find(old_keys.begin(), old_keys.end(), std::pair(field, value)) != old_keys.end()) continue;
-    wb.Put(FieldPrefix(field, value) + SeqKey(after.first_seq), after.trace_id);
-  }
 }
 
 void TraceIndex::DropBelow(uint64_t head) {

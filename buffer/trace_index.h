@@ -116,7 +116,6 @@ class TraceIndex {
   bool IndexSome();
   void IndexBatch(const RecordBatch& batch);
   TraceSummary* Cached(const std::string& trace_id);
-  void AddKeys(rocksdb::WriteBatch& wb, const TraceSummary& before, const TraceSummary& after);
   // Deletes the entries of traces whose first seq is below the head.
   void DropBelow(uint64_t head);
   void Publish(std::string_view kind, const std::string& json);

@@ -113,12 +113,14 @@ void ReadField(std::string_view k, value v, SpanFacts& f) {
   }
 }
 
-void Insert(std::vector<std::string>& set, std::string_view v) {
-  if (v.empty()) return;
+// True when `v` was new (and there was room for it).
+bool Insert(std::vector<std::string>& set, std::string_view v) {
+  if (v.empty()) return false;
   auto it = std::lower_bound(set.begin(), set.end(), v);
-  if (it != set.end() && *it == v) return;
-  if (set.size() >= TraceSummary::kMaxSetValues) return;
+  if (it != set.end() && *it == v) return false;
+  if (set.size() >= TraceSummary::kMaxSetValues) return false;
   set.emplace(it, v);
+  return true;
 }
 
 nlohmann::json CellJson(const StatCell& c) {
@@ -182,13 +184,15 @@ void StatCell::Merge(const StatCell& o) {
   durations_ms.insert(durations_ms.end(), o.durations_ms.begin(), o.durations_ms.end());
 }
 
-void TraceSummary::Add(const SpanFacts& f, uint64_t seq, int64_t received_ns) {
+void TraceSummary::Add(const SpanFacts& f, uint64_t seq, int64_t received_ns,
+                       std::vector<std::pair<char, std::string>>* new_keys) {
   if (spans == 0) {
     trace_id = f.trace_id;
     first_seq = seq;
     first_received_ns = received_ns;
   }
   ++spans;
+  const bool first_error = errors == 0 && f.status == "error";
   errors += f.status == "error" ? 1 : 0;
   input_tokens += f.input_tokens;
   output_tokens += f.output_tokens;
@@ -210,14 +214,19 @@ void TraceSummary::Add(const SpanFacts& f, uint64_t seq, int64_t received_ns) {
   take(environment, f.environment);
   take(session_id, f.session_id);
   take(user_id, f.user_id);
-  Insert(models, f.model);
-  Insert(types, f.type);
-  for (const auto& t : f.tags) Insert(tags, t);
-  Insert(services, f.service);
-  Insert(environments, f.environment);
-  Insert(sessions, f.session_id);
-  Insert(users, f.user_id);
+  // The chars are TraceIndex::Field's.
+  auto key = [&](char field, std::vector<std::string>& set, const std::string& v) {
+    if (Insert(set, v) && new_keys != nullptr) new_keys->emplace_back(field, v);
+  };
+  key('m', models, f.model);
+  key('t', types, f.type);
+  for (const auto& t : f.tags) key('g', tags, t);
+  key('v', services, f.service);
+  key('e', environments, f.environment);
+  key('s', sessions, f.session_id);
+  key('u', users, f.user_id);
   Insert(names, f.name);
+  if (first_error && new_keys != nullptr) new_keys->emplace_back('x', std::string());
   if (!f.model.empty() && (by_model.size() < kMaxSetValues || by_model.contains(f.model))) by_model[f.model].Add(f);
   if (by_type.size() < kMaxSetValues || by_type.contains(f.type)) by_type[f.type].Add(f);
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace spanvault::buffer {
@@ -55,7 +56,10 @@ struct TraceSummary {
   std::vector<std::string> models, types, tags, services, environments, sessions, users, names;
   std::map<std::string, StatCell> by_model, by_type;
 
-  void Add(const SpanFacts& f, uint64_t seq, int64_t received_ns);
+  // Adds a span. `new_keys`, when given, receives the secondary keys the
+  // trace gained (TraceIndex::Field as a char, value): sets only grow.
+  void Add(const SpanFacts& f, uint64_t seq, int64_t received_ns,
+           std::vector<std::pair<char, std::string>>* new_keys = nullptr);
   double duration_ms() const;
   int64_t start_ns() const;  // 0 when unknown
   // The summary object of docs/api.md ("Trace summary").
