@@ -54,6 +54,28 @@
 // column family where it is.
 // The logical size of a record (what max_disk_bytes and quarantine_max_bytes
 // count) is key + value.
+//
+// The index database ("<dir>/index", trace_index.h; only with local
+// retention): one column family, written with the WAL disabled, so that it
+// costs no second WAL write per span; after a crash it is re-indexed from
+// the spans database. Keys (u64 big-endian as above; `id` is a trace id of
+// at most 255 bytes):
+//   "mnext"                                 -> u64: every span seq below it is indexed;
+//                                              written in the WriteBatch of the entries it covers
+//   't' | id                                -> the trace summary: MessagePack array, version 1
+//                                              (TraceSummary::Encode, trace_summary.cc)
+//   's' | u8 len(id) | id | seq u64         -> "": the trace's spans (seqs in the spans database)
+//   'l' | first_seq u64                     -> id: every trace by the seq of its first span
+//                                              (newest first = backwards)
+//   'f' | field u8 | u16 len(value) | value | first_seq u64
+//                                           -> id: the secondary keys, one per distinct value
+//                                              of the trace's spans; field is TraceIndex::Field:
+//                                              'v' service, 's' session_id, 'u' user_id,
+//                                              'e' environment, 'm' model, 't' type, 'g' tag,
+//                                              'x' status error (value empty). A session's
+//                                              traces are its 'f' 's' keys, oldest first.
+// A trace whose first seq falls below the head loses all its keys (oldest
+// first); a span of it arriving later starts a new entry.
 #pragma once
 
 #include <rocksdb/db.h>
