@@ -483,23 +483,35 @@ Stats SpanQueue::GetStats() const { return impl_->GetStats(); }
 uint64_t SpanQueue::next_seq() const { return impl_->next_seq(); }
 std::string SpanQueue::store_id() const { return impl_->store_id(); }
 
-Result<RecordBatch> SpanQueue::ReadSeqs(const std::vector<uint64_t>& seqs) const {
-  return NoThrow("read", [&] { return impl_->ReadSeqs(seqs); });
+Result<RecordBatch> SpanQueue::ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const {
+  return NoThrow("read", [&] { return impl_->ReadSeqs(seqs, max_bytes); });
 }
 TraceIndex* SpanQueue::traces() { return impl_->traces(); }
 const TraceIndex* SpanQueue::traces() const { return impl_->traces(); }
 
 Status SpanQueue::Impl::StartTraceIndex(SpanQueue& queue) {
   if (!retention_on() || read_only_) return {};
-  auto index = TraceIndex::Open(queue, options_.dir / internal::kIndexDbDir);
-  if (!index) return Fail(index.error());
+  // Derived data: an index that does not open is made again from the spans,
+  // and without one the queue still runs (the query API answers 503).
+  const auto dir = options_.dir / internal::kIndexDbDir;
+  auto index = TraceIndex::Open(queue, dir);
+  if (!index) {
+    LOG_WARN("trace index: cannot open it; rebuilding it from the spans", {{"error", index.error().message}});
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    index = TraceIndex::Open(queue, dir);
+  }
+  if (!index) {
+    LOG_ERROR("trace index: unavailable; local queries are off", {{"error", index.error().message}});
+    return {};
+  }
   traces_ = std::move(*index);
   traces_ptr_ = traces_.get();
   traces_->Notify();
   return {};
 }
 
-Result<RecordBatch> SpanQueue::Impl::ReadSeqs(const std::vector<uint64_t>& seqs) const {
+Result<RecordBatch> SpanQueue::Impl::ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const {
   std::shared_lock db_lock(db_mu_);
   if (!db_) return Fail(Error::Unavailable("span queue is closed"));
   uint64_t lo, hi;
@@ -525,6 +537,7 @@ Result<RecordBatch> SpanQueue::Impl::ReadSeqs(const std::vector<uint64_t>& seqs)
     int64_t received_ns = 0;
     std::string_view json;
     if (!statuses[i].ok() || !DecodeSpanValue(values[i], &received_ns, &json)) continue;
+    if (!out.entries.empty() && out.data.size() + json.size() > max_bytes) break;
     out.entries.push_back(
         {wanted[i], received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
     out.data.append(json);

@@ -274,8 +274,9 @@ class SpanQueue {
   // the other asynchronous calls) and must not call Close().
   using ReadDone = std::function<void(Result<RecordBatch>)>;
   // The spans with these seqs that are still stored, in the order given
-  // (missing ones left out). Blocks on the disk, like Read().
-  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs) const;
+  // (missing ones left out), stopping before max_bytes of JSON (at least
+  // one span). Blocks on the disk, like Read().
+  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes = 64u << 20) const;
   void ReadAsync(uint64_t from_seq, size_t max_spans, size_t max_bytes, ReadDone done);
 
   // Consumers (one per upstream). A new consumer starts at next_seq (it gets

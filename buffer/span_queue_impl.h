@@ -88,7 +88,7 @@ class SpanQueue::Impl {
   // (nothing queued): the caller answers its callback with kUnavailable.
   bool Post(std::function<void()> task);
 
-  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs) const;
+  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const;
   // Open(): starts the trace index when retention is on (after the writer).
   Status StartTraceIndex(SpanQueue& queue);
   TraceIndex* traces() const { return traces_ptr_.load(); }

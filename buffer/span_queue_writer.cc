@@ -269,7 +269,12 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     next = index_.next_seq();
     new_head = head;
     if (options_.on_full == OnFull::kReject) {
-      uint64_t running = index_.bytes();
+      // Delivered spans kept by local retention make room first: reject
+      // mode refuses new spans only for want of room for undelivered ones.
+      if (retention_on()) {
+        new_head = std::max(head, std::min(index_.HeadToFit(total_in, max_bytes), DeliveredLocked()));
+      }
+      uint64_t running = index_.bytes() - index_.Below(new_head).bytes;
       for (size_t i = 0; i < n; ++i) {
         if (running + span_bytes[i] <= max_bytes) {
           running += span_bytes[i];

@@ -56,7 +56,7 @@ struct RecordBatch;
 class TraceIndex {
  public:
   static constexpr size_t kReadSpans = 2048;
-  static constexpr size_t kCacheTraces = 20000;  // per generation (two are kept)
+  static constexpr size_t kCacheTraces = 4096;  // per generation (two are kept): a few MiB
 
   // The secondary keys: a trace has one per distinct value of its spans.
   enum class Field : char {

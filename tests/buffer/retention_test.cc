@@ -135,6 +135,28 @@ TEST(Retention, LocalMaxBytesDropsOldestFirst) {
   EXPECT_EQ(r->front().seq, s.head_seq);
 }
 
+TEST(Retention, RejectModeMakesRoomFromDeliveredSpansOnly) {
+  testing::TempDir dir;
+  Options o = Opts(dir);
+  o.on_full = OnFull::kReject;
+  o.max_disk_bytes = 3000 * 68;  // 3000 spans of 51 bytes of JSON + 17
+  o.disk_reserve_bytes = 0;
+  auto q = OpenQueue(o);
+  ASSERT_TRUE(q->AddConsumer("up"));
+  for (int i = 0; i < 3; ++i) AppendWait(*q, Spans(1000, NowNanos()));
+  // Full of undelivered spans: refused.
+  std::promise<StoreResult> p1;
+  q->Append(Spans(500, NowNanos()), false, [&](const StoreResult& r) { p1.set_value(r); });
+  EXPECT_EQ(p1.get_future().get().stored, 0u);
+  // Delivered (and kept by retention): they make room for new ones.
+  ASSERT_TRUE(q->Ack("up", q->next_seq()));
+  EXPECT_EQ(q->GetStats().local_spans, 3000u);
+  std::promise<StoreResult> p2;
+  q->Append(Spans(500, NowNanos()), false, [&](const StoreResult& r) { p2.set_value(r); });
+  EXPECT_EQ(p2.get_future().get().stored, 500u);
+  EXPECT_EQ(q->GetStats().pending_spans, 500u);
+}
+
 TEST(Retention, LastConsumerRemovedKeepsDeliveredOutOfANewOne) {
   testing::TempDir dir;
   {
