@@ -196,29 +196,35 @@ Response Service::Export(const Request& req, const std::function<bool(std::strin
   const uint64_t limit = f->limit_set ? f->limit : UINT64_MAX;
   uint64_t rows = 0;
   std::string line;
-  Status st = impl_->EachTraceSpans(*f, [&](const TraceSummary&, const buffer::RecordBatch& spans) {
-    if (shape == "otlp") {
-      std::vector<std::string_view> views;
-      for (const auto& r : spans) views.push_back(r.json);
-      line.clear();
-      if (!otlp::EncodeExportJson(views, otlp::ExportOptions{}, line)) return true;
-      ++rows;
-      return emit(line) && rows < limit;
-    }
-    for (const auto& r : spans) {
-      if (rows >= limit) return false;
-      if (shape == "spans") {
-        if (!emit(r.json)) return false;
+  Status st;
+  try {
+    st = impl_->EachTraceSpans(*f, [&](const TraceSummary&, const buffer::RecordBatch& spans) {
+      if (shape == "otlp") {
+        std::vector<std::string_view> views;
+        for (const auto& r : spans) views.push_back(r.json);
+        line.clear();
+        if (!otlp::EncodeExportJson(views, otlp::ExportOptions{}, line)) return true;
         ++rows;
-        continue;
+        return emit(line) && rows < limit;
       }
-      nlohmann::json row = DatasetRow(r.json, span_type);
-      if (row.is_null()) continue;
-      if (!emit(row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
-      ++rows;
-    }
-    return rows < limit;
-  });
+      for (const auto& r : spans) {
+        if (rows >= limit) return false;
+        if (shape == "spans") {
+          if (!emit(r.json)) return false;
+          ++rows;
+          continue;
+        }
+        nlohmann::json row = DatasetRow(r.json, span_type);
+        if (row.is_null()) continue;
+        if (!emit(row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
+        ++rows;
+      }
+      return rows < limit;
+    });
+  } catch (const std::exception& e) {
+    // After rows went out the caller can only end the stream.
+    return ErrorResponse(503, std::string("export failed: ") + e.what());
+  }
   if (!st) return ErrorResponse(503, st.error().message);
   Response ok;
   ok.content_type = "application/x-ndjson";
