@@ -57,6 +57,10 @@ class TraceIndex {
  public:
   static constexpr size_t kReadSpans = 2048;
   static constexpr size_t kCacheTraces = 4096;  // per generation (two are kept): a few MiB
+  // A batch touches at most kReadSpans traces, so the cache turns over at
+  // most once while a batch is built: no summary of it is lost before it
+  // is written.
+  static_assert(kReadSpans < kCacheTraces);
 
   // The secondary keys: a trace has one per distinct value of its spans.
   enum class Field : char {

@@ -62,11 +62,12 @@ std::string SpanJson(const SpanSpec& s) {
 
 class QueryTest : public ::testing::Test {
  protected:
-  void Open(std::chrono::milliseconds retention = std::chrono::hours(24)) {
+  void Open(std::chrono::milliseconds retention = std::chrono::hours(24), uint64_t local_max = 512ull << 20) {
     buffer::Options o;
     o.dir = dir_.path();
     o.fsync_interval = 1h;
     o.retention = retention;
+    o.local_max_disk_bytes = local_max;
     auto q = buffer::SpanQueue::Open(o);
     ASSERT_TRUE(q.has_value()) << q.error().message;
     queue_ = std::move(*q);
@@ -397,6 +398,28 @@ TEST_F(QueryTest, TracesBelowTheHeadLeaveTheIndex) {
   EXPECT_EQ(Ids(Get("/api/traces")).size(), 3u);  // delivered, kept
   ASSERT_TRUE(WaitFor([&] { return Ids(Get("/api/traces")).empty(); }, 20s));
   Get("/api/traces/t1", {}, 404);
+}
+
+TEST_F(QueryTest, LocalMaxBytesTakesTheOldestTracesFirst) {
+  // Three traces of 1024 spans (one SpanIndex extent each, ~350 KB); room
+  // for two once they are delivered.
+  const uint64_t span_bytes = 17 + SpanJson({.trace = "A", .id = "0000"}).size();
+  Open(std::chrono::hours(24), 2 * 1024 * span_bytes + 1024 * 8);
+  ASSERT_TRUE(queue_->AddConsumer("up"));
+  for (const char* t : {"A", "B", "C"}) {
+    std::vector<SpanSpec> spans;
+    for (int i = 0; i < 1024; ++i) {
+      char id[8];
+      std::snprintf(id, sizeof id, "%04d", i);
+      spans.push_back({.trace = t, .id = id});
+    }
+    Add(spans);
+  }
+  ASSERT_TRUE(queue_->Ack("up", queue_->next_seq()));
+  EXPECT_EQ(queue_->GetStats().head_seq, 1025u);
+  ASSERT_TRUE(WaitFor([&] { return Ids(Get("/api/traces")).size() == 2; }, 20s));
+  EXPECT_EQ(Ids(Get("/api/traces")), (std::vector<std::string>{"C", "B"}));
+  EXPECT_EQ(Get("/api/traces/B")["spans"].size(), 1024u);
 }
 
 TEST_F(QueryTest, TailGetsSpanAndTraceEvents) {
