@@ -198,10 +198,10 @@ void TraceSummary::Add(const SpanFacts& f, uint64_t seq, int64_t received_ns,
   output_tokens += f.output_tokens;
   total_tokens += f.total_tokens;
   cost += f.cost;
-  if (!f.start_time.empty() && (start_time.empty() || f.start_time < start_time)) start_time = f.start_time;
+  if (!f.start_time.empty() && (start_time.empty() || TimeBefore(f.start_time, start_time))) start_time = f.start_time;
   const std::string& end = f.end_time.empty() ? f.start_time : f.end_time;
-  if (!end.empty() && end > end_time) end_time = end;
-  const bool new_root = f.is_root && (root_span_id.empty() || f.start_time < root_start);
+  if (!end.empty() && (end_time.empty() || TimeBefore(end_time, end))) end_time = end;
+  const bool new_root = f.is_root && (root_span_id.empty() || TimeBefore(f.start_time, root_start));
   if (new_root) {
     name = f.name;
     root_span_id = f.span_id;
@@ -325,6 +325,12 @@ nlohmann::json SpanLineJson(const SpanFacts& f) {
 std::optional<int64_t> CanonicalTimeNs(std::string_view t) {
   if (t.empty()) return std::nullopt;
   return ParseRfc3339(t);
+}
+
+bool TimeBefore(std::string_view a, std::string_view b) {
+  auto x = CanonicalTimeNs(a), y = CanonicalTimeNs(b);
+  if (x && y) return *x < *y;
+  return a < b;
 }
 
 }  // namespace spanvault::buffer

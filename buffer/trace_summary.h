@@ -20,7 +20,7 @@ namespace spanvault::buffer {
 // The fields of one canonical span (docs/span.md) the index needs.
 struct SpanFacts {
   std::string trace_id, span_id, parent_span_id, name, type, status;
-  std::string start_time, end_time;  // canonical RFC 3339 (fixed width: text order is time order)
+  std::string start_time, end_time;  // canonical RFC 3339 (trailing fraction zeros dropped: compare with TimeBefore)
   std::string model, service, environment, session_id, user_id;
   std::vector<std::string> tags;
   std::vector<std::string> span_parents;  // as stored (a DAG's parents)
@@ -73,5 +73,8 @@ nlohmann::json SpanLineJson(const SpanFacts& f);
 
 // Nanoseconds since the epoch of a canonical time; nullopt when malformed.
 std::optional<int64_t> CanonicalTimeNs(std::string_view t);
+// a < b as instants (stored times drop trailing fraction zeros, so the text
+// order is not the time order); an unparsable time sorts by its text.
+bool TimeBefore(std::string_view a, std::string_view b);
 
 }  // namespace spanvault::buffer

@@ -55,7 +55,7 @@ void Link(std::vector<Node>& nodes) {
     }
     if (n.parent >= 0) nodes[n.parent].children.push_back(static_cast<int>(i));
   }
-  auto by_start = [&](int a, int b) { return nodes[a].f.start_time < nodes[b].f.start_time; };
+  auto by_start = [&](int a, int b) { return buffer::TimeBefore(nodes[a].f.start_time, nodes[b].f.start_time); };
   for (auto& n : nodes) std::sort(n.children.begin(), n.children.end(), by_start);
 }
 
@@ -65,7 +65,7 @@ std::vector<int> Order(std::vector<Node>& nodes, std::vector<int>& roots) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].parent < 0) roots.push_back(static_cast<int>(i));
   }
-  std::sort(roots.begin(), roots.end(), [&](int a, int b) { return nodes[a].f.start_time < nodes[b].f.start_time; });
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) { return buffer::TimeBefore(nodes[a].f.start_time, nodes[b].f.start_time); });
   std::vector<int> order;
   std::vector<bool> seen(nodes.size(), false);
   std::vector<std::pair<int, int>> stack;

@@ -28,6 +28,7 @@ struct SpanSpec {
   std::string trace, id, parent, name = "op", type = "span", service = "api", model, session, user, env = "prod";
   std::string status = "ok";
   int start_s = 0;  // seconds after the base time
+  int start_ms = 0;  // and milliseconds
   int duration_ms = 100;
   uint64_t in = 0, out = 0;
   double cost = 0;
@@ -41,8 +42,8 @@ std::string SpanJson(const SpanSpec& s) {
             {"span_id", s.id},
             {"name", s.name},
             {"type", s.type},
-            {"start_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL)},
-            {"end_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + s.duration_ms * 1'000'000LL)},
+            {"start_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + s.start_ms * 1'000'000LL)},
+            {"end_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + (s.start_ms + s.duration_ms) * 1'000'000LL)},
             {"duration_ms", s.duration_ms},
             {"status", s.status},
             {"service", s.service},
@@ -187,6 +188,23 @@ TEST_F(QueryTest, ListIsNewestFirstWithSummaries) {
   EXPECT_EQ(t1["types"], json({"generation", "span"}));
   EXPECT_EQ(t1["tags"], json({"beta"}));
   EXPECT_EQ(t1["session_id"], "s1");
+}
+
+// Stored times drop trailing fraction zeros ("...:00Z" vs "...:00.05Z"), so
+// their text order is not their time order: the summary and the tree must
+// compare instants.
+TEST_F(QueryTest, TimesWithAndWithoutFractionsCompareAsInstants) {
+  Open();
+  Add({{.trace = "tf", .id = "kid", .parent = "root", .name = "late", .start_ms = 50, .duration_ms = 2250},
+       {.trace = "tf", .id = "kid0", .parent = "root", .name = "early", .start_ms = 0, .duration_ms = 10},
+       {.trace = "tf", .id = "root", .name = "whole", .start_ms = 0, .duration_ms = 2310}});
+  json t = Get("/api/traces")["traces"][0];
+  EXPECT_EQ(t["start_time"], FormatRfc3339(kBase));
+  EXPECT_DOUBLE_EQ(t["duration_ms"].get<double>(), 2310.0);
+  json tree = Get("/api/traces/tf");
+  ASSERT_EQ(tree["spans"].size(), 3u);
+  EXPECT_EQ(tree["spans"][1]["span"]["name"], "early");
+  EXPECT_EQ(tree["spans"][2]["span"]["name"], "late");
 }
 
 TEST_F(QueryTest, EveryFilter) {
