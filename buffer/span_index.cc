@@ -86,6 +86,37 @@ SpanIndex::AgePlan SpanIndex::PlanAge(int64_t cutoff_ns) const {
   return plan;
 }
 
+SpanIndex::Removed SpanIndex::Below(uint64_t seq) const {
+  Removed r;
+  for (const Extent& e : extents_) {
+    if (e.first_seq >= seq) break;
+    if (e.first_seq + e.count <= seq) {
+      r.spans += e.count;
+      r.bytes += e.bytes;
+      continue;
+    }
+    uint64_t k = seq - e.first_seq;
+    r.spans += k;
+    r.bytes += e.bytes / e.count * k + e.bytes % e.count * k / e.count;
+  }
+  return r;
+}
+
+uint64_t SpanIndex::RetentionHead(uint64_t delivered_until, int64_t cutoff_ns, uint64_t max_bytes) const {
+  uint64_t head = head_seq();
+  if (delivered_until <= head) return head;
+  uint64_t bytes = Below(delivered_until).bytes;
+  for (const Extent& e : extents_) {
+    if (e.first_seq >= delivered_until) break;
+    const uint64_t end = std::min(e.first_seq + e.count, delivered_until);
+    if (e.newest_received_ns >= cutoff_ns && bytes <= max_bytes) break;
+    const uint64_t k = end - e.first_seq;
+    bytes -= std::min(bytes, e.bytes / e.count * k + e.bytes % e.count * k / e.count);
+    head = end;
+  }
+  return head;
+}
+
 void SpanIndex::SetFrontOldest(int64_t received_ns) {
   if (!extents_.empty()) extents_.front().oldest_received_ns = received_ns;
 }

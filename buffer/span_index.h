@@ -66,6 +66,14 @@ class SpanIndex {
     std::optional<Extent> straddling;
   };
   AgePlan PlanAge(int64_t cutoff_ns) const;
+  // Local retention: the head that keeps of the delivered seqs [head,
+  // delivered_until) only the extents not entirely older than `cutoff_ns`,
+  // and, oldest first, no more than `max_bytes` of them. Never above
+  // `delivered_until` (nor below head_seq()).
+  uint64_t RetentionHead(uint64_t delivered_until, int64_t cutoff_ns, uint64_t max_bytes) const;
+  // The spans and (prorated) bytes of the seqs below `seq`.
+  Removed Below(uint64_t seq) const;
+
   // Corrects the first extent's oldest receive time after an exact scan.
   void SetFrontOldest(int64_t received_ns);
 

@@ -55,6 +55,7 @@ Status Validate(const Options& o) {
   if (o.dir.empty()) add("dir is empty");
   if (o.fsync_interval.count() <= 0) add("fsync_interval must be positive");
   if (o.max_age.count() <= 0) add("max_age must be positive");
+  if (o.retention.count() < 0) add("retention must not be negative");
   if (o.max_disk_bytes == 0) add("max_disk_bytes must be positive");
   if (o.max_pending_bytes == 0) add("max_pending_bytes must be positive");
   if (o.max_group_bytes == 0) add("max_group_bytes must be positive");
@@ -102,6 +103,51 @@ uint64_t SpanQueue::Impl::MinCursorLocked(std::string_view except) const {
   return m;
 }
 
+uint64_t SpanQueue::Impl::DeliveredLocked() const {
+  if (cursors_.empty()) return std::min(delivered_, index_.next_seq());
+  return std::min(MinCursorLocked({}), index_.next_seq());
+}
+
+uint64_t SpanQueue::Impl::RetentionHeadLocked(uint64_t delivered_until) const {
+  if (!retention_on()) return delivered_until;
+  const int64_t cutoff = NowNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.retention).count();
+  return index_.RetentionHead(delivered_until, cutoff, options_.local_max_disk_bytes);
+}
+
+void SpanQueue::Impl::CheckRetention() {
+  if (!retention_on() || store_failed_ || !db_) return;
+  std::unique_lock write_lock(write_mu_);
+  uint64_t head, new_head;
+  {
+    std::lock_guard lk(state_mu_);
+    head = index_.head_seq();
+    new_head = RetentionHeadLocked(DeliveredLocked());
+  }
+  if (new_head <= head) return;
+  rocksdb::WriteBatch wb;
+  AddHeadDelete(wb, head, new_head);
+  if (rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb); !s.ok()) {
+    {
+      std::lock_guard lk(state_mu_);
+      ++counters_.write_errors;
+    }
+    write_lock.unlock();
+    NoteStoreError("retention delete", s);
+    return;
+  }
+  wal_dirty_ = true;
+  RaiseSpanFloor(new_head);
+  uint64_t trimmed;
+  {
+    std::lock_guard lk(state_mu_);
+    auto removed = index_.TrimBelow(new_head);
+    counters_.local_expired_spans += removed.spans;
+    trimmed = removed.bytes;
+  }
+  write_lock.unlock();
+  ReclaimBelow(new_head, trimmed);
+}
+
 Status SpanQueue::Impl::AddConsumer(std::string_view name) {
   if (name.empty()) return Fail(Error::Invalid("consumer name is empty"));
   std::shared_lock db_lock(db_mu_);
@@ -113,7 +159,8 @@ Status SpanQueue::Impl::AddConsumer(std::string_view name) {
     if (cursors_.contains(name)) return {};
     // The first consumer takes what was buffered while there was none (no
     // one else will ever deliver it); later ones start at the tail.
-    pos = cursors_.empty() ? index_.head_seq() : index_.next_seq();
+    // (Past what the last consumer delivered: local retention keeps it.)
+    pos = cursors_.empty() ? std::max(index_.head_seq(), std::min(delivered_, index_.next_seq())) : index_.next_seq();
   }
   rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), meta_cf_, CursorKey(name), SeqKey(pos));
   if (!s.ok()) return Fail(FromRocks("adding consumer", s));
@@ -127,16 +174,19 @@ Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
   std::shared_lock db_lock(db_mu_);
   if (auto st = CheckWritable(); !st) return st;
   std::lock_guard write_lock(write_mu_);
-  uint64_t head, new_head = 0;
+  uint64_t head, new_head = 0, delivered = 0;
   {
     std::lock_guard lk(state_mu_);
     if (!cursors_.contains(name)) return {};
     head = index_.head_seq();
     uint64_t m = MinCursorLocked(name);
-    if (m != UINT64_MAX) new_head = std::min(m, index_.next_seq());
+    if (m != UINT64_MAX) new_head = RetentionHeadLocked(std::min(m, index_.next_seq()));
+    if (m == UINT64_MAX && retention_on())
+      delivered = std::max(delivered_, std::min(cursors_.find(name)->second, index_.next_seq()));
   }
   rocksdb::WriteBatch wb;
   wb.Delete(meta_cf_, CursorKey(name));
+  if (delivered > 0) wb.Put(meta_cf_, internal::kDeliveredKey, SeqKey(delivered));
   AddHeadDelete(wb, head, new_head);
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Fail(FromRocks("removing consumer", s));
@@ -145,6 +195,7 @@ Status SpanQueue::Impl::RemoveConsumer(std::string_view name) {
   std::lock_guard lk(state_mu_);
   cursors_.erase(cursors_.find(name));
   index_.TrimBelow(new_head);
+  delivered_ = std::max(delivered_, delivered);
   return {};
 }
 
@@ -168,7 +219,7 @@ Status SpanQueue::Impl::Ack(std::string_view name, uint64_t until) {
     }
     if (until <= it->second) return {};  // never backwards
     head = index_.head_seq();
-    new_head = std::min(until, MinCursorLocked(name));
+    new_head = RetentionHeadLocked(std::min(until, MinCursorLocked(name)));
   }
   bool persisted = false;
   if (!store_failed_ && db_) {
@@ -280,6 +331,12 @@ Stats SpanQueue::Impl::GetStats() const {
   s.oldest_received_ns = index_.oldest_received_ns();
   s.head_seq = index_.head_seq();
   s.next_seq = index_.next_seq();
+  if (retention_on()) {
+    auto local = index_.Below(DeliveredLocked());
+    s.local_spans = local.spans;
+    s.local_bytes = local.bytes;
+  }
+  s.pending_spans = s.spans - std::min(s.spans, s.local_spans);
   s.quarantined = quarantine_.entries_locked();
   s.quarantined_total = quarantine_.total_locked();
   s.dead_letters = dead_letters_.entries_locked();
@@ -358,7 +415,9 @@ Result<std::unique_ptr<SpanQueue>> SpanQueue::Open(const Options& options) {
     if (auto st = impl->OpenPrimary(); !st) return Fail(st.error());
     if (auto st = impl->StartWriter(); !st) return Fail(st.error());
     if (auto st = impl->StartWorker(); !st) return Fail(st.error());
-    return std::unique_ptr<SpanQueue>(new SpanQueue(std::move(impl)));
+    std::unique_ptr<SpanQueue> queue(new SpanQueue(std::move(impl)));
+    if (auto st = queue->impl_->StartTraceIndex(*queue); !st) return Fail(st.error());
+    return queue;
   } catch (const std::exception& e) {
     return Fail(Error::Io(std::string("span queue: open: ") + e.what()));
   }
@@ -423,6 +482,68 @@ void SpanQueue::AckAsync(std::string_view name, uint64_t until, StatusDone done)
 Stats SpanQueue::GetStats() const { return impl_->GetStats(); }
 uint64_t SpanQueue::next_seq() const { return impl_->next_seq(); }
 std::string SpanQueue::store_id() const { return impl_->store_id(); }
+
+Result<RecordBatch> SpanQueue::ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const {
+  return NoThrow("read", [&] { return impl_->ReadSeqs(seqs, max_bytes); });
+}
+TraceIndex* SpanQueue::traces() { return impl_->traces(); }
+const TraceIndex* SpanQueue::traces() const { return impl_->traces(); }
+
+Status SpanQueue::Impl::StartTraceIndex(SpanQueue& queue) {
+  if (!retention_on() || read_only_) return {};
+  // Derived data: an index that does not open is made again from the spans,
+  // and without one the queue still runs (the query API answers 503).
+  const auto dir = options_.dir / internal::kIndexDbDir;
+  auto index = TraceIndex::Open(queue, dir);
+  if (!index) {
+    LOG_WARN("trace index: cannot open it; rebuilding it from the spans", {{"error", index.error().message}});
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    index = TraceIndex::Open(queue, dir);
+  }
+  if (!index) {
+    LOG_ERROR("trace index: unavailable; local queries are off", {{"error", index.error().message}});
+    return {};
+  }
+  traces_ = std::move(*index);
+  traces_ptr_ = traces_.get();
+  traces_->Notify();
+  return {};
+}
+
+Result<RecordBatch> SpanQueue::Impl::ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Fail(Error::Unavailable("span queue is closed"));
+  uint64_t lo, hi;
+  {
+    std::lock_guard lk(state_mu_);
+    lo = index_.head_seq();
+    hi = index_.next_seq();
+  }
+  std::vector<std::string> keys;
+  std::vector<rocksdb::Slice> slices;
+  std::vector<uint64_t> wanted;
+  for (uint64_t s : seqs) {
+    if (s >= lo && s < hi) wanted.push_back(s);
+  }
+  keys.reserve(wanted.size());
+  for (uint64_t s : wanted) keys.push_back(SeqKey(s));
+  for (const auto& k : keys) slices.emplace_back(k);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  spans_store_->MultiGet(rocksdb::ReadOptions(), spans_cf_, keys.size(), slices.data(), values.data(), statuses.data());
+  RecordBatch out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int64_t received_ns = 0;
+    std::string_view json;
+    if (!statuses[i].ok() || !DecodeSpanValue(values[i], &received_ns, &json)) continue;
+    if (!out.entries.empty() && out.data.size() + json.size() > max_bytes) break;
+    out.entries.push_back(
+        {wanted[i], received_ns, static_cast<uint32_t>(out.data.size()), static_cast<uint32_t>(json.size())});
+    out.data.append(json);
+  }
+  return out;
+}
 
 Quarantine& SpanQueue::quarantine() { return impl_->quarantine(); }
 const Quarantine& SpanQueue::quarantine() const { return impl_->quarantine(); }

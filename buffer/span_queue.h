@@ -10,6 +10,10 @@
 //   [ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ][ s ]
 //   ^ everything below head_seq is deleted: moving the persisted "head" deletes it
 //
+// With local retention (Options::retention) the head is the lower of the
+// slowest cursor and the retention floor: delivered spans stay, readable and
+// indexed in a third database, "<dir>/index" (traces(), trace_index.h).
+//
 // Two RocksDB databases in options.dir (store_format.h has every byte):
 //   the spans database ("<dir>/spans"), one column family:
 //     key: seq u64 BE   value: u8 version (1) | i64 received_ns LE | canonical span JSON
@@ -86,6 +90,17 @@ struct Options {
   std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000};
   // Default: drop oldest
   OnFull on_full = OnFull::kDropOldest;
+  // Default: 0 (off) here; the daemon passes [local] retention (7 days by
+  // default). Local retention: delivered spans (below every consumer's
+  // cursor) stay readable (and indexed, traces()) until older than this by
+  // receive time, or until delivered spans take more than
+  // local_max_disk_bytes (the oldest go first, in whole extents). 0: off,
+  // spans go as soon as every consumer acknowledged them. Retention never
+  // holds back forwarding and never drops an undelivered span; the bounds
+  // (max_disk_bytes, max_age) still apply to everything.
+  std::chrono::milliseconds retention{0};
+  // Default: 512 MiB. Logical bytes of delivered spans kept for retention.
+  uint64_t local_max_disk_bytes = 512ull << 20;
   // Default: 10000 entries / 64 MiB; the oldest entries are dropped beyond.
   uint64_t quarantine_max_entries = 10000;
   uint64_t quarantine_max_bytes = 64ull << 20;
@@ -173,6 +188,7 @@ struct RecordBatch {
 
 class Quarantine;       // quarantine.h
 class DeadLetterStore;  // dead_letters.h
+class TraceIndex;       // trace_index.h
 
 struct Stats {
   uint64_t spans = 0;              // buffered spans
@@ -180,7 +196,13 @@ struct Stats {
   int64_t oldest_received_ns = 0;  // 0 when empty
   uint64_t head_seq = 0;           // first buffered seq
   uint64_t next_seq = 0;           // seq the next span will get
-  uint64_t dropped_spans = 0;      // dropped by max_disk_bytes / max_age since Open
+  // Of `spans`/`bytes`: delivered ones kept by local retention (below every
+  // consumer's cursor), and the rest, not yet delivered to every consumer.
+  uint64_t local_spans = 0;
+  uint64_t local_bytes = 0;
+  uint64_t pending_spans = 0;
+  uint64_t local_expired_spans = 0;  // delivered spans let go by retention since Open
+  uint64_t dropped_spans = 0;        // dropped by max_disk_bytes / max_age since Open
   uint64_t dropped_bytes = 0;
   uint64_t refused_full = 0;          // spans refused by on_full = reject since Open
   uint64_t quarantined = 0;           // entries in the quarantine now
@@ -251,6 +273,10 @@ class SpanQueue {
   // thread with kUnavailable. `done` must not block for long (it holds up
   // the other asynchronous calls) and must not call Close().
   using ReadDone = std::function<void(Result<RecordBatch>)>;
+  // The spans with these seqs that are still stored, in the order given
+  // (missing ones left out), stopping before max_bytes of JSON (at least
+  // one span). Blocks on the disk, like Read().
+  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes = 64u << 20) const;
   void ReadAsync(uint64_t from_seq, size_t max_spans, size_t max_bytes, ReadDone done);
 
   // Consumers (one per upstream). A new consumer starts at next_seq (it gets
@@ -288,6 +314,11 @@ class SpanQueue {
   const Quarantine& quarantine() const;
   DeadLetterStore& dead_letters();
   const DeadLetterStore& dead_letters() const;
+  // The trace index of local retention ("<dir>/index", trace_index.h):
+  // null when Options::retention is 0 and in a read-only view. Owned by the
+  // queue; stopped first by Close().
+  TraceIndex* traces();
+  const TraceIndex* traces() const;
 
   // Runs the asynchronous calls already queued (their callbacks see the
   // store still open) and stops the worker; commits everything queued for

@@ -57,6 +57,7 @@
 #include "buffer/quarantine.h"
 #include "buffer/span_index.h"
 #include "buffer/span_queue.h"
+#include "buffer/trace_index.h"
 #include "common/log_limiter.h"
 
 namespace spanvault::buffer {
@@ -86,6 +87,11 @@ class SpanQueue::Impl {
   // The worker: queues `task` to run on it. False once Close() has begun
   // (nothing queued): the caller answers its callback with kUnavailable.
   bool Post(std::function<void()> task);
+
+  Result<RecordBatch> ReadSeqs(const std::vector<uint64_t>& seqs, size_t max_bytes) const;
+  // Open(): starts the trace index when retention is on (after the writer).
+  Status StartTraceIndex(SpanQueue& queue);
+  TraceIndex* traces() const { return traces_ptr_.load(); }
 
   Quarantine& quarantine() { return quarantine_; }
   DeadLetterStore& dead_letters() { return dead_letters_; }
@@ -141,6 +147,14 @@ class SpanQueue::Impl {
   // on the writer thread, nor on a forwarder's Ack). Takes bg_mu_ only.
   void ReclaimBelow(uint64_t head, uint64_t trimmed);
   uint64_t MinCursorLocked(std::string_view except) const;
+  // Local retention (Options::retention), holding state_mu_: the head that
+  // keeps what retention keeps of the delivered seqs below `delivered_until`
+  // (that seq itself when retention is off).
+  uint64_t RetentionHeadLocked(uint64_t delivered_until) const;
+  // Every seq below it is delivered: the slowest cursor, or with no
+  // consumer the last one's (delivered_). Holding state_mu_.
+  uint64_t DeliveredLocked() const;
+  bool retention_on() const { return options_.retention.count() > 0; }
 
   // span_queue_writer.cc
   void WriterLoop();
@@ -149,6 +163,9 @@ class SpanQueue::Impl {
   // Writer thread: group_batch_, cleared, with room for a group of that size.
   rocksdb::WriteBatch& GroupBatch(uint64_t span_bytes, const std::vector<uint64_t>& q_bytes);
   void CheckAge();
+  // Lets go of delivered spans older than the retention or beyond
+  // local_max_disk_bytes (span_queue.cc). Writer thread, with CheckAge.
+  void CheckRetention();
   void NoteDropped(std::string_view reason, uint64_t spans, uint64_t bytes);
   void TrimIfIdle();
 
@@ -249,6 +266,10 @@ class SpanQueue::Impl {
   mutable std::mutex state_mu_;
   internal::SpanIndex index_;
   std::map<std::string, uint64_t, std::less<>> cursors_;
+  // With no consumer: every seq below it was delivered by the last one (meta
+  // "delivered", written when the last consumer is removed), so that local
+  // retention keeps it and a new first consumer does not get it again.
+  uint64_t delivered_ = 0;
   std::string store_id_;  // set at Open, constant after
   // Bytes deleted from the head since SST files were last dropped (Ack).
   std::atomic<uint64_t> trimmed_since_reclaim_{0};
@@ -264,6 +285,11 @@ class SpanQueue::Impl {
   bool worker_stop_ = false;
 
   std::atomic<bool> wal_dirty_{false};  // written since the last WAL sync
+
+  // The trace index (retention on): set once at Open, stopped first in
+  // Close(); the writer notifies it after every commit.
+  std::unique_ptr<TraceIndex> traces_;
+  std::atomic<TraceIndex*> traces_ptr_{nullptr};
 
   // The store thread.
   std::thread store_thread_;

@@ -424,6 +424,7 @@ Status SpanQueue::Impl::Recover() {
     if (!it->status().ok()) return Fail(FromRocks("scanning spans", it->status()));
   }
   index_.SkipTo(max_cursor);
+  delivered_ = get_u64(internal::kDeliveredKey).value_or(0);
   if (auto st = quarantine_.RecoverLocked(quarantine_floor); !st) return st;
   return dead_letters_.RecoverLocked(std::max<uint64_t>(get_u64(internal::kDeadLetterHeadKey).value_or(1), 1));
 }
@@ -509,6 +510,11 @@ void SpanQueue::Impl::Close() {
     // this group; a Close() on another thread (or the destructor) finishes.
     LOG_WARN("span queue: Close() called from an append callback; finishing later");
     return;
+  }
+  // The trace index first: it reads the spans through the queue.
+  if (traces_) {
+    traces_ptr_ = nullptr;
+    traces_->Close();
   }
   // The worker next: what it has queued still runs on the open store.
   if (!StopWorker()) {

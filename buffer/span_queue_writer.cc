@@ -123,7 +123,9 @@ void SpanQueue::Impl::Append(span::Batch batch, bool fsync, std::function<void(c
 
 void SpanQueue::Impl::WriterLoop() {
   using std::chrono::milliseconds;
-  const auto age_interval = std::clamp<milliseconds>(options_.max_age / 4, milliseconds(10), milliseconds(1000));
+  const milliseconds shortest =
+      options_.retention.count() > 0 ? std::min(options_.max_age, options_.retention) : options_.max_age;
+  const auto age_interval = std::clamp<milliseconds>(shortest / 4, milliseconds(10), milliseconds(1000));
   std::vector<Request> group;
   for (;;) {
     bool stop = false;
@@ -161,6 +163,7 @@ void SpanQueue::Impl::WriterLoop() {
       if (Clock::now() >= next_age_check_) {
         next_age_check_ = Clock::now() + age_interval;
         CheckAge();
+        CheckRetention();
       }
       NoteDropped({}, 0, 0);  // a warning held back by the rate limit
       TrimIfIdle();
@@ -208,6 +211,7 @@ void SpanQueue::Impl::CommitGroup(std::vector<Request>& group) {
   for (const auto& req : group) appended_since_trim_ += req.batch.data.size();
   last_commit_ = Clock::now();
   if (stored > 0 && options_.on_commit) options_.on_commit();
+  if (TraceIndex* t = traces_ptr_.load(); stored > 0 && t != nullptr) t->Notify();
   for (size_t i = 0; i < group.size(); ++i) RunDone(group[i].done, results[i]);
 }
 
@@ -265,7 +269,12 @@ void SpanQueue::Impl::CommitGroupLocked(std::vector<Request>& group, std::vector
     next = index_.next_seq();
     new_head = head;
     if (options_.on_full == OnFull::kReject) {
-      uint64_t running = index_.bytes();
+      // Delivered spans kept by local retention make room first: reject
+      // mode refuses new spans only for want of room for undelivered ones.
+      if (retention_on()) {
+        new_head = std::max(head, std::min(index_.HeadToFit(total_in, max_bytes), DeliveredLocked()));
+      }
+      uint64_t running = index_.bytes() - index_.Below(new_head).bytes;
       for (size_t i = 0; i < n; ++i) {
         if (running + span_bytes[i] <= max_bytes) {
           running += span_bytes[i];

@@ -23,6 +23,8 @@
 //               "quarantine_head" -> u64: every quarantine id below it was deleted
 //               "dead_letter_head" -> u64: every dead-letter id below it was deleted
 //               "store_id"        -> 16 hex digits, random, written when the store is created
+//               "delivered"       -> u64: with no consumer registered, every seq below it was
+//                                    delivered by the last one (written when it is removed)
 //   dead_letters id u64           -> metadata JSON {time, upstream, seq, status, reason, response}
 //                                    | '\n' | the canonical span JSON (neither holds a raw
 //                                    newline, so the first one splits them)
@@ -52,6 +54,28 @@
 // column family where it is.
 // The logical size of a record (what max_disk_bytes and quarantine_max_bytes
 // count) is key + value.
+//
+// The index database ("<dir>/index", trace_index.h; only with local
+// retention): one column family, written with the WAL disabled, so that it
+// costs no second WAL write per span; after a crash it is re-indexed from
+// the spans database. Keys (u64 big-endian as above; `id` is a trace id of
+// at most 255 bytes):
+//   "mnext"                                 -> u64: every span seq below it is indexed;
+//                                              written in the WriteBatch of the entries it covers
+//   't' | id                                -> the trace summary: MessagePack array, version 1
+//                                              (TraceSummary::Encode, trace_summary.cc)
+//   's' | u8 len(id) | id | seq u64         -> "": the trace's spans (seqs in the spans database)
+//   'l' | first_seq u64                     -> id: every trace by the seq of its first span
+//                                              (newest first = backwards)
+//   'f' | field u8 | u16 len(value) | value | first_seq u64
+//                                           -> id: the secondary keys, one per distinct value
+//                                              of the trace's spans; field is TraceIndex::Field:
+//                                              'v' service, 's' session_id, 'u' user_id,
+//                                              'e' environment, 'm' model, 't' type, 'g' tag,
+//                                              'x' status error (value empty). A session's
+//                                              traces are its 'f' 's' keys, oldest first.
+// A trace whose first seq falls below the head loses all its keys (oldest
+// first); a span of it arriving later starts a new entry.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -72,6 +96,7 @@
 namespace spanvault::buffer::internal {
 
 inline constexpr char kSpansDbDir[] = "spans";  // the spans database, under the store directory
+inline constexpr char kIndexDbDir[] = "index";  // the trace index database (local retention)
 inline constexpr char kSpansCf[] = "spans";     // where stores before the split kept them (main database)
 inline constexpr char kQuarantineCf[] = "quarantine";
 inline constexpr char kMetaCf[] = "meta";
@@ -82,6 +107,7 @@ inline constexpr char kCursorPrefix[] = "cursor/";
 inline constexpr char kCursorEnd[] = "cursor0";  // '/' + 1: the upper bound of the prefix
 inline constexpr char kHeadKey[] = "head";
 inline constexpr char kQuarantineHeadKey[] = "quarantine_head";
+inline constexpr char kDeliveredKey[] = "delivered";
 // Not RocksDB's: the preallocated disk reserve in the store directory
 // (Options::disk_reserve_bytes), deleted when the filesystem is full.
 inline constexpr char kReserveFile[] = "RESERVE";
