@@ -86,6 +86,15 @@ struct Options {
   std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000};
   // Default: drop oldest
   OnFull on_full = OnFull::kDropOldest;
+  // Default: 7 days (config `local.retention`). Local retention: spans stay
+  // stored, indexed and readable (query/, docs/api.md) this long after they
+  // arrive, also once every upstream acknowledged them. 0: off (no trace
+  // index; a span is deleted once every upstream acknowledged it).
+  std::chrono::milliseconds retention{7LL * 24 * 3600 * 1000};
+  // Default: 1 GiB (config `local.max_disk_bytes`). Bytes of spans kept only
+  // for local retention (delivered to every upstream); the oldest are dropped
+  // beyond.
+  uint64_t local_max_disk_bytes = 1ull << 30;
   // Default: 10000 entries / 64 MiB; the oldest entries are dropped beyond.
   uint64_t quarantine_max_entries = 10000;
   uint64_t quarantine_max_bytes = 64ull << 20;
