@@ -390,14 +390,15 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
       return;
     }
     channel_ = std::make_shared<LineChannel>(opts_.max_pending_output);
-    channel_->SetWaker([weak = weak_from_this(), ex = executor()] {
-      asio::post(ex, [weak] {
-        if (auto self = weak.lock()) self->PumpChannel();
-      });
-    });
+    // The waker holds the session while nothing else may (no read or write
+    // is pending while the producer works); the channel drops it when it
+    // closes (PumpChannel closes it at the end).
+    channel_->SetWaker([self = shared_from_this()] { asio::post(self->executor(), [self] { self->PumpChannel(); }); });
     opts_.query.stream(key, line, channel_);
     if (key == "$tail") WatchTailClose();
-    PumpChannel();
+    // Not inline: a refusal finishes the channel at once, and PumpChannel
+    // would then read further lines from inside ProcessLines.
+    asio::post(executor(), [self = shared_from_this()] { self->PumpChannel(); });
   }
 
   // Moves the channel's lines to the output while the client reads them.
