@@ -377,6 +377,28 @@ const std::vector<KeyDef>& Keys() {
                     [](Config & c) -> auto& { return c.buffer.dead_letter_max_bytes; })
                     .Doc("bytes of dead letters kept"));
     k.push_back(DurationKey(
+                    "local.retention",
+                    "how long spans stay readable through the local query API after they arrive (0: off)",
+                    [](Config & c) -> auto& { return c.buffer.retention; })
+                    .Doc("spans stay stored, indexed and readable (/api, the trace explorer,\n"
+                         "spanvault traces) this long, also once delivered; \"0s\": off (docs/api.md)"));
+    k.push_back(SizeKey(
+                    "local.max_disk_bytes", "bound on the bytes of spans kept only for local retention",
+                    [](Config & c) -> auto& { return c.buffer.local_max_disk_bytes; })
+                    .Doc("spans kept only for local retention (delivered everywhere);\n"
+                         "the oldest are dropped beyond"));
+    k.push_back(KeyDef{"local.api", "serve /api/... and the trace explorer on the HTTP listener",
+                       [](Config& c, std::string_view v) -> std::string {
+                         auto b = ParseBool(v);
+                         if (!b) return Bad("value", v, "true or false");
+                         c.local.api = *b;
+                         return {};
+                       },
+                       [](const Config& c) { return std::string(c.local.api ? "true" : "false"); },
+                       Kind::kBool}
+                    .Doc("serve /api/... and the trace explorer (GET /) on the HTTP listener,\n"
+                         "and $query/$export/$tail/$replay on the stream socket"));
+    k.push_back(DurationKey(
                     "shutdown_grace", "on SIGTERM, how long requests to upstreams in flight may finish",
                     [](Config & c) -> auto& { return c.shutdown_grace; })
                     .Doc("on SIGTERM, how long requests in flight may finish"));
@@ -586,6 +608,10 @@ std::vector<std::string> Config::Validate() const {
   if (buffer.fsync_interval.count() < 1) p.push_back("buffer.fsync_interval must be at least 1ms");
   if (buffer.max_disk_bytes < (1u << 20)) p.push_back("buffer.max_disk_bytes must be at least 1 MiB");
   if (buffer.max_age.count() < 1000) p.push_back("buffer.max_age must be at least 1s");
+  if (buffer.retention.count() != 0 && buffer.retention.count() < 1000) {
+    p.push_back("local.retention must be 0s (off) or at least 1s");
+  }
+  if (buffer.local_max_disk_bytes < (1u << 20)) p.push_back("local.max_disk_bytes must be at least 1 MiB");
   if (buffer.quarantine_max_entries < 1) p.push_back("buffer.quarantine_max_entries must be at least 1");
   if (buffer.dead_letter_max_entries < 1) p.push_back("buffer.dead_letter_max_entries must be at least 1");
   if (upstream_threads < 1 || upstream_threads > 64) p.push_back("upstream_threads must be between 1 and 64");

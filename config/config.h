@@ -82,6 +82,15 @@ struct IngestConfig {
   std::vector<std::string> http_allowed_origins;
 };
 
+// `[local]`: the local query API (docs/api.md). Its retention and disk
+// bound are buffer::Options fields (retention, local_max_disk_bytes).
+struct LocalConfig {
+  // Default: true. Serve /api/... and the trace explorer on the HTTP
+  // listener, and the query control lines on the stream socket (only while
+  // local.retention > 0).
+  bool api = true;
+};
+
 struct Config {
   std::filesystem::path state_dir;    // default: see DefaultStateDir()
   std::filesystem::path runtime_dir;  // default: see DefaultRuntimeDir()
@@ -91,6 +100,7 @@ struct Config {
   uint32_t io_threads = 0;
   IngestConfig ingest;
   buffer::Options buffer;  // buffer.dir is derived: state_dir/buffer
+  LocalConfig local;       // local.retention, local.max_disk_bytes: in `buffer`
   // Default: none. `price_tables`: user price tables, before the built-in
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
   // Reloaded on SIGHUP (a changed list applies too: daemon/reload.h).

@@ -171,7 +171,7 @@ one stays in force. Otherwise:
 * `price_tables` are read again (a broken table keeps the previous ones);
   `log_level` and `shutdown_grace` take effect at once;
 * every other key — listener addresses and paths (`ingest.*`), `state_dir`,
-  `runtime_dir`, `buffer.*`, `io_threads`, `upstream_threads` — is read
+  `runtime_dir`, `buffer.*`, `local.*`, `io_threads`, `upstream_threads` — is read
   only at start: a changed one is logged as a warning (`configuration key
   changed: takes effect after a restart`), listed under `needs_restart`, and
   keeps its running value.

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon_impl.h"
+#include "query/service.h"
 
 namespace spanvault::daemon {
 
@@ -58,8 +59,8 @@ void StartIoThreads(Daemon::Impl& d) {
 
 }  // namespace
 
-// The daemon in pipeline order: the pricing stage and the store, the
-// forwarders that read the store, then the listeners that feed both through
+// The daemon in pipeline order: the pricing stage and the store, the local
+// query API over the store, the forwarders that read the store, then the listeners that feed both through
 // the ingest pipeline; last the threads that run it all and the rates.
 Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   log::Level level;
@@ -74,6 +75,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   }
   if (Status st = BuildPricing(d); !st) return Fail(st.error());
   if (Status st = OpenStore(d); !st) return Fail(st.error());
+  if (Status st = BuildQuery(d); !st) return Fail(st.error());
   if (Status st = StartForwarders(d); !st) return Fail(st.error());
   if (Status st = BuildListeners(d, IngestPipeline(d)); !st) return Fail(st.error());
 
@@ -120,6 +122,9 @@ void Daemon::Stop() {
   // 2. Requests in flight get shutdown_grace; what they do not finish stays
   // unacknowledged in the store and is sent again after the next start.
   StopForwarders(d);
+  // The query threads end (a replay waiting for a forwarder gave up when it
+  // stopped), then the engine: both read the store.
+  StopQuery(d);
   {
     // Each stops at its next batch; what it did not take stays in the
     // moved-aside store. Joined outside the lock: the writer thread may be

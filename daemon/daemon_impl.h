@@ -29,12 +29,17 @@
 #include "cost/price_stage.h"
 #include "daemon/auto_salvage.h"
 #include "daemon/daemon.h"
+#include "daemon/query_pool.h"
 #include "ipc/datagram_listener.h"
 #include "ipc/http_listener.h"
 #include "ipc/ingest.h"
 #include "ipc/stream_listener.h"
 #include "observe/rates.h"
 #include "upstream/forwarder.h"
+
+namespace spanvault::query {
+class Service;  // query/service.h
+}  // namespace spanvault::query
 
 namespace spanvault::daemon {
 
@@ -90,6 +95,12 @@ struct Daemon::Impl {
   std::optional<LoadOptions> reload_source;  // under reload_mu
   bool forwarders_closed = false;            // under reload_mu: Stop() began
   std::unique_ptr<cost::PriceStage> pricing;
+  // The local query API (daemon/query.h): the engine (null when
+  // local.retention = 0 or local.api = false) and its threads (null when
+  // local.api = false). Stopped after the listeners and forwarders, before
+  // the queue closes.
+  std::unique_ptr<query::Service> query;
+  std::unique_ptr<QueryPool> query_pool;
   ipc::Counters counters;
   // Intake and delivery rates: sampled every second on `ioc`.
   std::optional<boost::asio::steady_timer> rate_timer;
@@ -116,6 +127,7 @@ struct Daemon::Impl {
 Status BuildPricing(Daemon::Impl& d);                                 // daemon/pipeline.cc
 Status OpenStore(Daemon::Impl& d);                                    // daemon/pipeline.cc
 Status StartForwarders(Daemon::Impl& d);                              // daemon/forwarders.cc
+Status BuildQuery(Daemon::Impl& d);                                   // daemon/query.cc
 ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                        // daemon/pipeline.cc: price, then store
 Status BuildListeners(Daemon::Impl& d, const ipc::SubmitFn& submit);  // daemon/listeners.cc
 void StartListeners(Daemon::Impl& d);                                 // daemon/listeners.cc
@@ -123,6 +135,12 @@ void StartRateSampling(Daemon::Impl& d);                              // daemon/
 // Stops and destroys the forwarders and their threads; no reload starts any
 // after it (daemon/forwarders.cc).
 void StopForwarders(Daemon::Impl& d);
+// The query API's hooks for the listeners (empty when local.api is off), and
+// its stop: the query threads end (queued work is answered 503), then the
+// engine goes (daemon/query.cc).
+ipc::ApiHooks QueryHttpHooks(Daemon::Impl& d);
+ipc::SocketQueryHooks QuerySocketHooks(Daemon::Impl& d);
+void StopQuery(Daemon::Impl& d);
 
 // Starts config.upstream_threads threads on upstream_ioc unless they run.
 // Called with reload_mu held, or before the daemon serves.

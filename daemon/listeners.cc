@@ -103,6 +103,8 @@ Status BuildStream(ListenerContext& c) {
     // $dead_letter reads and writes the dead-letter store (a replay waits
     // for an fsynced append).
     so.offload_controls = {"$reload", "$salvage", "$dead_letter"};
+    // $query, $export, $tail, $replay: on the query threads (daemon/query.h).
+    so.query = QuerySocketHooks(d);
     // The listener starts before the Daemon object exists; `self` is set
     // right after Start() builds it, before any I/O thread runs.
     d.stream = std::make_unique<ipc::StreamListener>(
@@ -209,6 +211,10 @@ Status BuildHttp(ListenerContext& c) {
     o.otlp = OtlpCodecForHttp(config.ingest);
     o.ready = [&d] { return d.ready.load(); };
     o.metrics = [&d] { return d.self != nullptr ? d.self->MetricsText() : std::string(); };
+    // /api/... on the query threads (daemon/query.h). The page's files
+    // (o.api.asset) come from web/ (web::FindAsset) once it is built in;
+    // until then GET / answers 404.
+    o.api = QueryHttpHooks(d);
     d.http = std::make_unique<ipc::HttpListener>(d.ioc, *fd, std::move(o), c.limits, c.submit, d.counters);
     LOG_INFO("listening", {{"transport", "http"}, {"address", hp->host + ":" + std::to_string(d.http_port)}});
   }

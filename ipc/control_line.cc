@@ -64,6 +64,8 @@ std::string CheckSyncId(const nlohmann::json& id) {
 
 bool NeedsAdmin(const ControlLine& line) {
   if (line.key == "$reload" || line.key == "$salvage" || line.key == "$dead_letter") return true;
+  // The local query API's lines read (and $replay re-sends) span contents.
+  if (line.key == "$query" || line.key == "$export" || line.key == "$tail" || line.key == "$replay") return true;
   if (line.key == "$prices") {
     auto it = line.obj.find("$prices");
     return !(it != line.obj.end() && *it == "unpriced");

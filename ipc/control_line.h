@@ -1,6 +1,7 @@
 // ipc/ — control lines of the stream socket: a JSON object whose first key
 // starts with '$' ({"$sync": ID}, {"$status": true}, {"$reload": true},
-// {"$prices": ...}, {"$dead_letter": ...}, {"$salvage": DIR}). No I/O.
+// {"$prices": ...}, {"$dead_letter": ...}, {"$salvage": DIR}, and the query
+// lines {"$query": PATH, ...}, $export, $tail, $replay). No I/O.
 //
 // A control line comes from any process that may write to the socket, so it
 // is bounded before it is parsed: its nesting is checked on the bytes (no
@@ -43,7 +44,8 @@ std::string ParseControlLine(std::string_view line, ControlLine* out);
 std::string CheckSyncId(const nlohmann::json& id);
 
 // Whether the line changes the daemon or reads other users' data: $reload,
-// $salvage, $dead_letter (all verbs: a listing shows span contents), and
+// $salvage, $dead_letter (all verbs: a listing shows span contents), the
+// query lines $query, $export, $tail and $replay (docs/api.md), and
 // {"$prices": "reload"}. $sync, $status and {"$prices": "unpriced"} are open
 // to every client of the socket.
 bool NeedsAdmin(const ControlLine& line);

@@ -32,6 +32,12 @@
 // request; connections / connections_total; refused_by_policy per
 // HttpRefusal (those requests count nowhere else).
 //
+// The local query API and the page (http_api.h): GET /api/... goes to the
+// daemon's hooks (the query runs on the daemon's query threads; the answer is
+// written on the connection's strand when it comes), /api/export and
+// /api/tail stream (http_stream.h), GET / and /assets/... are the page's
+// files. They pass the same policy checks and count nowhere as ingest.
+//
 // Threading: every connection runs on its own strand of the shared
 // io_context (any number of threads); decoding happens on that strand.
 // Start/Stop from the controlling thread.
@@ -45,6 +51,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "ipc/http_api.h"
 #include "ipc/http_ingest.h"
 #include "ipc/ingest.h"
 #include "ipc/unix_socket.h"
@@ -81,6 +88,10 @@ struct HttpOptions {
   std::function<bool()> ready;
   // Default: empty. GET /metrics: the Prometheus text exposition.
   std::function<std::string()> metrics;
+  // Default: none (404). The local query API and the page (http_api.h).
+  ApiHooks api;
+  // Default: 15s. Between SSE keep-alive comments on GET /api/tail.
+  std::chrono::milliseconds sse_keep_alive{kSseKeepAlive};
 };
 
 class HttpListener {

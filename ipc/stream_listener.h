@@ -34,9 +34,28 @@
 #include <vector>
 
 #include "ipc/ingest.h"
+#include "ipc/line_channel.h"
 #include "ipc/peer_cred.h"
 
 namespace spanvault::ipc {
+
+// The local query API's control lines (docs/api.md, "On the stream
+// socket"): $query, $export, $tail, $replay — admin lines (NeedsAdmin). The
+// daemon runs them on its query threads; the connection reads no further
+// line until one is over, so its answers stay in order.
+struct SocketQueryHooks {
+  // {"$query": ...} and {"$replay": ...}: called on the connection's strand,
+  // must not block; `done` gets the answer line (without '\n') once, from any
+  // thread.
+  std::function<void(const std::string& key, const nlohmann::json& line, std::function<void(std::string)> done)> answer;
+  // {"$export": ...} and {"$tail": ...}: called on the strand, must not
+  // block; lines (each ending in '\n') go into `out` from another thread:
+  // an export Push'es its rows and its {"$end": ...} line, then Finish; a
+  // tail TryPush'es events until `out` closes (the client closed, or did not
+  // keep up: max_pending_output).
+  std::function<void(const std::string& key, const nlohmann::json& line, std::shared_ptr<LineChannel> out)> stream;
+  bool enabled() const { return answer && stream; }
+};
 
 struct StreamOptions {
   // Default: 1 MiB. A longer line is refused (too_large) and skipped.
@@ -75,6 +94,8 @@ struct StreamOptions {
   AdminPolicy admin = AdminPolicy::ForThisProcess();
   // Default: 100. Errors listed per barrier answer.
   size_t max_errors_per_answer = 100;
+  // Default: none (the query lines are unknown control lines).
+  SocketQueryHooks query;
 };
 
 // Answers a control line other than $sync: `key` is its first key ("$status",

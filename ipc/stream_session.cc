@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ipc/control_line.h"
+#include "ipc/line_channel.h"
+#include "ipc/read_buffer_pool.h"
 #include "ipc/stream_listener_impl.h"
 
 namespace spanvault::ipc {
@@ -42,36 +44,6 @@ std::string_view TrimLeft(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
 }
-
-// Read buffers of one size, kept per thread between reads: a busy
-// connection borrows one for each read and gives it back once no line is in
-// progress, so an idle connection holds no buffer, and a busy one pays no
-// allocation. Memory is not zeroed (only pages written are ever touched).
-class BufferPool {
- public:
-  static std::unique_ptr<char[]> Take(size_t size) {
-    auto& free = Free();
-    for (auto it = free.begin(); it != free.end(); ++it) {
-      if (it->first == size) {
-        auto b = std::move(it->second);
-        free.erase(it);
-        return b;
-      }
-    }
-    return std::unique_ptr<char[]>(new char[size]);
-  }
-  static void Give(std::unique_ptr<char[]> b, size_t size) {
-    auto& free = Free();
-    if (free.size() < kKeep) free.emplace_back(size, std::move(b));
-  }
-
- private:
-  static constexpr size_t kKeep = 4;
-  static std::vector<std::pair<size_t, std::unique_ptr<char[]>>>& Free() {
-    thread_local std::vector<std::pair<size_t, std::unique_ptr<char[]>>> free;
-    return free;
-  }
-};
 
 }  // namespace
 
@@ -107,6 +79,12 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
     stopping_ = true;
     boost::system::error_code ec;
     socket_.shutdown(stream::socket::shutdown_receive, ec);
+    // An export or tail streaming ends here (an export without its $end
+    // line: the client sees it cut off); its producer stops.
+    if (channel_) {
+      channel_->Close();
+      PumpChannel();
+    }
   }
 
   // Runs on the session's strand: closes the connection when no byte came
@@ -327,6 +305,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
       a["error"] = why;
       return SendAnswer(c.key, a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
+    if (opts_.query.enabled() && IsQueryLine(c.key)) return StartQuery(c.key, std::move(c.obj));
     if (owner_->control_) {
       if (owner_->Offloaded(c.key)) {
         Offload(c.key, std::move(c.obj));
@@ -389,7 +368,74 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
     } else {
       RejectControl("unknown control line");
     }
-    // Then the lines that arrived behind it, as OnRead would have.
+    Resume();
+  }
+
+  static bool IsQueryLine(std::string_view key) {
+    return key == "$query" || key == "$export" || key == "$tail" || key == "$replay";
+  }
+
+  // A query line (SocketQueryHooks): like an offloaded control line, no
+  // further line is read until it is over; $export and $tail stream their
+  // lines through a channel, bounded by max_pending_output.
+  void StartQuery(const std::string& key, nlohmann::json line) {
+    FlushBatch();
+    control_pending_ = true;
+    if (key == "$query" || key == "$replay") {
+      opts_.query.answer(key, line, [self = shared_from_this(), key](std::string answer) {
+        asio::post(self->executor(), [self, key, answer = std::move(answer)]() mutable {
+          self->OnControlAnswer(key, std::move(answer));
+        });
+      });
+      return;
+    }
+    channel_ = std::make_shared<LineChannel>(opts_.max_pending_output);
+    // The waker holds the session while nothing else may (no read or write
+    // is pending while the producer works); the channel drops it when it
+    // closes (PumpChannel closes it at the end).
+    channel_->SetWaker([self = shared_from_this()] { asio::post(self->executor(), [self] { self->PumpChannel(); }); });
+    opts_.query.stream(key, line, channel_);
+    if (key == "$tail") WatchTailClose();
+    // Not inline: a refusal finishes the channel at once, and PumpChannel
+    // would then read further lines from inside ProcessLines.
+    asio::post(executor(), [self = shared_from_this()] { self->PumpChannel(); });
+  }
+
+  // Moves the channel's lines to the output while the client reads them.
+  void PumpChannel() {
+    if (!channel_) return;
+    if (write_failed_ || closed_) channel_->Close();
+    if (output_bytes_ > opts_.max_pending_output) return;  // OnWrite comes back
+    LineChannel::Taken t = channel_->Take();
+    for (std::string& l : t.lines) {
+      output_bytes_ += l.size();
+      out_.push_back(std::move(l));
+    }
+    if (!writing_) DoWrite();
+    if (!t.finished && !t.closed) return;
+    channel_->Close();
+    channel_.reset();
+    control_pending_ = false;
+    Resume();
+  }
+
+  // A tail ends when its client closes: the socket is read (and what comes
+  // is dropped) until the end of the stream.
+  void WatchTailClose() {
+    socket_.async_wait(stream::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+      if (!self->channel_) return;
+      char scratch[4096];
+      boost::system::error_code rec;
+      if (!ec) self->socket_.read_some(asio::buffer(scratch), rec);
+      if (!ec && !rec) return self->WatchTailClose();
+      self->eof_ = true;
+      self->channel_->Close();
+      self->PumpChannel();
+    });
+  }
+
+  // The lines that arrived behind a control line, as OnRead would have.
+  void Resume() {
     if (buf_) ProcessLines(/*at_eof=*/eof_ && !stopping_);
     FlushBatch();
     MaybeReleaseBuffer();
@@ -498,6 +544,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
       out_.clear();
     }
     DoWrite();
+    PumpChannel();
     DoRead();
     MaybeClose();
   }
@@ -549,7 +596,8 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   std::deque<std::string> out_;
   size_t output_bytes_ = 0;
   bool reading_ = false, writing_ = false, eof_ = false, stopping_ = false, closed_ = false, write_failed_ = false;
-  bool control_pending_ = false;  // an offloaded control line is not answered yet
+  bool control_pending_ = false;          // an offloaded control line is not answered yet
+  std::shared_ptr<LineChannel> channel_;  // while $export or $tail streams
 };
 
 std::shared_ptr<StreamSession> MakeSession(stream::socket socket, std::shared_ptr<StreamListener::Impl> owner,

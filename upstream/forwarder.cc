@@ -115,7 +115,10 @@ void Forwarder::Impl::SchedulePoll() {
 }
 
 std::string Forwarder::Impl::IdempotencyKey(const Unit& u) const {
-  return store_id + "-" + std::to_string(u.seq(0)) + "-" + std::to_string(u.seq(u.size() - 1) + 1);
+  // A replay is sent again on purpose: a key of its own, so that a backend
+  // that deduplicates by key does not drop it.
+  std::string replay = u.replay ? "-replay" + std::to_string(u.replay->id) : std::string();
+  return store_id + replay + "-" + std::to_string(u.seq(0)) + "-" + std::to_string(u.seq(u.size() - 1) + 1);
 }
 
 void Forwarder::Impl::Launch(const UnitPtr& unit) {
@@ -192,10 +195,13 @@ void Forwarder::Impl::OnResult(const UnitPtr& unit, const AttemptResult& result,
       stats.healthy = true;
       stats.paused = false;
       stats.last_success_ns = NowNanos();
-      stats.delivered_spans += n;
-      ++stats.delivered_batches;
+      if (!unit->replay) {
+        stats.delivered_spans += n;
+        ++stats.delivered_batches;
+      }
       stats.sent_bytes += unit->request ? unit->request->body.size() : 0;
     }
+    if (unit->replay) unit->replay->delivered += n;
     if (recovered) LOG_INFO("upstream delivering again", {{"upstream", config.name}});
     std::vector<std::string_view> views;
     views.reserve(n);
@@ -215,7 +221,9 @@ void Forwarder::Impl::OnResult(const UnitPtr& unit, const AttemptResult& result,
       // alone, as the policy decides for a one-span batch with its status
       // (retried, or dead-lettered).
       if (!note->failed.empty()) {
-        {
+        if (unit->replay) {
+          unit->replay->delivered -= std::min<uint64_t>(unit->replay->delivered, note->failed.size());
+        } else {
           std::lock_guard lk(stats_mu);
           stats.delivered_spans -= std::min<uint64_t>(stats.delivered_spans, note->failed.size());
         }
@@ -236,6 +244,7 @@ void Forwarder::Impl::OnResult(const UnitPtr& unit, const AttemptResult& result,
     MaybeDrained();
     return;
   }
+  if (unit->replay && ReplayFailed(unit, d, what)) return;
   switch (d.action) {
     case Action::kDelivered:
       break;
@@ -272,14 +281,9 @@ void Forwarder::Impl::OnResult(const UnitPtr& unit, const AttemptResult& result,
         ++stats.splits;
       }
       LOG_DEBUG("upstream refused a batch: splitting it", {{"upstream", config.name}, {"spans", n}, {"error", what}});
-      auto a = std::make_shared<Unit>();
-      auto b = std::make_shared<Unit>();
-      a->batch_first = b->batch_first = unit->batch_first;
-      a->batch = b->batch = unit->batch;
-      a->begin = unit->begin;
-      a->end = b->begin = unit->begin + n / 2;
-      b->end = unit->end;
-      ++batches[unit->batch_first].units_left;
+      UnitPtr a = ChildUnit(unit, unit->begin, unit->begin + n / 2);
+      UnitPtr b = ChildUnit(unit, unit->begin + n / 2, unit->end);
+      FinishUnit(unit);  // its halves carry on
       Launch(a);
       Launch(b);
       return;
@@ -334,12 +338,7 @@ void Forwarder::Impl::FailSpans(const UnitPtr& unit, const std::vector<FailedSpa
             {{"upstream", config.name}, {"spans", unit->size()}, {"failed", failed.size()}});
   for (const FailedSpan& f : failed) {
     if (f.index >= unit->size()) continue;
-    auto one = std::make_shared<Unit>();
-    one->batch_first = unit->batch_first;
-    one->batch = unit->batch;
-    one->begin = unit->begin + f.index;
-    one->end = one->begin + 1;
-    ++batches[unit->batch_first].units_left;
+    UnitPtr one = ChildUnit(unit, unit->begin + f.index, unit->begin + f.index + 1);
     std::string what = "HTTP " + std::to_string(batch_status) + ", span status " + std::to_string(f.status);
     if (!f.message.empty()) what += ": " + f.message;
     OnResult(one, AttemptResult{f.status, {}}, what, f.message.empty() ? body : f.message);
@@ -369,7 +368,27 @@ void Forwarder::Impl::Retry(const UnitPtr& unit, milliseconds delay) {
   });
 }
 
+Forwarder::Impl::UnitPtr Forwarder::Impl::ChildUnit(const UnitPtr& parent, size_t begin, size_t end) {
+  auto u = std::make_shared<Unit>();
+  u->batch_first = parent->batch_first;
+  u->batch = parent->batch;
+  u->begin = begin;
+  u->end = end;
+  u->replay = parent->replay;
+  if (!u->replay) ++batches[parent->batch_first].units_left;
+  return u;
+}
+
 void Forwarder::Impl::FinishUnit(const UnitPtr& unit) {
+  if (unit->replay) {
+    // Not in any batch of the cursor: dropping it is all (the job reports
+    // once its last unit is gone).
+    unit->batch.reset();
+    unit->request.reset();
+    unit->replay.reset();
+    MaybeDrained();
+    return;
+  }
   auto it = batches.find(unit->batch_first);
   if (it == batches.end()) return;
   unit->batch.reset();

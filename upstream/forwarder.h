@@ -36,6 +36,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -82,6 +83,17 @@ struct ForwarderStats {
   uint64_t expired_spans = 0;         // dropped after max_age while retrying
 };
 
+// What a replay (Forwarder::Replay) did with its spans.
+struct ReplayResult {
+  uint64_t spans = 0;      // spans handed to Replay
+  uint64_t delivered = 0;  // the upstream took them (2xx)
+  uint64_t failed = 0;     // spans - delivered: refused for good, given up, or the forwarder stopped
+  std::string last_error;  // the last failure ("HTTP 400", "connect ...: refused"), "" when none
+};
+
+// Attempts per replayed request: a replay is answered, not kept forever.
+inline constexpr int kReplayAttempts = 4;
+
 class Forwarder {
  public:
   // Registers nothing: the caller has added the consumer `config.name` to the
@@ -103,6 +115,19 @@ class Forwarder {
   // the rest and persists the cursor over what was acknowledged. Blocks;
   // idempotent; must not be called from the io_context's threads.
   void Stop(std::chrono::milliseconds grace);
+
+  // Sends the spans of `batch` to this upstream once more (`$replay`,
+  // docs/api.md): through the same encoder (format, dialect), gzip, client
+  // and retry policy as forwarding, in requests of at most batch_max_spans /
+  // batch_max_bytes, each with its own Idempotency-Key. Touches no cursor
+  // and nothing in the store: no ack, no dead letter — a span refused for
+  // good, a 401/403/redirect, or kReplayAttempts failed attempts count as
+  // failed; permanent 4xx still split a request to isolate the refused span.
+  // `done` runs once, when every span is delivered or failed (also when the
+  // forwarder stops first: what was not delivered is failed), on the
+  // forwarder's strand or the thread that drops the last request. Any thread;
+  // does not block.
+  void Replay(buffer::RecordBatch batch, std::function<void(const ReplayResult&)> done);
 
   ForwarderStats GetStats() const;
   // GetStats().delivered_spans alone, cheaper (the rate sampler).

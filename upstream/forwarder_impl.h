@@ -21,6 +21,7 @@
 // thread, without reading the store); stop_mu the drained flag.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -28,6 +29,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,8 +51,23 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// The spans of one Forwarder::Replay call in flight. Its units hold it; when
+// the last one is gone (finished, given up, or dropped by Stop) the
+// destructor reports the counts: exactly once, whatever the path.
+struct ReplayJob {
+  uint64_t id = 0;
+  uint64_t spans = 0;
+  uint64_t delivered = 0;  // on the strand
+  std::string last_error;  // on the strand
+  std::function<void(const ReplayResult&)> done;
+  ~ReplayJob() {
+    if (done) done(ReplayResult{spans, delivered, spans - std::min(spans, delivered), last_error});
+  }
+};
+
 // A request's spans: [begin, end) of a batch read from the queue. Halves of
-// a split share the batch's buffer.
+// a split share the batch's buffer. A replayed request (`replay` set) belongs
+// to no batch of the cursor: it is never acked.
 struct Unit {
   uint64_t batch_first = 0;
   std::shared_ptr<const buffer::RecordBatch> batch;
@@ -60,6 +77,7 @@ struct Unit {
   int attempt = 0;  // failed attempts so far
   std::shared_ptr<const HttpRequest> request;
   std::unique_ptr<asio::steady_timer> retry_timer;
+  std::shared_ptr<ReplayJob> replay;
 };
 using UnitPtr = std::shared_ptr<Unit>;
 
@@ -176,6 +194,19 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void Retry(const UnitPtr& unit, milliseconds delay);
 
   void FinishUnit(const UnitPtr& unit);
+
+  // A unit split off `parent` (a split, a span an answer named as failed):
+  // counted in its batch, or in its replay.
+  UnitPtr ChildUnit(const UnitPtr& parent, size_t begin, size_t end);
+
+  // A replayed request that did not deliver: given up (counted failed) or
+  // retried, as the decision and its attempts say. True when handled.
+  bool ReplayFailed(const UnitPtr& unit, const Decision& d, const std::string& what);
+
+  // Forwarder::Replay on the strand: the batch in requests, launched.
+  void StartReplay(std::shared_ptr<forwarder_internal::ReplayJob> job,
+                   std::shared_ptr<const buffer::RecordBatch> batch);
+  std::atomic<uint64_t> next_replay{1};
 
   // Moves `ackable` over the finished prefix; the cursor itself is written at
   // most every kAckInterval (one RocksDB write for many batches).

@@ -64,6 +64,11 @@ TEST(ControlLineTest, WhichLinesNeedAdmin) {
   EXPECT_TRUE(needs(R"({"$salvage":"/x"})"));
   EXPECT_TRUE(needs(R"({"$dead_letter":"list"})"));
   EXPECT_TRUE(needs(R"({"$dead_letter":"purge"})"));
+  // The query lines read span contents (docs/api.md).
+  EXPECT_TRUE(needs(R"({"$query":"/api/traces","params":{"limit":"5"}})"));
+  EXPECT_TRUE(needs(R"({"$export":"spans"})"));
+  EXPECT_TRUE(needs(R"({"$tail":"spans"})"));
+  EXPECT_TRUE(needs(R"({"$replay":"langfuse","params":{}})"));
 }
 
 TEST(AdminPolicyTest, RootOurUidAndTheAdminGroup) {

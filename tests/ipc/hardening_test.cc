@@ -140,6 +140,27 @@ for line in f:
         break
 )";
 
+TEST_F(UnprivilegedPeerTest, QueryLinesAreAdminLines) {
+  std::string lines = R"({"$query":"/api/traces"}
+{"$export":"spans"}
+{"$tail":"spans"}
+{"$replay":"any","params":{}}
+{"$sync":1}
+)";
+  RunResult r = AsNobody(kLinesClient, lines);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<json> answers;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) answers.push_back(json::parse(l));
+  ASSERT_EQ(answers.size(), 5u) << r.out;
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(answers[i]["ok"], false) << answers[i].dump();
+    EXPECT_NE(answers[i]["error"].get<std::string>().find("permission denied"), std::string::npos) << answers[i].dump();
+  }
+  EXPECT_EQ(answers[4]["$sync"], 1);
+  EXPECT_EQ(Status()["transports"]["unix_stream"]["rejected_by_reason"]["forbidden"], 4);
+}
+
 TEST_F(UnprivilegedPeerTest, AdminLinesAreRefusedSpansStatusAndSyncAreNot) {
   std::string lines = R"({"$status":true}
 {"$dead_letter":"list"}
