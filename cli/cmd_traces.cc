@@ -1,0 +1,101 @@
+// spanvault traces, trace, session, replay: one question to the daemon's
+// query API over the stream socket, one answer printed (cli/render.h, or the
+// JSON with --json). The streaming ones, tail and export, are in
+// cmd_stream.cc.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/render.h"
+#include "cli/render_json.h"
+#include "cli/trace_client.h"
+#include "cli/trace_commands.h"
+#include "cli/trace_view.h"
+
+namespace spanvault::cli {
+using nlohmann::json;
+
+RenderOptions ViewOf(const TraceArgs& a) {
+  RenderOptions o;
+  const char* no_color = std::getenv("NO_COLOR");
+  bool tty = isatty(STDOUT_FILENO) == 1;
+  o.color = tty && (no_color == nullptr || *no_color == '\0');
+  o.utc = a.utc;
+  o.full_ids = a.full_ids;
+  winsize ws{};
+  if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) o.columns = ws.ws_col;
+  return o;
+}
+
+json ParamsOf(const TraceArgs& a, bool with_cursor) {
+  json p = json::object();
+  for (const auto& [k, v] : a.filters) {
+    if (!v.empty() && (with_cursor || k != "cursor")) p[k] = v;
+  }
+  return p;
+}
+
+int Report(const Failure& f) { return Die(f.message, f.code); }
+
+void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+namespace {
+
+// A path segment with everything but unreserved characters percent-encoded
+// (trace and session ids are free-form strings).
+std::string PathSegment(std::string_view id) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Asks `path` and prints the answer with `render` (or as JSON).
+int QueryAndPrint(const Globals& g, const TraceArgs& a, const std::string& path, const json& params,
+                  std::string (*render)(const json&, const RenderOptions&)) {
+  auto body = Query(g, path, params);
+  if (!body) return Report(body.error());
+  Print(a.as_json ? body->dump(2) + "\n" : render(*body, ViewOf(a)));
+  return 0;
+}
+
+}  // namespace
+
+int CmdTraces(const Globals& g, const TraceArgs& a) {
+  return QueryAndPrint(g, a, "/api/traces", ParamsOf(a, true), RenderTraceList);
+}
+
+int CmdTrace(const Globals& g, const TraceArgs& a) {
+  return QueryAndPrint(g, a, "/api/traces/" + PathSegment(a.id), json::object(), RenderTraceTree);
+}
+
+int CmdSession(const Globals& g, const TraceArgs& a) {
+  return QueryAndPrint(g, a, "/api/sessions/" + PathSegment(a.id), json::object(), RenderSession);
+}
+
+// Answered once every matching span was delivered or dead-lettered, which
+// takes the upstream's retries: no short timeout.
+int CmdReplay(const Globals& g, const TraceArgs& a) {
+  auto stream = LineStream::Open(g, json{{"$replay", a.upstream}, {"params", ParamsOf(a, false)}});
+  if (!stream) return Report(stream.error());
+  auto line = stream->Next(std::chrono::hours(24));
+  if (!line) return Report(line.error());
+  if (!*line) return Die("timed out waiting for the replay's outcome");
+  json answer = json::parse(**line, nullptr, false);
+  if (auto f = FailureOf(answer)) return Report(*f);
+  Print(a.as_json ? answer.dump(2) + "\n" : RenderReplay(answer));
+  return U64(answer, "failed") != 0 || Field(answer, "ok") == false ? 1 : 0;
+}
+
+}  // namespace spanvault::cli
