@@ -29,33 +29,58 @@ void CatchStopSignals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// Where the rows go: stdout, or FILE (created or truncated).
-struct Output {
-  FILE* f = stdout;
-  std::string name;
+// Where the rows go: stdout, or FILE, created (or truncated) when the first
+// row arrives or the export ends well, so that a refused export leaves an
+// existing file alone.
+class Output {
+ public:
+  explicit Output(std::string path) : path_(path == "-" ? "" : std::move(path)) {}
   ~Output() {
-    if (f != stdout && f != nullptr) std::fclose(f);
+    if (f_ != nullptr && f_ != stdout) std::fclose(f_);
   }
+  // Empty for stdout.
+  const std::string& path() const { return path_; }
+  // Opens the file when not yet; the reason when it cannot.
+  std::string Open() {
+    if (f_ != nullptr) return "";
+    f_ = path_.empty() ? stdout : std::fopen(path_.c_str(), "we");
+    return f_ != nullptr ? "" : "cannot create " + path_ + ": " + std::strerror(errno);
+  }
+  std::string Write(std::string_view line) {
+    if (std::string why = Open(); !why.empty()) return why;
+    std::fwrite(line.data(), 1, line.size(), f_);
+    std::fputc('\n', f_);
+    return std::ferror(f_) ? "cannot write " + Name() : "";
+  }
+  std::string Flush() {
+    if (std::string why = Open(); !why.empty()) return why;
+    return std::fflush(f_) != 0 || std::ferror(f_) ? "cannot write " + Name() : "";
+  }
+
+ private:
+  std::string Name() const { return path_.empty() ? "stdout" : path_; }
+  std::string path_;
+  FILE* f_ = nullptr;
 };
 
 std::string RowsText(uint64_t rows, const std::string& to) {
   return std::to_string(rows) + (rows == 1 ? " row" : " rows") + (to.empty() ? "" : " to " + to);
 }
 
+std::string After(uint64_t rows, const Output& out) {
+  return rows ? " (after " + RowsText(rows, out.path()) + ")" : "";
+}
+
 // Checks the export's last line ({"$end": "export", "rows": N} or an error).
 int Finish(const json& end, uint64_t rows, Output& out) {
-  if (auto f = FailureOf(end)) {
-    return Die(f->message + (rows ? " (after " + RowsText(rows, out.name) + ")" : ""), f->code);
-  }
-  if (std::fflush(out.f) != 0 || std::ferror(out.f)) {
-    return Die("cannot write " + (out.name.empty() ? std::string("stdout") : out.name), 2);
-  }
+  if (auto f = FailureOf(end)) return Die(f->message + After(rows, out), f->code);
+  if (std::string why = out.Flush(); !why.empty()) return Die(why);
   if (U64(end, "rows") != rows) {
     std::fprintf(stderr, "spanvault: the daemon counted %llu rows, %llu arrived\n",
                  static_cast<unsigned long long>(U64(end, "rows")), static_cast<unsigned long long>(rows));
     return 2;
   }
-  std::fprintf(stderr, "exported %s\n", RowsText(rows, out.name).c_str());
+  std::fprintf(stderr, "exported %s\n", RowsText(rows, out.path()).c_str());
   return 0;
 }
 
@@ -64,12 +89,7 @@ int Finish(const json& end, uint64_t rows, Output& out) {
 int CmdExport(const Globals& g, const TraceArgs& a) {
   json params = ParamsOf(a, false);
   if (!a.span_type.empty()) params["span_type"] = a.span_type;
-  Output out;
-  if (!a.output.empty() && a.output != "-") {
-    out.name = a.output;
-    out.f = std::fopen(a.output.c_str(), "we");
-    if (out.f == nullptr) return Die("cannot create " + a.output + ": " + std::strerror(errno));
-  }
+  Output out(a.output);
   auto stream = LineStream::Open(g, json{{"$export", a.shape}, {"params", params}});
   if (!stream) return Report(stream.error());
   CatchStopSignals();
@@ -77,19 +97,17 @@ int CmdExport(const Globals& g, const TraceArgs& a) {
   for (;;) {
     // Rows may be minutes apart when the filters match little of a big store.
     auto line = stream->Next(std::chrono::minutes(10), &g_stop);
-    if (!line) return Die(line.error().message + " (after " + RowsText(rows, out.name) + ")", line.error().code);
+    if (!line) return Die(line.error().message + After(rows, out), line.error().code);
     if (!*line) {
-      std::fflush(out.f);
-      if (g_stop) return Die("interrupted after " + RowsText(rows, out.name), 130);
-      return Die("timed out waiting for the export's next row (after " + RowsText(rows, out.name) + ")");
+      out.Flush();
+      if (g_stop) return Die("interrupted" + After(rows, out), 130);
+      return Die("timed out waiting for the export's next row" + After(rows, out));
     }
     const std::string& l = **line;
     if (l.starts_with(R"({"$end")") || l.starts_with(R"({"$export")")) {
       return Finish(json::parse(l, nullptr, false), rows, out);
     }
-    std::fwrite(l.data(), 1, l.size(), out.f);
-    std::fputc('\n', out.f);
-    if (std::ferror(out.f)) return Die("cannot write " + (out.name.empty() ? std::string("stdout") : out.name));
+    if (std::string why = out.Write(l); !why.empty()) return Die(why + After(rows, out));
     ++rows;
   }
 }

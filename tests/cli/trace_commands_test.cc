@@ -33,6 +33,9 @@ std::optional<std::vector<std::string>> Contract(const json& line) {
     }
     return std::vector<std::string>{answer.dump()};
   }
+  if (line.contains("$export") && line["params"].value("service", "") == "bad") {
+    return std::vector<std::string>{R"({"$end":"export","status":400,"error":"unknown service filter"})"};
+  }
   if (line.contains("$export")) {
     std::vector<std::string> rows = Rows(3);
     rows.push_back(R"({"$end":"export","rows":3})");
@@ -160,6 +163,15 @@ TEST_F(TraceCommandsTest, ExportStreamsRowsToAFileAndCountsThem) {
   EXPECT_EQ(stdout_rows.code, 0);
   EXPECT_EQ(stdout_rows.out.size(), ReadFile(file).size());
   EXPECT_EQ(stdout_rows.err, "exported 3 rows\n");
+}
+
+TEST_F(TraceCommandsTest, RefusedExportLeavesTheFileAlone) {
+  std::string file = dir_.str() + "/keep.jsonl";
+  std::ofstream(file) << "precious\n";
+  CliRun r = Cli({"export", "--service", "bad", "-o", file});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "spanvault: unknown service filter\n");
+  EXPECT_EQ(ReadFile(file), "precious\n");
 }
 
 TEST_F(TraceCommandsTest, ReplayPrintsCountsAndFailsOnFailures) {
