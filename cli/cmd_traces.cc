@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -44,23 +43,6 @@ void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), s
 
 namespace {
 
-// A path segment with everything but unreserved characters percent-encoded
-// (trace and session ids are free-form strings).
-std::string PathSegment(std::string_view id) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : id) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Asks `path` and prints the answer with `render` (or as JSON).
 int QueryAndPrint(const Globals& g, const TraceArgs& a, const std::string& path, const json& params,
                   std::string (*render)(const json&, const RenderOptions&)) {
@@ -76,12 +58,14 @@ int CmdTraces(const Globals& g, const TraceArgs& a) {
   return QueryAndPrint(g, a, "/api/traces", ParamsOf(a, true), RenderTraceList);
 }
 
+// The id goes into the path as it is: the socket's paths are not
+// percent-decoded (the HTTP listener decodes its own before the same engine).
 int CmdTrace(const Globals& g, const TraceArgs& a) {
-  return QueryAndPrint(g, a, "/api/traces/" + PathSegment(a.id), json::object(), RenderTraceTree);
+  return QueryAndPrint(g, a, "/api/traces/" + a.id, json::object(), RenderTraceTree);
 }
 
 int CmdSession(const Globals& g, const TraceArgs& a) {
-  return QueryAndPrint(g, a, "/api/sessions/" + PathSegment(a.id), json::object(), RenderSession);
+  return QueryAndPrint(g, a, "/api/sessions/" + a.id, json::object(), RenderSession);
 }
 
 // Answered once every matching span was delivered or dead-lettered, which

@@ -37,6 +37,13 @@ struct Row {
   std::string prefix;  // tree connectors, e.g. "│  └─ "
 };
 
+// duration_ms as stored, else from the span's end and start times.
+double DurationMs(const json& span) {
+  if (const json& d = Field(span, "duration_ms"); d.is_number()) return d.get<double>();
+  auto start = ParseRfc3339(Str(span, "start_time")), end = ParseRfc3339(Str(span, "end_time"));
+  return start && end && *end >= *start ? static_cast<double>(*end - *start) / 1e6 : 0;
+}
+
 std::string PrimaryParent(const json& span) {
   std::string p = Str(span, "parent_span_id");
   if (p.empty()) {
@@ -177,7 +184,7 @@ std::string SpanLine(const Node& n, const Row& r, const Layout& l,
         Colour(head, "2", true) + Colour(typed, TypeColour(type), true) + label.substr(head.size() + typed.size());
   }
   bool error = Str(*n.span, "status") == "error";
-  double dur = Num(*n.span, "duration_ms", 0);
+  double dur = DurationMs(*n.span);
   double offset = static_cast<double>(n.start_ns - l.start_ns) / 1e6;
   auto [tokens, cost] = TokensAndCost(n);
   std::string line = coloured + std::string(pad, ' ') + "  " +
@@ -212,7 +219,7 @@ void TimeSpan(const json& t, const std::vector<Node>& nodes, Layout& l) {
   int64_t first = INT64_MAX, last = INT64_MIN;
   for (const Node& n : nodes) {
     first = std::min(first, n.start_ns);
-    last = std::max(last, n.start_ns + static_cast<int64_t>(Num(*n.span, "duration_ms") * 1e6));
+    last = std::max(last, n.start_ns + static_cast<int64_t>(DurationMs(*n.span) * 1e6));
   }
   l.start_ns = ParseRfc3339(Str(t, "start_time")).value_or(nodes.empty() ? 0 : first);
   l.total_ms = Num(t, "duration_ms", -1);

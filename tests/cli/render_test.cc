@@ -103,6 +103,12 @@ TEST(RenderTreeTest, DurationsTokensCostAndErrors) {
   EXPECT_EQ(ColumnOf(lines[1], "-          -") + 12, ColumnOf(lines[6], "$0.00594") + 8);
 }
 
+TEST(RenderTreeTest, DurationFromTheTimesWhenNotStored) {
+  json a = TreeAnswer();
+  a["spans"][1]["span"].erase("duration_ms");  // embed: 0-45 ms
+  EXPECT_NE(SpanLines(RenderTraceTree(a, {}))[1].find("45ms"), std::string::npos);
+}
+
 TEST(RenderTreeTest, DagSpanDrawnOnceUnderItsFirstParentNamingTheOthers) {
   std::string text = RenderTraceTree(TreeAnswer(), {});
   size_t first = text.find("[span] merge");

@@ -24,7 +24,7 @@ std::optional<std::vector<std::string>> Contract(const json& line) {
       answer["body"] = {{"traces", {TreeAnswer()["trace"]}}, {"next_cursor", nullptr}};
     } else if (path == "/api/traces/4bf92f3577b34da6a3ce929d0e0e4736") {
       answer["body"] = TreeAnswer();
-    } else if (path == "/api/traces/bad%2Fid") {
+    } else if (path == "/api/traces/bad/id") {
       answer["status"] = 400;
       answer["body"] = {{"error", "bad trace id"}};
     } else {
@@ -141,7 +141,7 @@ TEST_F(TraceCommandsTest, DaemonErrorsExitOneWhenNotFoundTwoWhenRefused) {
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.err, "spanvault: no trace nosuch\n");
   EXPECT_EQ(missing.out, "");
-  CliRun bad = Cli({"trace", "bad/id"});  // ids are percent-encoded in the path
+  CliRun bad = Cli({"trace", "bad/id"});  // ids go into the path as they are
   EXPECT_EQ(bad.code, 2);
   EXPECT_EQ(bad.err, "spanvault: bad trace id\n");
   CliRun session = Cli({"session", "chat-9"});
