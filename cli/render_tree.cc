@@ -213,17 +213,21 @@ std::string Header(const json& t, const RenderOptions& o) {
   return out;
 }
 
-// Where the trace starts and how long it lasts: from its summary, else
-// from its spans.
+// The time the bars are scaled to: from the earliest start to the latest end
+// of the summary and of every span, so that no bar falls outside it even
+// when the summary and the spans disagree.
 void TimeSpan(const json& t, const std::vector<Node>& nodes, Layout& l) {
   int64_t first = INT64_MAX, last = INT64_MIN;
   for (const Node& n : nodes) {
     first = std::min(first, n.start_ns);
     last = std::max(last, n.start_ns + static_cast<int64_t>(DurationMs(*n.span) * 1e6));
   }
-  l.start_ns = ParseRfc3339(Str(t, "start_time")).value_or(nodes.empty() ? 0 : first);
-  l.total_ms = Num(t, "duration_ms", -1);
-  if (!(l.total_ms > 0) && !nodes.empty()) l.total_ms = static_cast<double>(last - l.start_ns) / 1e6;
+  if (std::optional<int64_t> start = ParseRfc3339(Str(t, "start_time"))) {
+    first = std::min(first, *start);
+    if (double d = Num(t, "duration_ms", -1); d > 0) last = std::max(last, *start + static_cast<int64_t>(d * 1e6));
+  }
+  l.start_ns = first == INT64_MAX ? 0 : first;
+  l.total_ms = last > first ? static_cast<double>(last - first) / 1e6 : 0;
 }
 
 }  // namespace

@@ -109,6 +109,17 @@ TEST(RenderTreeTest, DurationFromTheTimesWhenNotStored) {
   EXPECT_NE(SpanLines(RenderTraceTree(a, {}))[1].find("45ms"), std::string::npos);
 }
 
+TEST(RenderTreeTest, BarsStayInsideWhenTheSummaryIsNarrowerThanTheSpans) {
+  json a = TreeAnswer();
+  a["trace"]["start_time"] = "2026-12-07T10:00:00.045000000Z";  // after the root's start
+  a["trace"]["duration_ms"] = 1000;                             // before its end
+  std::string text = RenderTraceTree(a, {});
+  std::vector<std::string> lines = SpanLines(text);
+  EXPECT_NE(lines[0].find("▕████████████████████████▏"), std::string::npos) << text;
+  EXPECT_NE(lines[1].find("▕█ "), std::string::npos) << text;          // embed starts at the very left
+  EXPECT_NE(Lines(text)[4].find("2.31s"), std::string::npos) << text;  // the axis
+}
+
 TEST(RenderTreeTest, DagSpanDrawnOnceUnderItsFirstParentNamingTheOthers) {
   std::string text = RenderTraceTree(TreeAnswer(), {});
   size_t first = text.find("[span] merge");
