@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "cli/render.h"
 #include "cli/render_json.h"
@@ -58,10 +59,44 @@ int CmdTraces(const Globals& g, const TraceArgs& a) {
   return QueryAndPrint(g, a, "/api/traces", ParamsOf(a, true), RenderTraceList);
 }
 
+namespace {
+
+// The one trace among the newest 1000 whose id starts with `prefix` (the
+// short ids `traces` and `tail` print); the Failure to report otherwise.
+Outcome<std::string> TraceIdByPrefix(const Globals& g, const std::string& prefix, Failure not_found) {
+  auto page = Query(g, "/api/traces", json{{"limit", "1000"}});
+  if (!page) return std::unexpected(std::move(page.error()));
+  std::vector<std::string> ids;
+  for (const json& t : Field(*page, "traces")) {
+    std::string id = Str(t, "trace_id");
+    if (id.starts_with(prefix)) ids.push_back(std::move(id));
+  }
+  if (ids.empty()) return std::unexpected(std::move(not_found));
+  if (ids.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < ids.size() && i < 5; ++i) list += (i ? ", " : "") + ids[i];
+    return std::unexpected(
+        Failure{2, "trace id " + prefix + "... is ambiguous: " + list + (ids.size() > 5 ? ", ..." : "")});
+  }
+  return ids[0];
+}
+
+}  // namespace
+
 // The id goes into the path as it is: the socket's paths are not
 // percent-decoded (the HTTP listener decodes its own before the same engine).
+// An id the daemon does not know may be the start of one (as `traces`
+// prints them).
 int CmdTrace(const Globals& g, const TraceArgs& a) {
-  return QueryAndPrint(g, a, "/api/traces/" + a.id, json::object(), RenderTraceTree);
+  auto body = Query(g, "/api/traces/" + a.id, json::object());
+  if (!body && body.error().code == 1 && !a.id.empty() && a.id.size() < 32) {
+    auto id = TraceIdByPrefix(g, a.id, body.error());
+    if (!id) return Report(id.error());
+    body = Query(g, "/api/traces/" + *id, json::object());
+  }
+  if (!body) return Report(body.error());
+  Print(a.as_json ? body->dump(2) + "\n" : RenderTraceTree(*body, ViewOf(a)));
+  return 0;
 }
 
 int CmdSession(const Globals& g, const TraceArgs& a) {

@@ -136,6 +136,16 @@ TEST_F(TraceCommandsTest, TraceDrawsTheTree) {
   EXPECT_EQ(json::parse(j.out), TreeAnswer());
 }
 
+TEST_F(TraceCommandsTest, TraceTakesTheShortIdTheListPrints) {
+  CliRun r = Cli({"trace", "4bf92f35", "--utc"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("trace 4bf92f3577b34da6a3ce929d0e0e4736"), std::string::npos) << r.out;
+  std::vector<json> got = fake_.received();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1], json::parse(R"({"$query":"/api/traces","params":{"limit":"1000"}})"));
+  EXPECT_EQ(got[2]["$query"], "/api/traces/4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
 TEST_F(TraceCommandsTest, DaemonErrorsExitOneWhenNotFoundTwoWhenRefused) {
   CliRun missing = Cli({"trace", "nosuch"});
   EXPECT_EQ(missing.code, 1);
