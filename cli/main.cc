@@ -1,10 +1,12 @@
 // spanvault — the command-line client: send, status, reload, check, buffer
-// dump/salvage, rejected, dead-letter, prices. The commands are in cli/cmd_*.cc.
+// dump/salvage, rejected, dead-letter, prices; traces, trace, session, tail,
+// export, replay (cli/trace_commands.h). The commands are in cli/cmd_*.cc.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/trace_commands.h"
 
 using namespace spanvault;
 using namespace spanvault::cli;
@@ -87,7 +89,11 @@ int main(int argc, char** argv) {
   auto* reload = prices->add_subcommand(
       "reload", "make the running daemon re-read its price tables (SIGHUP and `spanvault reload` do it too)");
 
+  TraceCommands trace_commands;  // traces, trace, session, tail, export, replay
+  trace_commands.Add(app);
+
   CLI11_PARSE(app, argc, argv);
+  if (auto code = trace_commands.Run(g)) return *code;
   if (quote->parsed()) return CmdQuote(q);
   if (list->parsed()) return CmdPricesList(q.tables, list_provider, as_json);
   if (unpriced->parsed()) {
