@@ -99,7 +99,14 @@ struct Config {
   // happen on the buffer's own writer thread.
   uint32_t io_threads = 0;
   IngestConfig ingest;
-  buffer::Options buffer;  // buffer.dir is derived: state_dir/buffer
+  // buffer.dir is derived: state_dir/buffer. The daemon keeps spans for
+  // local viewing by default (local.retention, 7 days); the library's
+  // default is off.
+  buffer::Options buffer = [] {
+    buffer::Options o;
+    o.retention = std::chrono::hours(24 * 7);
+    return o;
+  }();
   LocalConfig local;       // local.retention, local.max_disk_bytes: in `buffer`
   // Default: none. `price_tables`: user price tables, before the built-in
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".

@@ -12,6 +12,7 @@
 #include "decode/otlp/otlp_ingest.h"
 #include "ipc/socket_activation.h"
 #include "ipc/unix_socket.h"
+#include "web/assets.h"
 
 namespace spanvault::daemon {
 namespace {
@@ -211,10 +212,16 @@ Status BuildHttp(ListenerContext& c) {
     o.otlp = OtlpCodecForHttp(config.ingest);
     o.ready = [&d] { return d.ready.load(); };
     o.metrics = [&d] { return d.self != nullptr ? d.self->MetricsText() : std::string(); };
-    // /api/... on the query threads (daemon/query.h). The page's files
-    // (o.api.asset) come from web/ (web::FindAsset) once it is built in;
-    // until then GET / answers 404.
+    // /api/... on the query threads (daemon/query.h); the page's files from
+    // web/ (compiled in), with the API.
     o.api = QueryHttpHooks(d);
+    if (o.api.query) {
+      o.api.asset = [](std::string_view path) -> std::optional<ipc::Asset> {
+        const web::Asset* a = web::FindAsset(path);
+        if (a == nullptr) return std::nullopt;
+        return ipc::Asset{a->content_type, a->body, a->etag};
+      };
+    }
     d.http = std::make_unique<ipc::HttpListener>(d.ioc, *fd, std::move(o), c.limits, c.submit, d.counters);
     LOG_INFO("listening", {{"transport", "http"}, {"address", hp->host + ":" + std::to_string(d.http_port)}});
   }

@@ -76,8 +76,8 @@ struct ApiHooks {
   // must be quick (no disk).
   std::function<std::optional<ApiAnswer>(const ApiRequest&, std::shared_ptr<LineChannel>)> tail;
   // Default: none (404). GET / and /assets/...: the file at `path` ("/" for
-  // the page), or nullptr.
-  std::function<const Asset*(std::string_view path)> asset;
+  // the page), or nullopt.
+  std::function<std::optional<Asset>(std::string_view path)> asset;
 };
 
 enum class ApiRoute : uint8_t { kNone, kQuery, kExport, kTail, kAsset };

@@ -329,8 +329,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string_view target = Sv(req.target());
     std::string_view path = target.substr(0, target.find('?'));
     if (path == "/index.html") path = "/";
-    const Asset* asset = opts_.api.asset ? opts_.api.asset(path) : nullptr;
-    if (asset == nullptr) return Answer(PlainAnswer(404, "not found\n"), false);
+    std::optional<Asset> asset = opts_.api.asset ? opts_.api.asset(path) : std::nullopt;
+    if (!asset) return Answer(PlainAnswer(404, "not found\n"), false);
     HttpAnswer a;
     a.content_type = std::string(asset->content_type);
     extra_headers_.emplace_back("X-Frame-Options", "DENY");

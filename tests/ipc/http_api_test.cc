@@ -169,7 +169,10 @@ TEST(HttpApiTest, WithoutHooksTheApiAndThePageAre404) {
 TEST(HttpApiTest, ThePageIsServedFromTheAssetHookWithRevalidation) {
   static const ipc::Asset kIndex{"text/html; charset=utf-8", "<!doctype html><title>spanvault</title>", "\"v1\""};
   ipc::ApiHooks h;
-  h.asset = [](std::string_view path) -> const ipc::Asset* { return path == "/" ? &kIndex : nullptr; };
+  h.asset = [](std::string_view path) -> std::optional<ipc::Asset> {
+    if (path == "/") return kIndex;
+    return std::nullopt;
+  };
   ApiListener l(std::move(h));
   HttpClient c(l.port());
   Response r = c.Get("/");
