@@ -5,6 +5,8 @@
 #include "buffer/trace_index.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -105,6 +107,11 @@ Result<std::unique_ptr<TraceIndex>> TraceIndex::Open(SpanQueue& queue, const std
   try {
     index->thread_ = std::thread([p = index.get()] {
       pthread_setname_np(pthread_self(), "sv-index");
+      // Indexing is background work: at the lowest priority (Linux nice is
+      // per thread) it takes the CPU that ingest leaves, and catches up
+      // when ingest slows down, rather than slowing ingest down.
+      // docs/performance.md has the cost either way.
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
       p->Loop();
     });
   } catch (const std::exception& e) {
