@@ -63,6 +63,12 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
   nlohmann::json b;
   b["spans"] = s.spans;
   b["bytes"] = s.bytes;
+  // Of those, not yet delivered to every upstream, and kept only for local
+  // retention (docs/api.md).
+  b["pending_spans"] = s.pending_spans;
+  b["local_spans"] = s.local_spans;
+  b["local_bytes"] = s.local_bytes;
+  b["local_expired_spans"] = s.local_expired_spans;
   b["oldest_age_seconds"] = s.oldest_received_ns == 0 ? 0.0 : static_cast<double>(now - s.oldest_received_ns) / 1e9;
   b["head_seq"] = s.head_seq;
   b["next_seq"] = s.next_seq;

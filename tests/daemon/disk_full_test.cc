@@ -180,7 +180,9 @@ TEST_F(DiskFullTest, OnFullAppliesBeforeTheKernelDrainsAndStartsAgainOnAFullFile
   std::string config = WriteConfig(dir_, {{"fake", backend_.url("/v1/spans"), ""}}, "[buffer]\non_full = \"reject\"\n");
   DaemonProcess d(dir_);
   const int port = FreePort();
-  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port)});
+  // These are the buffer's bounds on a full filesystem: without local
+  // retention, so that delivered spans leave at once.
+  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port), "--set", "local.retention=0"});
 
   // 1. Fill it until on_full refuses (the upstream is down).
   Sender sender(d, "a");
@@ -234,7 +236,9 @@ TEST_F(DiskFullTest, OnFullAppliesBeforeTheKernelDrainsAndStartsAgainOnAFullFile
   d.Signal(SIGKILL);
   d.Wait();
   std::printf("[ measured ] killed when full: free %llu\n", (unsigned long long)FreeBytes(mnt_.path));
-  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port)});
+  // These are the buffer's bounds on a full filesystem: without local
+  // retention, so that delivered spans leave at once.
+  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port), "--set", "local.retention=0"});
   ASSERT_EQ(kill(d.pid(), 0), 0) << d.Log();
   backend_.SetDown(false);
   ASSERT_TRUE(WaitFor([&] { return AllDelivered(backend_, second); }, 120s))
@@ -261,7 +265,9 @@ TEST_F(DiskFullTest, AFaultIsAStateTheDaemonResumesByItselfAndLosesNothing) {
   std::string config = WriteConfig(dir_, {{"fake", backend_.url("/v1/spans"), ""}}, "[buffer]\non_full = \"reject\"\n");
   DaemonProcess d(dir_);
   const int port = FreePort();
-  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port)});
+  // These are the buffer's bounds on a full filesystem: without local
+  // retention, so that delivered spans leave at once.
+  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port), "--set", "local.retention=0"});
   Sender sender(d, "c");
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(sender.SendBatch()) << sender.last_refusal();
   ASSERT_EQ(Readyz(port), 200);
@@ -393,7 +399,9 @@ TEST(ReadOnlyFilesystemTest, GoesReadOnlyUnderLoadAndComesBack) {
       WriteConfig(dir, {{"fake", backend.url("/v1/spans"), ""}}, "[buffer]\ndurability = \"machine\"\n");
   DaemonProcess d(dir);
   const int port = FreePort();
-  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port)});
+  // These are the buffer's bounds on a full filesystem: without local
+  // retention, so that delivered spans leave at once.
+  d.Start({"--config", config, "--http", "127.0.0.1:" + std::to_string(port), "--set", "local.retention=0"});
   Sender sender(d, "ro");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(sender.SendBatch()) << sender.last_refusal();
   std::atomic<bool> stop{false};

@@ -117,7 +117,7 @@ TEST(ForwardCrashTest, EverySyncedSpanArrivesThroughRepeatedSigkillsWhileForward
   RecordProperty("acknowledged", static_cast<int>(acked.size()));
   RecordProperty("duplicates", static_cast<int>(duplicates));
   // Everything delivered: the buffer empties.
-  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["spans"] == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["pending_spans"] == 0; }));
   d.Signal(SIGTERM);
   EXPECT_EQ(d.Wait(), 0);
 }
@@ -142,7 +142,7 @@ TEST(ForwardProcessTest, SigtermGivesRequestsInFlightTheGraceThenKeepsTheRestFor
   backend.SetDefault({});
   d.Start({"--config", config});
   ASSERT_TRUE(backend.WaitForUniqueSpans(300, 30s));
-  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["spans"] == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["pending_spans"] == 0; }));
 }
 
 TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans) {
@@ -177,13 +177,13 @@ TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans)
   }));
   EXPECT_EQ(late.unique_spans(), 50u);
   EXPECT_EQ(late.received_span_ids().count("old0"), 0u);
-  EXPECT_EQ(Status(d)["buffer"]["spans"], 150) << "\"down\" still needs all of them";
+  EXPECT_EQ(Status(d)["buffer"]["pending_spans"], 150) << "\"down\" still needs all of them";
   d.Signal(SIGTERM);
   ASSERT_EQ(d.Wait(), 0);
 
   // "down" is removed: nothing holds the spans back any more.
   d.Start({"--config", WriteConfig(dir, {{"late", late.url("/v1/spans"), ""}})});
-  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["spans"] == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["pending_spans"] == 0; }));
   EXPECT_NE(d.Log().find("no longer configured"), std::string::npos);
   d.Signal(SIGTERM);
   EXPECT_EQ(d.Wait(), 0);

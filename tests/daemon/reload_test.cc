@@ -151,7 +151,7 @@ TEST_F(ReloadTest, ChangedUpstreamMovesToItsNewEndpointAndAnAddedOneStartsAtTheH
   EXPECT_EQ(Names(s["upstreams"]), (std::vector<std::string>{"main", "extra"}));
   EXPECT_EQ(s["upstreams"][0]["endpoint"], b.url());
   EXPECT_EQ(daemon_->config().upstreams.at(0).endpoint, b.url());
-  EXPECT_TRUE(spanvault::testing::WaitFor([&] { return Status()["buffer"]["spans"] == 0; }))
+  EXPECT_TRUE(spanvault::testing::WaitFor([&] { return Status()["buffer"]["pending_spans"] == 0; }))
       << "both acknowledged everything";
 }
 
@@ -164,13 +164,13 @@ TEST_F(ReloadTest, RemovedUpstreamStopsAndNoLongerHoldsSpansBack) {
   auto client = Connect();
   ASSERT_EQ(SendSync(client, Spans(Ids("s", 50)))["accepted"], 50);
   ASSERT_TRUE(a.WaitForUniqueSpans(50, 20s));
-  EXPECT_EQ(Status()["buffer"]["spans"], 50) << "\"extra\" still needs them";
+  EXPECT_EQ(Status()["buffer"]["pending_spans"], 50) << "\"extra\" still needs them";
 
   daemon::ReloadReport r = Reload({{"main", a.url(), ""}});
   EXPECT_TRUE(r.ok()) << r.ToJson().dump();
   EXPECT_EQ(r.removed, std::vector<std::string>{"extra"});
   EXPECT_EQ(r.unchanged, std::vector<std::string>{"main"});
-  EXPECT_TRUE(spanvault::testing::WaitFor([&] { return Status()["buffer"]["spans"] == 0; }));
+  EXPECT_TRUE(spanvault::testing::WaitFor([&] { return Status()["buffer"]["pending_spans"] == 0; }));
   EXPECT_EQ(Names(Status()["upstreams"]), std::vector<std::string>{"main"});
   EXPECT_EQ(Consumers(dir_), std::vector<std::string>{"main"});
   ASSERT_EQ(daemon_->config().upstreams.size(), 1u);
