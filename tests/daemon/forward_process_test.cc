@@ -3,6 +3,7 @@
 // stopped and restarted; the spanvault CLI manages the dead letters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -143,6 +144,37 @@ TEST(ForwardProcessTest, SigtermGivesRequestsInFlightTheGraceThenKeepsTheRestFor
   d.Start({"--config", config});
   ASSERT_TRUE(backend.WaitForUniqueSpans(300, 30s));
   EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["pending_spans"] == 0; }));
+}
+
+// A backend added later gets what local retention kept when asked: `spanvault
+// replay` re-sends the stored spans through its forwarder, moving no cursor.
+TEST(ForwardProcessTest, ReplayBackfillsAnAddedUpstreamFromTheLocalStore) {
+  FakeBackend first, second;
+  first.Start();
+  second.Start();
+  TempDir dir;
+  DaemonProcess d(dir);
+  d.Start({"--config", WriteConfig(dir, {{"first", first.url("/v1/spans"), ""}})});
+  EXPECT_EQ(SendSynced(d, Ids("r", 20))["accepted"], 20);
+  ASSERT_TRUE(first.WaitForUniqueSpans(20, 20s));
+  EXPECT_TRUE(WaitFor([&] { return Status(d)["buffer"]["pending_spans"] == 0; }));
+  d.Signal(SIGTERM);
+  ASSERT_EQ(d.Wait(), 0);
+
+  d.Start({"--config", WriteConfig(dir, {{"first", first.url("/v1/spans"), ""}, {"second", second.url("/v1/spans"), ""}})});
+  // The delivered spans are still readable (and indexed) after the restart.
+  EXPECT_TRUE(WaitFor([&] {
+    RunResult r = Cli(d, {"export"});
+    return r.code == 0 && std::count(r.out.begin(), r.out.end(), '\n') == 20;
+  }));
+  EXPECT_EQ(second.unique_spans(), 0u) << "a new upstream starts at the head";
+  RunResult r = Cli(d, {"replay", "--upstream", "second", "--json"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_TRUE(second.WaitForUniqueSpans(20, 20s));
+  EXPECT_EQ(Status(d)["buffer"]["pending_spans"], 0);
+  EXPECT_EQ(Cli(d, {"replay", "--upstream", "nope"}).code, 1);
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0);
 }
 
 TEST(ForwardProcessTest, NewUpstreamStartsAtTheHeadRemovedOneNoLongerHoldsSpans) {
