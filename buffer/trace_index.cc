@@ -5,10 +5,10 @@
 #include "buffer/trace_index.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

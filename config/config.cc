@@ -394,8 +394,7 @@ const std::vector<KeyDef>& Keys() {
                          c.local.api = *b;
                          return {};
                        },
-                       [](const Config& c) { return std::string(c.local.api ? "true" : "false"); },
-                       Kind::kBool}
+                       [](const Config& c) { return std::string(c.local.api ? "true" : "false"); }, Kind::kBool}
                     .Doc("serve /api/... and the trace explorer (GET /) on the HTTP listener,\n"
                          "and $query/$export/$tail/$replay on the stream socket"));
     k.push_back(DurationKey(

@@ -107,7 +107,7 @@ struct Config {
     o.retention = std::chrono::hours(24 * 7);
     return o;
   }();
-  LocalConfig local;       // local.retention, local.max_disk_bytes: in `buffer`
+  LocalConfig local;  // local.retention, local.max_disk_bytes: in `buffer`
   // Default: none. `price_tables`: user price tables, before the built-in
   // one: paths to spanvault price files (.json/.toml) or "litellm:/path.json".
   // Reloaded on SIGHUP (a changed list applies too: daemon/reload.h).

@@ -149,8 +149,10 @@ std::string RenderPrometheus(const json& status) {
   const json& b = Get(status, "buffer");
   gauge("spanvault_buffer_spans", "Spans buffered on disk.", Get(b, "spans"));
   gauge("spanvault_buffer_pending_spans", "Stored spans not yet delivered to every upstream.", Get(b, "pending_spans"));
-  gauge("spanvault_buffer_local_spans", "Stored spans kept only for local retention (delivered).", Get(b, "local_spans"));
-  gauge("spanvault_buffer_local_bytes", "Logical bytes of the spans kept only for local retention.", Get(b, "local_bytes"));
+  gauge("spanvault_buffer_local_spans", "Stored spans kept only for local retention (delivered).",
+        Get(b, "local_spans"));
+  gauge("spanvault_buffer_local_bytes", "Logical bytes of the spans kept only for local retention.",
+        Get(b, "local_bytes"));
   gauge("spanvault_buffer_bytes", "Logical bytes of the buffered spans (keys and values).", Get(b, "bytes"));
   gauge("spanvault_buffer_max_bytes", "The buffer's bound (buffer.max_disk_bytes).", Get(b, "max_disk_bytes"));
   gauge("spanvault_buffer_oldest_span_age_seconds", "Age of the oldest buffered span (0 when empty).",

@@ -65,7 +65,8 @@ std::vector<int> Order(std::vector<Node>& nodes, std::vector<int>& roots) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].parent < 0) roots.push_back(static_cast<int>(i));
   }
-  std::sort(roots.begin(), roots.end(), [&](int a, int b) { return buffer::TimeBefore(nodes[a].f.start_time, nodes[b].f.start_time); });
+  std::sort(roots.begin(), roots.end(),
+            [&](int a, int b) { return buffer::TimeBefore(nodes[a].f.start_time, nodes[b].f.start_time); });
   std::vector<int> order;
   std::vector<bool> seen(nodes.size(), false);
   std::vector<std::pair<int, int>> stack;

@@ -161,7 +161,8 @@ TEST(ForwardProcessTest, ReplayBackfillsAnAddedUpstreamFromTheLocalStore) {
   d.Signal(SIGTERM);
   ASSERT_EQ(d.Wait(), 0);
 
-  d.Start({"--config", WriteConfig(dir, {{"first", first.url("/v1/spans"), ""}, {"second", second.url("/v1/spans"), ""}})});
+  d.Start(
+      {"--config", WriteConfig(dir, {{"first", first.url("/v1/spans"), ""}, {"second", second.url("/v1/spans"), ""}})});
   // The delivered spans are still readable (and indexed) after the restart.
   EXPECT_TRUE(WaitFor([&] {
     RunResult r = Cli(d, {"export"});

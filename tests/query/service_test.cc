@@ -27,7 +27,7 @@ using spanvault::testing::WaitFor;
 struct SpanSpec {
   std::string trace, id, parent, name = "op", type = "span", service = "api", model, session, user, env = "prod";
   std::string status = "ok";
-  int start_s = 0;  // seconds after the base time
+  int start_s = 0;   // seconds after the base time
   int start_ms = 0;  // and milliseconds
   int duration_ms = 100;
   uint64_t in = 0, out = 0;
@@ -38,18 +38,19 @@ struct SpanSpec {
 constexpr int64_t kBase = 1'796'000'000LL * 1'000'000'000;  // 2026-11-30
 
 std::string SpanJson(const SpanSpec& s) {
-  json j = {{"trace_id", s.trace},
-            {"span_id", s.id},
-            {"name", s.name},
-            {"type", s.type},
-            {"start_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + s.start_ms * 1'000'000LL)},
-            {"end_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + (s.start_ms + s.duration_ms) * 1'000'000LL)},
-            {"duration_ms", s.duration_ms},
-            {"status", s.status},
-            {"service", s.service},
-            {"environment", s.env},
-            {"input", "in-" + s.id},
-            {"output", "out-" + s.id}};
+  json j = {
+      {"trace_id", s.trace},
+      {"span_id", s.id},
+      {"name", s.name},
+      {"type", s.type},
+      {"start_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + s.start_ms * 1'000'000LL)},
+      {"end_time", FormatRfc3339(kBase + s.start_s * 1'000'000'000LL + (s.start_ms + s.duration_ms) * 1'000'000LL)},
+      {"duration_ms", s.duration_ms},
+      {"status", s.status},
+      {"service", s.service},
+      {"environment", s.env},
+      {"input", "in-" + s.id},
+      {"output", "out-" + s.id}};
   if (!s.parent.empty()) j["parent_span_id"] = s.parent;
   if (!s.span_parents.empty()) j["span_parents"] = s.span_parents;
   if (!s.model.empty()) j["model"] = s.model;
