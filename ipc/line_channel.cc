@@ -48,6 +48,9 @@ bool LineChannel::TryPush(std::string line) {
       waiting_ = false;
       wake = wake_;
     }
+    // Closed: nothing will wake the consumer again, and the waker (which
+    // holds the consumer) must not keep it alive through the channel.
+    if (closed_) wake_ = nullptr;
   }
   room_.notify_all();
   Notify(std::move(wake), std::move(on_close));
@@ -68,6 +71,7 @@ void LineChannel::Finish(int status, std::string error) {
       waiting_ = false;
       wake = wake_;
     }
+    wake_ = nullptr;  // Take now sees the end: no further wake-up is needed
   }
   room_.notify_all();
   Notify(std::move(wake), std::move(on_close));
@@ -94,13 +98,13 @@ void LineChannel::Close() {
   std::function<void()> on_close;
   {
     std::lock_guard lk(mu_);
+    wake_ = nullptr;  // the consumer is gone (also after an overflow closed the channel)
     if (closed_) return;
     closed_ = true;
     lines_.clear();
     bytes_ = 0;
     on_close = std::move(on_close_);
     on_close_ = nullptr;
-    wake_ = nullptr;  // the consumer is gone
   }
   room_.notify_all();
   Notify(nullptr, std::move(on_close));
