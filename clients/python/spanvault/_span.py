@@ -95,6 +95,41 @@ def _otel_parent() -> Optional[SpanContext]:
     return None
 
 
+def _otel_attach(span: "Span"):
+    """Makes ``span`` OpenTelemetry's current span too (as a non-recording span with its
+    ids), so spans that OpenTelemetry instrumentation starts inside become its children."""
+    trace = sys.modules.get("opentelemetry.trace")
+    context = sys.modules.get("opentelemetry.context")
+    if trace is None or context is None:
+        return None
+    try:
+        ctx = trace.SpanContext(trace_id=int(span.trace_id, 16), span_id=int(span.span_id, 16), is_remote=False,
+                                trace_flags=trace.TraceFlags(1))
+        return context.attach(trace.set_span_in_context(trace.NonRecordingSpan(ctx)))
+    except Exception:
+        return None
+
+
+def activate(span: "Span") -> tuple:
+    """Makes ``span`` current; returns what ``deactivate`` needs."""
+    token = _current.set(span)
+    otel = _otel_attach(span) if span._client is not None and span._client.otel else None
+    return token, otel
+
+
+def deactivate(tokens: tuple) -> None:
+    token, otel = tokens
+    if otel is not None:
+        try:
+            sys.modules["opentelemetry.context"].detach(otel)
+        except Exception:
+            pass
+    try:
+        _current.reset(token)
+    except ValueError:  # made current in another context
+        _current.set(None)
+
+
 class Span:
     """One step of a trace. Use as ``with start_span(...) as span:`` or call ``end()``."""
 
@@ -228,15 +263,12 @@ class Span:
     # -- context manager: the span is current inside the block ------------------
 
     def __enter__(self) -> "Span":
-        self._tokens.append(_current.set(self))
+        self._tokens.append(activate(self))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if self._tokens:
-            try:
-                _current.reset(self._tokens.pop())
-            except ValueError:  # entered in another context
-                _current.set(None)
+            deactivate(self._tokens.pop())
         if exc is not None and not isinstance(exc, GeneratorExit):
             self.record_exception(exc)
         self.end()

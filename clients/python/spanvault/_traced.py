@@ -13,7 +13,7 @@ import functools
 import inspect
 from typing import Any, Callable, Dict, Optional
 
-from ._span import Span, _client, _current
+from ._span import Span, _client, activate, deactivate
 
 MAX_ITEMS = 1000
 
@@ -88,7 +88,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
             to_throw: Optional[BaseException] = None
             try:
                 while True:
-                    token = _current.set(span)
+                    token = activate(span)
                     try:
                         if to_throw is not None:
                             exc, to_throw = to_throw, None
@@ -98,7 +98,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
                     except StopAsyncIteration:
                         break
                     finally:
-                        _current.reset(token)
+                        deactivate(token)
                     if keep and len(items) < MAX_ITEMS:
                         items.append(item)
                     try:
@@ -135,7 +135,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
             result: Any = None
             try:
                 while True:
-                    token = _current.set(span)
+                    token = activate(span)
                     try:
                         if to_throw is not None:
                             exc, to_throw = to_throw, None
@@ -146,7 +146,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
                         result = stop.value
                         break
                     finally:
-                        _current.reset(token)
+                        deactivate(token)
                     if keep and len(items) < MAX_ITEMS:
                         items.append(item)
                     try:
@@ -176,7 +176,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
             span = begin(args, kwargs)
             if span is None:
                 return await fn(*args, **kwargs)
-            token = _current.set(span)
+            token = activate(span)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as e:
@@ -187,7 +187,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
                     span._fields["output"] = result
                 return result
             finally:
-                _current.reset(token)
+                deactivate(token)
                 span.end()
 
         return async_wrapper
@@ -197,7 +197,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
         span = begin(args, kwargs)
         if span is None:
             return fn(*args, **kwargs)
-        token = _current.set(span)
+        token = activate(span)
         try:
             result = fn(*args, **kwargs)
         except BaseException as e:
@@ -208,7 +208,7 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
                 span._fields["output"] = result
             return result
         finally:
-            _current.reset(token)
+            deactivate(token)
             span.end()
 
     return wrapper

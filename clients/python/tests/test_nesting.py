@@ -214,28 +214,44 @@ class NestingTest(unittest.TestCase):
         self.assertEqual(rec.by_name("t-weird")["type"], "span")
         self.assertEqual(rec.by_name("t-weird")["attributes"]["spanvault.type"], "weird")
 
-    def test_a_root_span_joins_the_active_opentelemetry_span(self):
-        class Ctx:
-            trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-            span_id = 0x00F067AA0BA902B7
-            trace_flags = 1
-            is_valid = True
+    def test_spans_join_opentelemetry_both_ways(self):
+        # A stand-in of opentelemetry-api's trace and context modules (not in Debian).
+        current = contextvars.ContextVar("otel-context", default={})
 
-        class OtelSpan:
+        class SpanContext:
+            def __init__(self, trace_id, span_id, is_remote=False, trace_flags=0):
+                self.trace_id, self.span_id, self.trace_flags = trace_id, span_id, trace_flags
+                self.is_valid = bool(trace_id and span_id)
+
+        class NonRecordingSpan:
+            def __init__(self, ctx):
+                self.ctx = ctx
+
             def get_span_context(self):
-                return Ctx()
+                return self.ctx
 
-        fake = types.ModuleType("opentelemetry.trace")
-        fake.get_current_span = lambda: OtelSpan()
-        sys.modules["opentelemetry.trace"] = fake
+        trace = types.ModuleType("opentelemetry.trace")
+        trace.SpanContext, trace.NonRecordingSpan, trace.TraceFlags = SpanContext, NonRecordingSpan, int
+        trace.set_span_in_context = lambda span: {"span": span}
+        trace.get_current_span = lambda: current.get().get("span") or NonRecordingSpan(SpanContext(0, 0))
+        context = types.ModuleType("opentelemetry.context")
+        context.attach = current.set
+        context.detach = current.reset
+        sys.modules.update({"opentelemetry.trace": trace, "opentelemetry.context": context})
         try:
-            with spanvault.start_span("under-otel"):
-                pass
+            otel_root = NonRecordingSpan(SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, 0, 1))
+            token = current.set({"span": otel_root})
+            with spanvault.start_span("under-otel") as ours:
+                inner = trace.get_current_span().get_span_context()  # what OTel instrumentation would see
+            current.reset(token)
+            after = trace.get_current_span().get_span_context()
         finally:
-            del sys.modules["opentelemetry.trace"]
+            del sys.modules["opentelemetry.trace"], sys.modules["opentelemetry.context"]
         span = self.flushed().by_name("under-otel")
         self.assertEqual(span["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736")
         self.assertEqual(span["parent_span_id"], "00f067aa0ba902b7")
+        self.assertEqual(("%032x" % inner.trace_id, "%016x" % inner.span_id), (ours.trace_id, ours.span_id))
+        self.assertFalse(after.is_valid)
 
 
 if __name__ == "__main__":
