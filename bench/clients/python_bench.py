@@ -4,8 +4,10 @@
     bench/clients/python_bench.py [build/spanvaultd]
 
 Starts a real spanvaultd in a temp dir and measures, median of 5 runs:
-  enqueue     µs per span for start_span(...).log(input, output, usage, model).end(),
-              the app's whole cost (the sender thread runs meanwhile, as in an app);
+  caller      µs per span for start_span(...).log(input, output, usage, model).end()
+              with the sender idle (no daemon): what the app's thread pays;
+  enqueue     the same while the sender thread sends to the daemon (it shares
+              the GIL, so this is the app's wall time per span under load);
   traced      µs per call of a @traced function with a nested start_span block;
   throughput  spans/s from the first span to flush() returning True (every span durable).
 """
@@ -53,6 +55,10 @@ def traced_run(n):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "build", "spanvaultd")
+    spanvault.init(service="bench", socket="/nonexistent/spans.sock", max_queue_spans=10_000_000,
+                   max_queue_bytes=1 << 34, flush_on_exit=0)
+    caller = [enqueue_run(N) for _ in range(5)]
+    spanvault.shutdown(0)
     daemon = Daemon(binary)
     try:
         spanvault.init(service="bench", socket=daemon.socket, max_queue_spans=1_000_000,
@@ -67,6 +73,8 @@ def main():
             assert spanvault.flush(120), spanvault.stats()
         s = spanvault.stats()
         print("python %s, %d spans per run, median of 5" % (sys.version.split()[0], N))
+        print("caller      %.2f µs/span   (runs: %s)" % (statistics.median(caller),
+                                                         " ".join("%.2f" % x for x in caller)))
         print("enqueue     %.2f µs/span   (runs: %s)" % (statistics.median(enqueue),
                                                          " ".join("%.2f" % x for x in enqueue)))
         print("traced      %.2f µs/call (2 spans)" % statistics.median(traced))

@@ -53,7 +53,8 @@ class Sender:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._queue: Deque[bytes] = collections.deque()  # not yet written
-        self._in_flight: Deque[Tuple[int, List[bytes], int]] = collections.deque()  # (sync id, lines, last seq)
+        # (sync id, lines, their bytes in the bound, last seq)
+        self._in_flight: Deque[Tuple[int, List[bytes], int, int]] = collections.deque()
         self._count = 0  # lines queued or in flight (the bound)
         self._bytes = 0
         self._seq = 0  # lines accepted so far
@@ -256,7 +257,7 @@ class Sender:
                 self._sent_seq += len(lines)
                 self._sync_id += 1
                 sync_id = self._sync_id
-                self._in_flight.append((sync_id, lines, self._sent_seq))
+                self._in_flight.append((sync_id, lines, size, self._sent_seq))
                 if not self._queue:
                     self._flush_wanted = False
             payload = b"\n".join(lines) + b'\n{"$sync":%d}\n' % sync_id
@@ -295,7 +296,7 @@ class Sender:
                 # the connection is dropped and the batch sent again.
                 self.stats["last_error"] = "daemon: %s" % answer.get("error")
                 raise ConnectionAbortedError(errno.ECONNABORTED, str(answer.get("error")))
-            _, lines, last_seq = self._in_flight.popleft()
+            _, lines, size, last_seq = self._in_flight.popleft()
             accepted = int(answer.get("accepted") or 0)
             rejected = int(answer.get("rejected") or 0)
             self.stats["confirmed"] += accepted
@@ -304,7 +305,7 @@ class Sender:
             if rejected and isinstance(errors, list) and errors:
                 self.stats["last_error"] = "daemon refused a span: %s" % errors[0].get("reason")
             self._count -= len(lines)
-            self._bytes -= sum(len(x) + 1 for x in lines)
+            self._bytes -= size
             self._confirmed_seq = last_seq
             self._changed.notify_all()
 
@@ -314,7 +315,7 @@ class Sender:
             self.stats["last_error"] = why
             self.stats["reconnects"] += 1
             # Unanswered batches go back to the front, oldest first.
-            resend = [line for _, lines, _ in self._in_flight for line in lines]
+            resend = [line for _, lines, _, _ in self._in_flight for line in lines]
             self._in_flight.clear()
             self._queue.extendleft(reversed(resend))
             self.stats["resent"] += len(resend)

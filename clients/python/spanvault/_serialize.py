@@ -65,9 +65,19 @@ def to_jsonable(o: Any) -> Any:
 
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=to_jsonable)
+try:
+    # The C encoder, made once instead of on every encode() call. Without its
+    # cycle check: a cycle ends in RecursionError, which dumps() handles.
+    from json.encoder import c_make_encoder as _c_make_encoder, encode_basestring as _encode_str
+
+    _c_encode = _c_make_encoder(None, to_jsonable, _encode_str, None, ":", ",", False, False, True)
+except ImportError:  # a Python without the _json accelerator
+    _c_encode = None
 
 
 def _encode(doc: dict) -> bytes:
+    if _c_encode is not None:
+        return "".join(_c_encode(doc, 0)).encode("utf-8", "replace")
     return _encoder.encode(doc).encode("utf-8", "replace")
 
 
