@@ -18,11 +18,14 @@ PKGS=(
   libssl-dev                # HTTPS to upstreams
   zlib1g-dev                # gzip request bodies (HTTP listener inflate)
   libdeflate-dev            # fast gzip of outgoing batches (2x zlib's speed at level 1)
+  libre2-dev                # processors: user redaction patterns and =~ in conditions (linear time)
   libsystemd-dev            # sd_notify
   systemd                   # systemd-analyze verify (unit tests)
   libgtest-dev googletest   # tests
   socat                     # manual testing and some tests
   chromium                  # the trace explorer's browser test (tests/web, driven by playwright-core)
+  python3 python3-venv python3-pip python3-setuptools python3-wheel
+                            # clients/python's tests: its package is built and installed offline
 )
 
 missing=()
@@ -52,6 +55,16 @@ if [ ! -f tests/web/node_modules/playwright-core/package.json ] ||
   echo "setup: npm ci in tests/web" >&2
   (cd tests/web && timeout 300 npm ci --no-audit --no-fund --loglevel=error) ||
     echo "setup: npm ci in tests/web failed; the browser test will be skipped (failed under CI=true)" >&2
+fi
+
+# The Node client's tests use the real openai npm package (a devDependency,
+# pinned in clients/node/package-lock.json); the package itself has none.
+if [ -f clients/node/package-lock.json ] &&
+   { [ ! -d clients/node/node_modules ] ||
+     [ clients/node/package-lock.json -nt clients/node/node_modules/.package-lock.json ]; }; then
+  echo "setup: npm ci in clients/node" >&2
+  (cd clients/node && timeout 300 npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm ci in clients/node failed; its SDK tests will be skipped (failed under CI=true)" >&2
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0

@@ -54,7 +54,7 @@ def init(service: Optional[str] = None, environment: Optional[str] = None, relea
     the app uses OpenTelemetry. Calling ``init`` again replaces the client (after flushing the
     old one for up to a second)."""
     env = os.environ
-    sender = Sender(resolve_socket(socket), max_spans=max_queue_spans, max_bytes=max_queue_bytes,
+    sender = Sender(socket if socket else resolve_socket, max_spans=max_queue_spans, max_bytes=max_queue_bytes,
                     batch_size=batch_size, flush_interval=flush_interval)
     client = _span._Client(
         sender,

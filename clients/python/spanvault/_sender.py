@@ -39,9 +39,12 @@ _MAX_BATCH_BYTES = 256 * 1024
 
 
 class Sender:
-    def __init__(self, path: str, max_spans: int = 20000, max_bytes: int = 32 << 20,
+    def __init__(self, path, max_spans: int = 20000, max_bytes: int = 32 << 20,
                  batch_size: int = 512, flush_interval: float = 0.05, max_in_flight: int = 64):
-        self.path = path
+        # A path, or a function giving it: resolved again before each connection
+        # attempt, so a daemon that starts later (elsewhere) is found.
+        self._resolve = path if callable(path) else None
+        self.path = path() if callable(path) else path
         self.max_spans = max_spans
         self.max_bytes = max_bytes
         self.batch_size = batch_size
@@ -203,6 +206,11 @@ class Sender:
         self._drain_wake()
 
     def _connect(self) -> bool:
+        if self._resolve is not None:
+            try:
+                self.path = self._resolve()
+            except Exception:
+                pass
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(_SEND_TIMEOUT)
