@@ -20,14 +20,25 @@ MAX_REPR = 4096
 _BIG_FIELDS = ("input", "output", "expected", "metadata", "attributes")
 
 
+_NO_DUMP = object()
+
+
+def model_dump(o: Any) -> Any:
+    """A pydantic model (the SDKs' response objects are) as plain data, else ``_NO_DUMP``."""
+    dump = getattr(o, "model_dump", None)
+    if not callable(dump):
+        return _NO_DUMP
+    try:
+        return dump(exclude_none=True)
+    except TypeError:
+        return dump()
+
+
 def to_jsonable(o: Any) -> Any:
     """``json.dumps``'s ``default``: a JSON-able stand-in for ``o``."""
-    dump = getattr(o, "model_dump", None)
-    if callable(dump):
-        try:
-            return dump(exclude_none=True)
-        except TypeError:
-            return dump()
+    dumped = model_dump(o)
+    if dumped is not _NO_DUMP:
+        return dumped
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
         return dataclasses.asdict(o)
     if isinstance(o, (set, frozenset)):

@@ -24,6 +24,7 @@ import inspect
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from ._serialize import _NO_DUMP, model_dump
 from ._span import Span
 
 _NOT_PARAMETERS = {"messages", "input", "prompt", "model", "stream", "system", "instructions", "extra_headers",
@@ -40,12 +41,12 @@ def _get(o: Any, key: str, default: Any = None) -> Any:
 
 def _plain(o: Any) -> Any:
     """An SDK object as plain JSON-able data (pydantic ``model_dump``), else as is."""
-    dump = getattr(o, "model_dump", None)
-    if callable(dump):
-        try:
-            return dump(exclude_none=True)
-        except Exception:
-            return o
+    try:
+        dumped = model_dump(o)
+    except Exception:
+        return o
+    if dumped is not _NO_DUMP:
+        return dumped
     if isinstance(o, list):
         return [_plain(x) for x in o]
     return o
