@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/toml_text.h"
 #include "common/util.h"
+#include "config/processor_table.h"
 #include "ipc/http_policy.h"
 #include "ipc/peer_cred.h"
 #include "ipc/unix_socket.h"
@@ -406,6 +407,13 @@ const std::vector<KeyDef>& Keys() {
                     [](Config & c) -> auto& { return c.upstream_threads; })
                     .Doc("threads that encode, compress and send batches"));
     k.push_back(ListKey(
+                    "processors",
+                    "[[processor]] names applied in order at ingest, before the store (a TOML array; comma-separated "
+                    "elsewhere)",
+                    [](Config & c) -> auto& { return c.processors; })
+                    .Doc("[[processor]] names applied in order to every span at ingest, before the\n"
+                         "store: nothing they remove is written to disk (docs/processors.md)"));
+    k.push_back(ListKey(
                     "price_tables",
                     "user price tables before the built-in one (a TOML array; comma-separated elsewhere)",
                     [](Config & c) -> auto& { return c.price_tables; })
@@ -462,6 +470,19 @@ void ApplyUpstreamTable(upstream::UpstreamConfig& u, const toml::table& t, const
       ApplyUpstreamTable(u, *sub, key, where, file, problems);
       continue;
     }
+    if (key == "processors" && node.is_array()) {
+      std::string joined;
+      for (const toml::node& item : *node.as_array()) {
+        if (!item.is_string() || NodeText(item).empty() || NodeText(item).find(',') != std::string::npos) {
+          problems->push_back(origin + ": expected an array of processor names");
+          joined.clear();
+          break;
+        }
+        joined += (joined.empty() ? "" : ",") + NodeText(item);
+      }
+      (void)upstream::SetUpstreamKey(u, key, joined);
+      continue;
+    }
     if (node.is_array()) {
       problems->push_back(origin + ": an array is not expected here");
       continue;
@@ -502,6 +523,13 @@ void ApplyTable(Config& c, const toml::table& t, const std::string& prefix, cons
         std::string where = "upstream[" + std::to_string(c.upstreams.size()) + "]";
         ApplyUpstreamTable(u, *item.as_table(), "", where, file, problems);
         c.upstreams.push_back(std::move(u));
+      }
+      continue;
+    }
+    if (node.is_array_of_tables() && key == "processor") {
+      for (const toml::node& item : *node.as_array()) {
+        std::string where = "processor[" + std::to_string(c.processor_defs.size()) + "]";
+        c.processor_defs.push_back(ReadProcessorTable(*item.as_table(), where, file, problems));
       }
       continue;
     }
@@ -614,6 +642,20 @@ std::vector<std::string> Config::Validate() const {
   if (buffer.quarantine_max_entries < 1) p.push_back("buffer.quarantine_max_entries must be at least 1");
   if (buffer.dead_letter_max_entries < 1) p.push_back("buffer.dead_letter_max_entries must be at least 1");
   if (upstream_threads < 1 || upstream_threads > 64) p.push_back("upstream_threads must be between 1 and 64");
+  std::vector<std::pair<std::string, std::string>> used;
+  for (const std::string& name : processors) {
+    used.emplace_back(name, "processors (ingest)");
+    for (const auto& def : processor_defs) {
+      if (def.name == name && def.type == "sample" && !def.keep.empty()) {
+        p.push_back("processors (ingest): processor " + name +
+                    ": keep conditions need decision_wait, which only an upstream's processors have");
+      }
+    }
+  }
+  for (const auto& u : upstreams) {
+    for (const std::string& name : u.processors) used.emplace_back(name, "upstream " + u.name);
+  }
+  for (std::string& problem : process::ValidateProcessors(processor_defs, used)) p.push_back(std::move(problem));
   for (size_t i = 0; i < upstreams.size(); ++i) {
     for (std::string& problem : upstreams[i].Validate()) p.push_back(std::move(problem));
     for (size_t j = 0; j < i; ++j) {
@@ -656,6 +698,7 @@ Config LoadConfig(const LoadOptions& options, std::vector<std::string>* problems
     Apply(c, s.substr(0, eq), std::string_view(s).substr(eq + 1), "--set " + s.substr(0, eq), problems);
   }
   c.buffer.dir = c.state_dir / "buffer";
+  ResolveProcessors(c);
   for (std::string& p : c.Validate()) problems->push_back(std::move(p));
   return c;
 }
@@ -713,6 +756,20 @@ std::vector<KeyDoc> KeyDocs() {
     out.push_back({k.name, std::move(value), k.comment, k.help});
   }
   return out;
+}
+
+void ResolveProcessors(Config& config) {
+  for (auto& u : config.upstreams) {
+    u.processor_defs.clear();
+    for (const std::string& name : u.processors) {
+      for (const auto& def : config.processor_defs) {
+        if (def.name == name) {
+          u.processor_defs.push_back(def);
+          break;
+        }
+      }
+    }
+  }
 }
 
 std::vector<std::string> ChangedKeys(const Config& a, const Config& b) {

@@ -120,6 +120,12 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{5000};
   // Default: 2. Threads that encode, compress and send to the upstreams.
   uint32_t upstream_threads = 2;
+  // Default: none. `[[processor]]` tables (docs/processors.md); only from the
+  // file. Upstreams name them in their `processors` list.
+  std::vector<process::ProcessorConfig> processor_defs;
+  // Default: none. `processors`: [[processor]] names applied in order at
+  // ingest, before the store (docs/processors.md). Reloaded live.
+  std::vector<std::string> processors;
 
   // Every problem, one message each; empty when valid.
   std::vector<std::string> Validate() const;
@@ -167,6 +173,11 @@ enum class ReferenceFormat { kMarkdown, kToml };
 // --print-config-reference=md|toml` prints it, and a test compares both
 // committed files with it.
 std::string ConfigReference(ReferenceFormat format);
+
+// Copies into each upstream's processor_defs the [[processor]] definitions
+// its `processors` list names (LoadConfig calls it; unknown names are left
+// for Validate to report).
+void ResolveProcessors(Config& config);
 
 // The keys (as named in the file: "state_dir", "ingest.udp") whose values
 // differ between `a` and `b`, in table order. The [[upstream]] tables are not

@@ -131,6 +131,14 @@ credential headers (`Authorization`, `Proxy-Authorization`, `Cookie`, names
 containing key/token/secret/auth/password/session) or `public_key` /
 `secret_key` / `api_key`, is logged as a warning at start and at each reload.
 
+`[[processor]]` tables (repeatable, from the file only) declare processors —
+`redact`, `sample`, `filter`, `truncate`, `set` — that an upstream applies, in
+the order of its `processors` list, to each span before sending it; the
+stored span is not changed. Every key, the detectors and the condition
+language: [docs/processors.md](processors.md). A changed processor changes
+every upstream that lists it (a reload restarts their forwarders). The
+top-level `processors` list applies at ingest instead, before the store.
+
 `price_tables` is a top-level key (put it above the first `[section]`):
 `price_tables = []` by default; user price tables before the built-in one,
 `"litellm:PATH"` for LiteLLM's file; `SPANVAULT_PRICE_TABLES` and `--set`
@@ -169,7 +177,8 @@ one stays in force. Otherwise:
   upstream keeps its old settings, an added one is not added, and the reload
   reports it (`spanvault reload` exits 1);
 * `price_tables` are read again (a broken table keeps the previous ones);
-  `log_level` and `shutdown_grace` take effect at once;
+  `log_level`, `shutdown_grace` and the ingest `processors` (with the
+  `[[processor]]` definitions) take effect at once;
 * every other key — listener addresses and paths (`ingest.*`), `state_dir`,
   `runtime_dir`, `buffer.*`, `local.*`, `io_threads`, `upstream_threads` — is read
   only at start: a changed one is logged as a warning (`configuration key
@@ -209,6 +218,14 @@ constexpr std::string_view kTomlTail = R"toml(#
 # dialect = "langfuse"
 # public_key = "${LANGFUSE_PUBLIC_KEY}"
 # secret_key = "@/etc/spanvault/langfuse-secret"
+#
+# Processors (docs/processors.md): redact, sample, filter, truncate, set;
+# an upstream applies the ones its `processors` list names, in order:
+# [[processor]]
+# name = "pii"
+# type = "redact"
+# detectors = ["email", "phone", "credit_card", "api_key", "ip_address"]
+# action = "mask"
 #
 # Braintrust's project logs API:
 # [[upstream]]

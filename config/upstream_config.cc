@@ -346,6 +346,19 @@ std::vector<std::string> CleartextCredentials(const UpstreamConfig& config) {
 }
 
 std::string SetUpstreamKey(UpstreamConfig& config, std::string_view key, std::string_view value) {
+  if (key == "processors") {
+    // Comma-separated (the TOML array, joined by the loader).
+    config.processors.clear();
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      std::string_view item = value.substr(start, comma - start);
+      if (!item.empty()) config.processors.emplace_back(item);
+      start = comma + 1;
+    }
+    return {};
+  }
   if (key.starts_with("headers.")) {
     std::string_view header = key.substr(8);
     if (!ValidHeaderName(header)) return "\"" + std::string(header) + "\" is not a valid header name";
@@ -371,6 +384,7 @@ std::string DescribeUpstreamKeys() {
     out += "  " + std::string(k.name) + " = " + k.get(defaults) + "   # " + std::string(k.help) + "\n";
   }
   out += "  headers.NAME = VALUE   # extra request header; VALUE may hold ${ENV} or be @/path/to/file\n";
+  out += "  processors = []   # [[processor]] names applied in order before sending (docs/processors.md)\n";
   return out;
 }
 
@@ -378,6 +392,12 @@ std::vector<UpstreamKeyDoc> UpstreamKeyDocs() {
   std::vector<UpstreamKeyDoc> out;
   for (const KeyDef& k : Keys()) {
     out.push_back({std::string(k.name), ReferenceValue(k), std::string(k.comment)});
+    // processors: a list (not a table key), shown after the format's keys.
+    if (k.name == "dialect") {
+      out.push_back({"processors", "[]",
+                     "[[processor]] names applied in order to each span before it is sent,\n"
+                     "e.g. [\"pii\", \"keep-10pct\"] (docs/processors.md)"});
+    }
     // headers.NAME keys: shown as one inline table after the dialect's keys.
     if (k.name == "parent") {
       out.push_back(

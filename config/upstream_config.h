@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "process/processor_config.h"
 #include "upstream/retry_policy.h"
 
 namespace spanvault::upstream {
@@ -66,6 +67,13 @@ struct UpstreamConfig {
   bool tls_insecure_skip_verify = false;
   // Default: 1 MiB. Larger answers fail the attempt.
   uint64_t max_response_bytes = 1u << 20;
+  // Default: none. Names of [[processor]] tables applied, in this order, to
+  // each span before it is encoded for this upstream (docs/processors.md).
+  std::vector<std::string> processors;
+  // Those processors' definitions, copied from the [[processor]] tables when
+  // the config is loaded (daemon::ResolveProcessors), so that a changed
+  // definition makes this upstream "changed" for a reload.
+  std::vector<process::ProcessorConfig> processor_defs;
 
   // Every problem, prefixed with "upstream <name>: ".
   std::vector<std::string> Validate() const;

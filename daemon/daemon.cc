@@ -74,6 +74,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     if (ec) return Fail(Error::Io("cannot create " + dir.string() + ": " + ec.message()));
   }
   if (Status st = BuildPricing(d); !st) return Fail(st.error());
+  if (Status st = BuildProcessing(d); !st) return Fail(st.error());
   if (Status st = OpenStore(d); !st) return Fail(st.error());
   if (Status st = BuildQuery(d); !st) return Fail(st.error());
   if (Status st = StartForwarders(d); !st) return Fail(st.error());

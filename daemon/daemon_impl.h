@@ -35,6 +35,9 @@
 #include "ipc/ingest.h"
 #include "ipc/stream_listener.h"
 #include "observe/rates.h"
+#include "process/ingest_stage.h"
+#include "process/keep_set.h"
+#include "process/keep_stage.h"
 #include "upstream/forwarder.h"
 
 namespace spanvault::query {
@@ -95,6 +98,14 @@ struct Daemon::Impl {
   std::optional<LoadOptions> reload_source;  // under reload_mu
   bool forwarders_closed = false;            // under reload_mu: Stop() began
   std::unique_ptr<cost::PriceStage> pricing;
+  // sample.keep (docs/processors.md): the traces kept by keep conditions,
+  // marked at ingest by keep_stage and read by the forwarders' sample
+  // processors. A reload updates the stage's rules.
+  std::shared_ptr<process::KeepSet> keep_set = std::make_shared<process::KeepSet>();
+  std::unique_ptr<process::KeepStage> keep_stage;
+  // Top-level `processors`, applied at ingest (after pricing, before the keep
+  // marks and the store). A reload swaps its chain.
+  std::unique_ptr<process::IngestStage> ingest_processing;
   // The local query API (daemon/query.h): the engine (null when
   // local.retention = 0 or local.api = false) and its threads (null when
   // local.api = false). Stopped after the listeners and forwarders, before
@@ -125,10 +136,11 @@ struct Daemon::Impl {
 // The builders Daemon::Start composes, in pipeline order. Each fills its part
 // of Impl; an error leaves what was built for ~Impl to undo.
 Status BuildPricing(Daemon::Impl& d);                                 // daemon/pipeline.cc
+Status BuildProcessing(Daemon::Impl& d);                              // daemon/pipeline.cc
 Status OpenStore(Daemon::Impl& d);                                    // daemon/pipeline.cc
 Status StartForwarders(Daemon::Impl& d);                              // daemon/forwarders.cc
 Status BuildQuery(Daemon::Impl& d);                                   // daemon/query.cc
-ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                        // daemon/pipeline.cc: price, then store
+ipc::SubmitFn IngestPipeline(Daemon::Impl& d);                        // daemon/pipeline.cc: price, keep marks, store
 Status BuildListeners(Daemon::Impl& d, const ipc::SubmitFn& submit);  // daemon/listeners.cc
 void StartListeners(Daemon::Impl& d);                                 // daemon/listeners.cc
 void StartRateSampling(Daemon::Impl& d);                              // daemon/observability.cc
@@ -141,6 +153,9 @@ void StopForwarders(Daemon::Impl& d);
 ipc::ApiHooks QueryHttpHooks(Daemon::Impl& d);
 ipc::SocketQueryHooks QuerySocketHooks(Daemon::Impl& d);
 void StopQuery(Daemon::Impl& d);
+
+// The [[processor]] names the upstreams of `c` use (daemon/pipeline.cc).
+std::vector<std::string> UsedProcessors(const Config& c);
 
 // Starts config.upstream_threads threads on upstream_ioc unless they run.
 // Called with reload_mu held, or before the daemon serves.

@@ -46,6 +46,7 @@ using ForwarderResult = Result<std::unique_ptr<upstream::Forwarder>>;
 ForwarderResult CreateForwarder(Daemon::Impl& d, const UpstreamConfig& u) {
   upstream::ForwarderOptions fo;
   fo.max_age = d.config.buffer.max_age;
+  fo.keep_set = d.keep_set;
   return upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo);
 }
 
@@ -243,6 +244,20 @@ ReloadReport ReloadLocked(Daemon::Impl& d, const Config& next) {
     r.prices_ok = false;
     r.prices_error = st.error().message;
   }
+  // Processors at ingest and sample.keep's marks: from the new definitions
+  // (they built when the configuration was validated).
+  if (Status st = d.ingest_processing->Update(next.processor_defs, next.processors); st) {
+    if (next.processors != running.processors) {
+      running.processors = next.processors;
+      r.applied.push_back("processors");
+    }
+  } else {
+    LOG_ERROR("ingest processors not reloaded", {{"error", st.error().message}});
+  }
+  if (Status st = d.keep_stage->Update(next.processor_defs, UsedProcessors(next)); !st) {
+    LOG_ERROR("keep conditions not reloaded", {{"error", st.error().message}});
+  }
+  running.processor_defs = next.processor_defs;
   ApplyUpstreams(d, next.upstreams, r);
   LOG_INFO("configuration reloaded", {{"upstreams_added", r.added.size()},
                                       {"upstreams_removed", r.removed.size()},

@@ -55,6 +55,7 @@ Status StartForwarders(Daemon::Impl& d) {
   }
   upstream::ForwarderOptions fo;
   fo.max_age = d.config.buffer.max_age;
+  fo.keep_set = d.keep_set;
   std::vector<RunningForwarder> forwarders;
   for (const auto& u : d.config.upstreams) {
     auto f = upstream::Forwarder::Create(d.upstream_ioc, *d.queue, u, fo);

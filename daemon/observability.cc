@@ -57,6 +57,9 @@ std::string Daemon::StatusJson() const {
   nlohmann::json j = nlohmann::json::parse(observe::BuildStatusJson(
       *impl_->queue, impl_->counters, impl_->config.buffer, impl_->config.state_dir, impl_->started_ns));
   j["prices"] = nlohmann::json::parse(impl_->pricing->StatusJson());
+  if (auto chain = impl_->ingest_processing->chain()) {
+    j["ingest_processing"] = observe::ProcessingJson(chain->names(), chain->Stats());
+  }
   {
     std::lock_guard lk(impl_->salvage_mu);
     if (!impl_->salvages.empty()) j["buffer"]["salvage"] = impl_->salvages.back()->ToJson();

@@ -23,7 +23,7 @@
 namespace spanvault::daemon {
 
 // The keys a reload applies (besides the [[upstream]] tables).
-inline constexpr const char* kLiveKeys[] = {"log_level", "shutdown_grace", "price_tables"};
+inline constexpr const char* kLiveKeys[] = {"log_level", "shutdown_grace", "price_tables", "processors"};
 
 // True when every setting of the two upstreams is equal (names included).
 bool SameUpstream(const upstream::UpstreamConfig& a, const upstream::UpstreamConfig& b);

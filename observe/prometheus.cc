@@ -243,6 +243,51 @@ std::string RenderPrometheus(const json& status) {
     f->Write(out);
   }
 
+  // Processors (docs/processors.md): per upstream that has some, and at ingest.
+  struct ProcessingFamilies {
+    Family spans, traces, redact, gave_up, fields;
+    explicit ProcessingFamilies(const std::string& prefix, const std::string& whose)
+        : spans(prefix + "processed_spans_total", "counter",
+                "Spans through " + whose + " processors, by result (kept, filtered, sampled_out, unreadable)."),
+          traces(prefix + "sampled_traces_total", "counter",
+                 "Traces (counted by their root span) by sampling decision (kept, dropped)."),
+          redact(prefix + "redactions_total", "counter", "Values redacted, by detector."),
+          gave_up(prefix + "redact_gave_up_total", "counter",
+                  "Fields masked whole because redaction could not check them (scan bound, unreadable)."),
+          fields(prefix + "processed_fields_total", "counter",
+                 "Fields changed by the processors, by action (dropped, truncated).") {}
+    void Add(const Labels& base, const json& pr) {
+      auto with = [&](const char* k, const std::string& v) {
+        Labels l = base;
+        l.emplace_back(k, v);
+        return l;
+      };
+      spans.Add(with("result", "kept"), Get(pr, "spans_kept"));
+      spans.Add(with("result", "filtered"), Get(pr, "spans_dropped_by_filter"));
+      spans.Add(with("result", "sampled_out"), Get(pr, "spans_dropped_by_sample"));
+      spans.Add(with("result", "unreadable"), Get(pr, "unreadable_spans"));
+      traces.Add(with("decision", "kept"), Get(pr, "traces_kept"));
+      traces.Add(with("decision", "dropped"), Get(pr, "traces_dropped"));
+      for (auto& [detector, n] : Get(pr, "redactions").items()) redact.Add(with("detector", detector), n);
+      gave_up.Add(base, Get(pr, "redact_gave_up"));
+      fields.Add(with("action", "dropped"), Get(pr, "fields_dropped"));
+      fields.Add(with("action", "truncated"), Get(pr, "fields_truncated"));
+    }
+    void Write(std::string& out) const {
+      for (const Family* f : {&spans, &traces, &redact, &gave_up, &fields}) f->Write(out);
+    }
+  };
+  ProcessingFamilies upstream_processing("spanvault_upstream_", "the upstream's");
+  for (const json& u : Get(status, "upstreams")) {
+    const json& pr = Get(u, "processing");
+    if (!pr.is_object()) continue;
+    upstream_processing.Add({{"upstream", Get(u, "name").is_string() ? Get(u, "name").get<std::string>() : ""}}, pr);
+  }
+  upstream_processing.Write(out);
+  ProcessingFamilies ingest_processing("spanvault_ingest_", "the ingest");
+  if (const json& pr = Get(status, "ingest_processing"); pr.is_object()) ingest_processing.Add({}, pr);
+  ingest_processing.Write(out);
+
   // Prices.
   const json& p = Get(status, "prices");
   counter("spanvault_priced_spans_total", "Spans priced from a price table.", Get(p, "priced_spans"));

@@ -132,7 +132,26 @@ nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s) {
   u["last_success_age_seconds"] = s.last_success_ns == 0
                                       ? nlohmann::json(nullptr)
                                       : nlohmann::json(static_cast<double>(now - s.last_success_ns) / 1e9);
+  // The upstream's processors (docs/processors.md), since its forwarder started.
+  if (!s.processors.empty()) u["processing"] = ProcessingJson(s.processors, s.processing);
   return u;
+}
+
+nlohmann::json ProcessingJson(const std::vector<std::string>& processors, const process::ChainStats& c) {
+  nlohmann::json by = nlohmann::json::object();
+  for (const auto& [detector, n] : c.redactions) by[detector] = n;
+  return {{"processors", processors},
+          {"spans_in", c.spans_in},
+          {"spans_kept", c.spans_out},
+          {"spans_dropped_by_filter", c.dropped_filter},
+          {"spans_dropped_by_sample", c.dropped_sample},
+          {"traces_kept", c.traces_kept},
+          {"traces_dropped", c.traces_dropped},
+          {"redactions", std::move(by)},
+          {"redact_gave_up", c.redact_gave_up},
+          {"fields_dropped", c.fields_dropped},
+          {"fields_truncated", c.truncated},
+          {"unreadable_spans", c.unreadable}};
 }
 
 }  // namespace spanvault::observe

@@ -20,4 +20,8 @@ std::string BuildStatusJson(const buffer::SpanQueue& queue, const ipc::Counters&
 // One element of the status document's "upstreams" array.
 nlohmann::json ForwarderStatusJson(const upstream::ForwarderStats& s);
 
+// What a chain of processors did (docs/processors.md): an upstream's
+// "processing", and the top-level "ingest_processing".
+nlohmann::json ProcessingJson(const std::vector<std::string>& processors, const process::ChainStats& c);
+
 }  // namespace spanvault::observe

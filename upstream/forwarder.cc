@@ -25,6 +25,7 @@ int64_t NowMs() { return NowNanos() / 1000000; }
 
 void Forwarder::Impl::Pump() {
   if (stopping || reading) return;
+  if (held_until != Clock::time_point{} && Clock::now() < held_until) return;
   const size_t slots = config.concurrency;
   if (unfinished >= slots || batches.size() >= slots * kTrackedPerSlot) return;
   const uint64_t next = queue.next_seq();
@@ -63,6 +64,10 @@ void Forwarder::Impl::OnRead(uint64_t next, Result<buffer::RecordBatch> records)
     linger_timer.cancel();
     linger_armed = false;
   }
+  if (!records->empty() && chain && chain->DecisionWait().count() > 0 && !HoldYoung(*records)) {
+    Pump();  // (held: returns at once)
+    return;
+  }
   if (records->empty()) {
     // Everything in [read_pos, next) was dropped by the buffer's bounds.
     batches[read_pos] = BatchState{next, 0, true};
@@ -74,7 +79,9 @@ void Forwarder::Impl::OnRead(uint64_t next, Result<buffer::RecordBatch> records)
     AdvanceAcks();
   } else {
     const uint64_t first = read_pos;
-    const uint64_t end = records->entries.back().seq + 1;
+    // A batch cut by HoldYoung ends where the held spans begin.
+    const uint64_t end = held_from != 0 ? held_from : records->entries.back().seq + 1;
+    held_from = 0;
     read_pos = end;
     {
       std::lock_guard lk(stats_mu);
@@ -84,11 +91,15 @@ void Forwarder::Impl::OnRead(uint64_t next, Result<buffer::RecordBatch> records)
     batches[first] = BatchState{end, 1, false};
     ++unfinished;
     in_flight = unfinished;
-    auto unit = std::make_shared<Unit>();
-    unit->batch_first = first;
-    unit->end = records->size();
-    unit->batch = std::make_shared<const buffer::RecordBatch>(std::move(*records));
-    Launch(unit);
+    auto batch = std::make_shared<const buffer::RecordBatch>(std::move(*records));
+    if (chain) {
+      Prepare(std::move(batch), [first](Impl& me, std::shared_ptr<const buffer::RecordBatch> kept,
+                                        std::shared_ptr<const buffer::RecordBatch> original) {
+        me.LaunchPrepared(first, std::move(kept), std::move(original));
+      });
+    } else {
+      LaunchPrepared(first, std::move(batch), nullptr);
+    }
   }
   Pump();
 }
@@ -296,7 +307,7 @@ void Forwarder::Impl::OnResult(const UnitPtr& unit, const AttemptResult& result,
       dl.status = result.status;
       dl.reason = what + " for a single span";
       dl.response = body.substr(0, kResponseExcerpt);
-      dl.span_json = std::string(unit->batch->json(unit->begin));
+      dl.span_json = std::string(unit->StoredJson(unit->begin));  // as stored: replayed, it is processed anew
       // Durable (on the buffer's worker thread) before the ack that covers it.
       ++busy;
       std::vector<buffer::DeadLetter> letters;
@@ -375,6 +386,7 @@ Forwarder::Impl::UnitPtr Forwarder::Impl::ChildUnit(const UnitPtr& parent, size_
   u->begin = begin;
   u->end = end;
   u->replay = parent->replay;
+  u->original = parent->original;
   if (!u->replay) ++batches[parent->batch_first].units_left;
   return u;
 }

@@ -20,6 +20,15 @@
 // blame is alone; that span goes to the dead-letter store (durably, before the
 // ack that covers it) and the rest is delivered.
 //
+// Processors: when the upstream lists `processors`, each batch read goes
+// through them (process/chain.h) before it is encoded, off the strand like
+// encoding; the spans they drop are covered by the batch's ack like the rest.
+// A dead letter keeps the span as stored (its replay queues the original
+// again, processed anew by each upstream); Replay processes. With a sample
+// processor that has keep conditions, spans are read only once they are
+// decision_wait old (by receive time): the forwarder holds its read position
+// at the first younger span until then.
+//
 // Threading: all state lives on one strand of the io_context given to
 // Create; encoding and gzip run on the io_context outside the strand, so
 // several threads can compress batches of one upstream at once. Every buffer
@@ -43,6 +52,8 @@
 #include "buffer/span_queue.h"
 #include "common/error.h"
 #include "config/upstream_config.h"
+#include "process/chain.h"
+#include "process/keep_set.h"
 
 namespace spanvault::upstream {
 
@@ -52,6 +63,10 @@ struct ForwarderOptions {
   std::chrono::milliseconds max_age{7LL * 24 * 3600 * 1000};
   // Default: 1s. How often the queue is polled besides Notify().
   std::chrono::milliseconds poll_interval{1000};
+  // Default: none (a set of the forwarder's own). Where sample processors
+  // find the traces kept by their keep conditions (process/keep_set.h),
+  // shared with the ingest stage that marks them.
+  std::shared_ptr<process::KeepSet> keep_set;
 };
 
 struct ForwarderStats {
@@ -81,6 +96,10 @@ struct ForwarderStats {
   uint64_t dead_lettered = 0;
   uint64_t rejected_by_upstream = 0;  // spans an upstream refused inside an accepted batch (OTLP partial_success)
   uint64_t expired_spans = 0;         // dropped after max_age while retrying
+  // The upstream's processors (empty: none) and what they did since this
+  // forwarder started (docs/processors.md).
+  std::vector<std::string> processors;
+  process::ChainStats processing;
 };
 
 // What a replay (Forwarder::Replay) did with its spans.

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "buffer/span_queue.h"
+#include "process/chain.h"
 #include "upstream/encoder.h"
 #include "upstream/forwarder.h"
 #include "upstream/http_client.h"
@@ -78,6 +79,19 @@ struct Unit {
   std::shared_ptr<const HttpRequest> request;
   std::unique_ptr<asio::steady_timer> retry_timer;
   std::shared_ptr<ReplayJob> replay;
+  // With processors: the batch as read from the store (`batch` is the
+  // processed one, its entries a subset by seq). A dead letter keeps the
+  // stored span, so that `dead-letter replay` queues the original again and
+  // each upstream processes it anew.
+  std::shared_ptr<const buffer::RecordBatch> original;
+  std::string_view StoredJson(size_t i) const {
+    if (!original) return batch->json(i);
+    const uint64_t s = batch->entries[i].seq;
+    auto it = std::lower_bound(original->entries.begin(), original->entries.end(), s,
+                               [](const buffer::RecordBatch::Entry& e, uint64_t v) { return e.seq < v; });
+    if (it == original->entries.end() || it->seq != s) return batch->json(i);
+    return original->json(static_cast<size_t>(it - original->entries.begin()));
+  }
 };
 using UnitPtr = std::shared_ptr<Unit>;
 
@@ -105,6 +119,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         ack_timer(strand),
         linger_timer(strand),
         poll_timer(strand),
+        hold_timer(strand),
         rng(std::random_device{}()) {}
 
   boost::asio::io_context& ioc;
@@ -113,6 +128,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   const UpstreamConfig config;
   const ForwarderOptions options;
   std::unique_ptr<Encoder> encoder;
+  // The upstream's processors (config.processors), null when it has none.
+  std::shared_ptr<const process::Chain> chain;
   std::shared_ptr<HttpClient> client;
   std::vector<std::pair<std::string, std::string>> headers;  // resolved; never logged
   std::string store_id;
@@ -135,6 +152,11 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   bool linger_armed = false;
   bool linger_expired = false;
   boost::asio::steady_timer poll_timer;
+  // Spans younger than the chain's decision_wait are not read yet: reads
+  // wait until held_until (hold_timer then pumps).
+  boost::asio::steady_timer hold_timer;
+  Clock::time_point held_until{};
+  uint64_t held_from = 0;  // OnRead: the seq HoldYoung cut the batch at (0: not cut)
   bool stopping = false;
   std::mt19937_64 rng;
   Clock::time_point last_error_log{};
@@ -173,6 +195,27 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void ArmLinger();
 
   void SchedulePoll();
+
+  // ------------------------------------------------------------ processing
+
+  // Runs the chain over `batch` off the strand (on the io_context, like
+  // encoding), then `then` on the strand with the spans it kept, changed as
+  // it said (forwarder_process.cc). Counted in `busy`.
+  // `then` gets the processed batch and the one given (the original).
+  using Prepared = std::function<void(Impl&, std::shared_ptr<const buffer::RecordBatch> kept,
+                                      std::shared_ptr<const buffer::RecordBatch> original)>;
+  void Prepare(std::shared_ptr<const buffer::RecordBatch> batch, Prepared then);
+
+  // The cursor's batch [first, ...) after Prepare: one unit, or finished at
+  // once when the chain kept none of its spans. `original`: null without
+  // processors.
+  void LaunchPrepared(uint64_t first, std::shared_ptr<const buffer::RecordBatch> batch,
+                      std::shared_ptr<const buffer::RecordBatch> original);
+
+  // With a decision_wait: cuts `records` before its first span younger than
+  // the wait and, when that leaves nothing, holds reads until that span is
+  // old enough. Returns false when nothing is left to send now.
+  bool HoldYoung(buffer::RecordBatch& records);
 
   // ------------------------------------------------------------ sending
 

@@ -124,6 +124,11 @@ Result<std::unique_ptr<Forwarder>> Forwarder::Create(asio::io_context& ioc, buff
   auto encoder = MakeEncoder(config);
   if (!encoder) return Fail(encoder.error());
   impl->encoder = std::move(*encoder);
+  if (!config.processors.empty()) {
+    auto chain = process::Chain::Create(config.processor_defs, config.processors, options.keep_set);
+    if (!chain) return Fail(Error::Invalid("upstream " + config.name + ": " + chain.error().message));
+    impl->chain = std::move(*chain);
+  }
   auto headers = ResolveHeaders(config.headers);
   if (!headers) return Fail(Error::Invalid("upstream " + config.name + ": " + headers.error().message));
   impl->headers = std::move(*headers);
@@ -194,6 +199,7 @@ void Forwarder::Stop(milliseconds grace) {
     m.linger_timer.cancel();
     m.poll_timer.cancel();
     m.ack_timer.cancel();
+    m.hold_timer.cancel();
     for (auto& u : m.waiting) u->retry_timer->cancel();
     m.MaybeDrained();
   });
@@ -235,6 +241,10 @@ ForwarderStats Forwarder::GetStats() const {
   // Committed a moment ago and not seen by the forwarder yet: received by now.
   if (s.pending_spans > 0 && s.oldest_pending_ns == 0) s.oldest_pending_ns = NowNanos();
   s.in_flight_batches = impl_->in_flight.load();
+  if (impl_->chain) {
+    s.processors = impl_->chain->names();
+    s.processing = impl_->chain->Stats();
+  }
   return s;
 }
 

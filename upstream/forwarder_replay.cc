@@ -62,7 +62,17 @@ void Forwarder::Replay(buffer::RecordBatch batch, std::function<void(const Repla
   job->done = std::move(done);
   auto shared = std::make_shared<const buffer::RecordBatch>(std::move(batch));
   impl_->OnStrand([job = std::move(job), shared = std::move(shared)](Impl& me) mutable {
-    me.StartReplay(std::move(job), std::move(shared));
+    if (!me.chain) {
+      me.StartReplay(std::move(job), std::move(shared));
+      return;
+    }
+    // A replay goes through the upstream's processors too (nothing
+    // unredacted leaves by replay); spans they drop are not counted in it.
+    me.Prepare(std::move(shared), [job = std::move(job)](Impl& m, std::shared_ptr<const buffer::RecordBatch> kept,
+                                                         std::shared_ptr<const buffer::RecordBatch>) {
+      job->spans = kept->size();
+      m.StartReplay(job, std::move(kept));
+    });
   });
 }
 

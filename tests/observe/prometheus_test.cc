@@ -84,6 +84,30 @@ TEST(PrometheusTest, RendersEveryFamilyOnceWithHelpTypeAndSamples) {
   EXPECT_EQ(types["spanvault_upstream_retries_total"], "counter");
 }
 
+TEST(PrometheusTest, ProcessorCountersPerUpstreamAndAtIngest) {
+  nlohmann::json status = SampleStatus();
+  const nlohmann::json processing = nlohmann::json::parse(R"({
+    "processors": ["pii"], "spans_in": 10, "spans_kept": 7, "spans_dropped_by_filter": 2,
+    "spans_dropped_by_sample": 1, "traces_kept": 3, "traces_dropped": 1,
+    "redactions": {"email": 4, "api_key": 1}, "redact_gave_up": 1, "fields_dropped": 0,
+    "fields_truncated": 2, "unreadable_spans": 0})");
+  status["upstreams"][0]["processing"] = processing;
+  status["ingest_processing"] = processing;
+  std::string text = RenderPrometheus(status);
+  for (const char* line : {"spanvault_upstream_processed_spans_total{upstream=\"lang\\\"fuse\",result=\"filtered\"} 2",
+                           "spanvault_upstream_redactions_total{upstream=\"lang\\\"fuse\",detector=\"email\"} 4",
+                           "spanvault_upstream_sampled_traces_total{upstream=\"lang\\\"fuse\",decision=\"dropped\"} 1",
+                           "spanvault_upstream_redact_gave_up_total{upstream=\"lang\\\"fuse\"} 1",
+                           "spanvault_ingest_processed_spans_total{result=\"kept\"} 7",
+                           "spanvault_ingest_redactions_total{detector=\"api_key\"} 1",
+                           "spanvault_ingest_processed_fields_total{action=\"truncated\"} 2",
+                           "# TYPE spanvault_ingest_redactions_total counter"}) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
+  }
+  // Without processors, no such family at all.
+  EXPECT_EQ(RenderPrometheus(SampleStatus()).find("processed_spans"), std::string::npos);
+}
+
 TEST(PrometheusTest, EmptyStatusRendersWithoutCrashing) {
   std::string text = RenderPrometheus(nlohmann::json::object());
   EXPECT_NE(text.find("spanvault_build_info"), std::string::npos);
