@@ -78,7 +78,18 @@ class SpanWriter {
   std::string_view DecideType(bool has_model);
   void WriteStatus(ObjectOut& o);
   void WriteModelParameters(ObjectOut& o);
-  void WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
+  // The first of `sources` present as `field`; false when none is.
+  bool WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
+  // Messages flattened into numbered attributes (`prefix` N . path): OpenInference's
+  // llm.input_messages.N.message.{role,content,contents.M.message_content.*,
+  // tool_calls.M.tool_call.*} (`openinference`: the message/message_content/
+  // tool_call wrappers are dropped) or OpenLLMetry's gen_ai.prompt.N.{role,
+  // content,tool_calls.M.*}. Written as an array of message objects; false
+  // when the span has none. (messages.cc)
+  bool WriteIndexedMessages(ObjectOut& o, std::string_view field, std::string_view prefix, bool openinference);
+  // Braintrust's scores (→ scores) and the metrics that are not token counts
+  // or cost (→ metrics). (messages.cc)
+  void WriteBraintrustExtras(ObjectOut& o);
   void CollectTags(std::vector<std::string>& tags);
   void WriteAttributes(ObjectOut& o, std::string_view name_overflow);
   // The otel.* keys of `attributes`: WriteOtelFields (kind, scope, state,
@@ -99,6 +110,7 @@ class SpanWriter {
   std::vector<std::pair<std::string_view, int32_t>> params_;   // gen_ai.request.<param>
   std::vector<std::pair<std::string_view, int32_t>> lf_meta_;  // langfuse.observation.metadata.<key>
   int32_t exception_event_ = -1;
+  bool bt_model_from_metadata_ = false, bt_provider_from_metadata_ = false;
   // Writing stops (between values, and before a string that would pass it)
   // once out_ is larger; SpanMapper then refuses the span.
   size_t limit_ = SIZE_MAX;
