@@ -204,14 +204,20 @@ void SpanvaultCost(const Cost& cost, Attrs& a) {
   if (!cost.price_id.empty()) a.Str("spanvault.cost.price_id", cost.price_id);
 }
 
-void GenAi(const Canon& c, const TypeInfo& t, Attrs& a) {
+void GenAi(const Canon& c, Dialect d, Attrs& a) {
   if (!c.provider.empty()) a.Str("gen_ai.provider.name", c.provider);
-  if (!t.operation.empty()) a.Str("gen_ai.operation.name", t.operation);
+  // Langfuse's OTel ingestion treats a span with an operation other than a
+  // model call (invoke_agent, execute_tool, ...) as span-like and drops its
+  // model, usage and cost; langfuse.observation.type says the type there.
+  const bool model_call = c.type == Type::kGeneration || c.type == Type::kEmbedding;
+  if (std::string_view op = OperationName(c); !op.empty() && (d != Dialect::kLangfuse || model_call)) {
+    a.Str("gen_ai.operation.name", op);
+  }
   if (!c.model.empty()) {
     a.Str("gen_ai.request.model", c.model);
     a.Str("gen_ai.response.model", c.model);
   }
-  if (c.type == Type::kTool) a.Str("gen_ai.tool.name", c.name);
+  if (c.type == Type::kTool) a.Str("gen_ai.tool.name", ToolName(c));
   if (c.model_parameters) {
     for (auto [k, v] : simdjson::dom::object(*c.model_parameters)) {
       std::string_view name = k == "stop" ? "stop_sequences" : k == "n" ? "choice.count" : k;
@@ -221,9 +227,16 @@ void GenAi(const Canon& c, const TypeInfo& t, Attrs& a) {
   const Usage& u = c.usage;
   a.Int("gen_ai.usage.input_tokens", u.input);
   a.Int("gen_ai.usage.output_tokens", u.output);
-  a.Int("gen_ai.usage.cache_read.input_tokens", u.cache_read);
-  a.Int("gen_ai.usage.cache_creation.input_tokens", u.cache_write);
-  a.Int("gen_ai.usage.reasoning.output_tokens", u.reasoning);
+  if (d == Dialect::kBrokle) {
+    // Brokle's own names (sdk/ATTRIBUTE_MAPPING.md); input_tokens includes them.
+    a.Int("gen_ai.usage.input_tokens.cache_read", u.cache_read);
+    a.Int("gen_ai.usage.input_tokens.cache_creation", u.cache_write);
+    a.Int("gen_ai.usage.reasoning_tokens", u.reasoning);
+  } else {
+    a.Int("gen_ai.usage.cache_read.input_tokens", u.cache_read);
+    a.Int("gen_ai.usage.cache_creation.input_tokens", u.cache_write);
+    a.Int("gen_ai.usage.reasoning.output_tokens", u.reasoning);
+  }
   if (!c.session_id.empty()) a.Str("gen_ai.conversation.id", c.session_id);
   SpanvaultCost(c.cost, a);
 }
@@ -266,17 +279,23 @@ void Flatten(Attrs& a, std::string& path, element v, int depth) {
   if (!v.is_null()) a.Value(a.Key(path, ""), v);
 }
 
-// otel and brokle: GenAI messages or input.value, tags, extras, flattened attributes.
-void OtelRest(const Canon& c, Attrs& a) {
+// otel and brokle: GenAI messages (tool calls: gen_ai.tool.call.arguments and
+// .result) or input.value, tags, extras, flattened attributes.
+void OtelRest(const Canon& c, Dialect d, Attrs& a) {
+  const bool tool_call = d == Dialect::kOtel && c.type == Type::kTool;
   if (c.input) {
-    if (IsMessages(*c.input)) {
+    if (tool_call) {
+      a.Text("gen_ai.tool.call.arguments", *c.input);
+    } else if (IsMessages(*c.input)) {
       a.Json("gen_ai.input.messages", *c.input);
     } else {
       a.Payload("input.value", "input.mime_type", *c.input);
     }
   }
   if (c.output) {
-    if (IsMessages(*c.output)) {
+    if (tool_call) {
+      a.Text("gen_ai.tool.call.result", *c.output);
+    } else if (IsMessages(*c.output)) {
       a.Json("gen_ai.output.messages", *c.output);
     } else if (IsMessage(*c.output)) {
       std::string& j = a.Build();
@@ -288,7 +307,7 @@ void OtelRest(const Canon& c, Attrs& a) {
       a.Payload("output.value", "output.mime_type", *c.output);
     }
   }
-  if (c.tags) a.Array("spanvault.tags", *c.tags);
+  if (c.tags) a.Array(d == Dialect::kBrokle ? "brokle.tags" : "spanvault.tags", *c.tags);
   a.Int("spanvault.usage.total_tokens", c.usage.total);
   Extras(c, a);
   if (c.attributes) {
@@ -302,22 +321,31 @@ void Langfuse(const Canon& c, const TypeInfo& t, Attrs& a) {
   if (!c.model.empty()) a.Str("langfuse.observation.model.name", c.model);
   if (c.model_parameters) a.Json("langfuse.observation.model.parameters", *c.model_parameters);
   const Usage& u = c.usage;
+  const LangfuseKeys keys = LangfuseKeysFor(c);
   if (u.any()) {
     JsonObject o(a.Build());
-    WriteLangfuseUsage(u, o);
+    WriteLangfuseUsage(u, keys, o);
     a.Str("langfuse.observation.usage_details", o.Close());
   }
   const Cost& k = c.cost;
   if (k.present && k.usd()) {
     JsonObject o(a.Build());
-    WriteLangfuseCost(k, o);
+    WriteLangfuseCost(k, keys, o);
     if (!o.empty()) a.Str("langfuse.observation.cost_details", o.Close());
   }
   if (c.input) a.Text("langfuse.observation.input", *c.input);
   if (c.output) a.Text("langfuse.observation.output", *c.output);
   if (c.attributes) {
+    // Langfuse's own attributes that have no canonical field (prompt name
+    // and version, completion_start_time, langfuse.version, trace name,
+    // input/output and metadata, ...) go back under their own names, where
+    // Langfuse reads them; the rest is metadata.
     for (auto [key, v] : simdjson::dom::object(*c.attributes)) {
-      a.Text(a.Key("langfuse.observation.metadata.", key), v);
+      if (key.starts_with("langfuse.")) {
+        a.Value(key, v);
+      } else {
+        a.Text(a.Key("langfuse.observation.metadata.", key), v);
+      }
     }
   }
   if (!c.session_id.empty()) a.Str("langfuse.session.id", c.session_id);
@@ -353,6 +381,9 @@ void Braintrust(const Canon& c, const TypeInfo& t, Attrs& a) {
     };
     if (!c.model.empty()) o.Str("model", c.model), keys.push_back("model");
     if (!c.provider.empty()) o.Str("provider", c.provider), keys.push_back("provider");
+    // Braintrust takes tags on a trace's root span only (its SDKs refuse
+    // them elsewhere): a child's tags are kept in its metadata.
+    if (c.tags && c.has_parent) add("tags", *c.tags);
     if (c.model_parameters) {
       for (auto [k, v] : simdjson::dom::object(*c.model_parameters)) add(k, v);
     }
@@ -367,7 +398,7 @@ void Braintrust(const Canon& c, const TypeInfo& t, Attrs& a) {
     if (!o.empty()) a.Str("braintrust.metrics", o.Close());
   }
   if (c.scores) a.Json("braintrust.scores", *c.scores);
-  if (c.tags) a.Array("braintrust.tags", *c.tags);
+  if (c.tags && !c.has_parent) a.Array("braintrust.tags", *c.tags);
 }
 
 // gen_ai.provider.name → OpenInference llm.provider and llm.system (the
@@ -382,8 +413,87 @@ constexpr OiProvider kOiProviders[] = {
     {"mistral_ai", "mistralai", "mistralai"}, {"x_ai", "xai", "xai"},
 };
 
+// OpenInference span kinds and the canonical type each means (PROMPT and
+// UNKNOWN mean none: such spans are plain spans).
+struct OiKind {
+  std::string_view kind;
+  std::optional<Type> type;
+};
+constexpr OiKind kOiKinds[] = {
+    {"LLM", Type::kGeneration},     {"EMBEDDING", Type::kEmbedding}, {"RETRIEVER", Type::kRetrieval},
+    {"RERANKER", Type::kRetrieval}, {"TOOL", Type::kTool},           {"AGENT", Type::kAgent},
+    {"CHAIN", Type::kChain},        {"GUARDRAIL", Type::kGuardrail}, {"EVALUATOR", Type::kEvaluator},
+    {"PROMPT", std::nullopt},       {"UNKNOWN", std::nullopt},
+};
+
+// The kind the span arrived with when it still says the span's type
+// (RERANKER, PROMPT survive a round trip), else the type's own.
+std::string_view OiSpanKind(const Canon& c, const TypeInfo& t) {
+  std::string_view sent = StringAttribute(c, "openinference.span.kind");
+  for (const OiKind& k : kOiKinds) {
+    if (k.kind != sent) continue;
+    if (k.type ? *k.type == c.type : c.type == Type::kSpan) return sent;
+  }
+  return t.openinference;
+}
+
+// The attributes of OpenInference's own namespaces, written back under their
+// names rather than into `metadata`.
+bool OiOwn(std::string_view k) {
+  for (std::string_view p : {"openinference.", "llm.", "embedding.", "retrieval.", "reranker.", "tool.", "tool_call.",
+                             "input.", "output.", "document.", "prompt."}) {
+    if (k.starts_with(p)) return true;
+  }
+  return false;
+}
+
+// One message as llm.{input,output}_messages.N.message.*: role, name,
+// tool_call_id, content (a string) or contents.M.message_content.{type,text,
+// image.url}, tool_calls.M.tool_call.{id, function.name, function.arguments}.
+void OiMessage(std::string_view prefix, size_t n, element m, Attrs& a) {
+  std::string base(prefix);
+  base += std::to_string(n);
+  base += ".message.";
+  for (auto [k, v] : simdjson::dom::object(m)) {
+    if ((k == "contents" || k == "content") && v.is_array()) {
+      size_t j = 0;
+      for (element part : simdjson::dom::array(v)) {
+        std::string p = base + "contents." + std::to_string(j++) + ".message_content.";
+        if (part.is_string()) {
+          a.Str(a.Key(p, "text"), std::string_view(part));
+          a.Str(a.Key(p, "type"), "text");
+          continue;
+        }
+        if (!part.is_object()) continue;
+        for (auto [pk, pv] : simdjson::dom::object(part)) a.Value(a.Key(p, pk), pv);
+      }
+    } else if (k == "tool_calls" && v.is_array()) {
+      size_t j = 0;
+      for (element call : simdjson::dom::array(v)) {
+        std::string p = base + "tool_calls." + std::to_string(j++) + ".tool_call.";
+        if (!call.is_object()) continue;
+        for (auto [ck, cv] : simdjson::dom::object(call)) {
+          if (cv.is_object()) {
+            for (auto [fk, fv] : simdjson::dom::object(cv)) a.Text(a.Key(p + std::string(ck) + ".", fk), fv);
+          } else {
+            a.Text(a.Key(p, ck), cv);
+          }
+        }
+      }
+    } else {
+      a.Text(a.Key(base, k), v);
+    }
+  }
+}
+
+void OiMessages(std::string_view prefix, element v, Attrs& a) {
+  if (IsMessage(v)) return OiMessage(prefix, 0, v, a);
+  size_t n = 0;
+  for (element m : simdjson::dom::array(v)) OiMessage(prefix, n++, m, a);
+}
+
 void OpenInference(const Canon& c, const TypeInfo& t, Attrs& a) {
-  a.Str("openinference.span.kind", t.openinference);
+  a.Str("openinference.span.kind", OiSpanKind(c, t));
   if (!c.model.empty()) {
     a.Str("llm.model_name", c.model);
     if (c.type == Type::kEmbedding) a.Str("embedding.model_name", c.model);
@@ -422,10 +532,41 @@ void OpenInference(const Canon& c, const TypeInfo& t, Attrs& a) {
     a.Dbl("llm.cost.completion_details.output", k.output);
     a.Dbl("llm.cost.completion_details.reasoning", k.reasoning);
   }
-  if (c.type == Type::kTool) a.Str("tool.name", c.name);
-  if (c.input) a.Payload("input.value", "input.mime_type", *c.input);
-  if (c.output) a.Payload("output.value", "output.mime_type", *c.output);
-  if (c.attributes) a.Json("metadata", *c.attributes);
+  if (c.type == Type::kTool) a.Str("tool.name", ToolName(c));
+  // Chat messages as llm.input_messages / llm.output_messages (what Phoenix
+  // renders as a conversation); input.value keeps the raw value the span
+  // arrived with when it has one, else the same payload as JSON.
+  if (c.input) {
+    if (IsMessages(*c.input)) OiMessages("llm.input_messages.", *c.input, a);
+    if (auto raw = AttributeOf(c, "input.value"); raw && raw->is_string()) {
+      a.Str("input.value", std::string_view(*raw));
+      a.Str("input.mime_type",
+            StringAttribute(c, "input.mime_type").empty() ? "text/plain" : StringAttribute(c, "input.mime_type"));
+    } else {
+      a.Payload("input.value", "input.mime_type", *c.input);
+    }
+  }
+  if (c.output) {
+    if (IsMessages(*c.output) || IsMessage(*c.output)) OiMessages("llm.output_messages.", *c.output, a);
+    if (auto raw = AttributeOf(c, "output.value"); raw && raw->is_string()) {
+      a.Str("output.value", std::string_view(*raw));
+      a.Str("output.mime_type",
+            StringAttribute(c, "output.mime_type").empty() ? "text/plain" : StringAttribute(c, "output.mime_type"));
+    } else {
+      a.Payload("output.value", "output.mime_type", *c.output);
+    }
+  }
+  if (c.attributes) {
+    JsonObject o(a.Build());
+    for (auto [key, v] : simdjson::dom::object(*c.attributes)) {
+      if (OiOwn(key)) {
+        a.Value(key, v);
+      } else {
+        o.Elem(key, v);
+      }
+    }
+    if (!o.empty()) a.Str("metadata", o.Close());
+  }
   if (c.tags) a.Array("tag.tags", *c.tags);
   Extras(c, a);
 }
@@ -437,25 +578,27 @@ void MapAttributes(const Canon& c, const SpanIds& ids, Dialect d, AttrSink& sink
   const TypeInfo& t = kTypes[static_cast<size_t>(c.type)];
   switch (d) {
     case Dialect::kOtel:
-      GenAi(c, t, a);
+      GenAi(c, d, a);
       Common(c, ids, t, a);
-      OtelRest(c, a);
+      OtelRest(c, d, a);
       break;
     case Dialect::kBrokle:
       a.Str("brokle.span.type", t.brokle);
       if (c.error) a.Str("brokle.span.level", "ERROR");
-      GenAi(c, t, a);
+      if (!c.environment.empty()) a.Str("brokle.environment", c.environment);
+      if (!c.release.empty()) a.Str("brokle.release", c.release);
+      GenAi(c, d, a);
       Common(c, ids, t, a);
-      OtelRest(c, a);
+      OtelRest(c, d, a);
       break;
     case Dialect::kLangfuse:
       Langfuse(c, t, a);
-      GenAi(c, t, a);
+      GenAi(c, d, a);
       Common(c, ids, t, a);
       break;
     case Dialect::kBraintrust:
       Braintrust(c, t, a);
-      GenAi(c, t, a);
+      GenAi(c, d, a);
       Common(c, ids, t, a);
       break;
     case Dialect::kOpenInference:

@@ -276,23 +276,66 @@ Status ParseCanon(std::string_view json, size_t index, Canon& c) {
   return {};
 }
 
-void WriteLangfuseUsage(const Usage& u, JsonObject& o) {
+std::optional<element> AttributeOf(const Canon& c, std::string_view key) {
+  if (!c.attributes) return std::nullopt;
+  element v;
+  if (simdjson::dom::object(*c.attributes).at_key(key).get(v) != simdjson::SUCCESS) return std::nullopt;
+  return v;
+}
+
+std::string_view StringAttribute(const Canon& c, std::string_view key) {
+  auto v = AttributeOf(c, key);
+  return v && v->is_string() ? std::string_view(*v) : std::string_view{};
+}
+
+std::string_view OperationName(const Canon& c) {
+  // The GenAI operation names (semantic conventions v1.38) and the type each means.
+  struct Op {
+    std::string_view name;
+    Type type;
+  };
+  static constexpr Op kOps[] = {
+      {"chat", Type::kGeneration},      {"text_completion", Type::kGeneration}, {"generate_content", Type::kGeneration},
+      {"embeddings", Type::kEmbedding}, {"execute_tool", Type::kTool},          {"invoke_agent", Type::kAgent},
+      {"create_agent", Type::kAgent},   {"retrieval", Type::kRetrieval},        {"invoke_workflow", Type::kChain},
+  };
+  std::string_view sent = StringAttribute(c, "gen_ai.operation.name");
+  for (const Op& op : kOps) {
+    if (op.name == sent && op.type == c.type) return sent;
+  }
+  return kTypes[static_cast<size_t>(c.type)].operation;
+}
+
+std::string_view ToolName(const Canon& c) {
+  for (std::string_view key : {"gen_ai.tool.name", "tool.name"}) {
+    if (auto v = StringAttribute(c, key); !v.empty()) return v;
+  }
+  return c.name;
+}
+
+LangfuseKeys LangfuseKeysFor(const Canon& c) {
+  const bool anthropic = c.provider == "anthropic" || c.model.starts_with("claude") ||
+                         c.model.find("anthropic.claude") != std::string_view::npos;
+  return {anthropic ? "input_cache_read" : "input_cached_tokens"};
+}
+
+void WriteLangfuseUsage(const Usage& u, const LangfuseKeys& keys, JsonObject& o) {
   const uint64_t cached = u.cache_read.value_or(0) + u.cache_write.value_or(0);
   const uint64_t reasoning = u.reasoning.value_or(0);
   if (u.input) o.Uint("input", *u.input > cached ? *u.input - cached : 0);
   if (u.output) o.Uint("output", *u.output > reasoning ? *u.output - reasoning : 0);
-  o.Uint("input_cache_read", u.cache_read);
-  o.Uint("input_cache_creation", u.cache_write);
-  o.Uint("output_reasoning", u.reasoning);
+  o.Uint(keys.cache_read, u.cache_read);
+  o.Uint(keys.cache_write, u.cache_write);
+  o.Uint(keys.reasoning, u.reasoning);
   o.Uint("total", u.Total());
 }
 
-void WriteLangfuseCost(const Cost& k, JsonObject& o) {
+void WriteLangfuseCost(const Cost& k, const LangfuseKeys& keys, JsonObject& o) {
   o.Dbl("input", k.input);
   o.Dbl("output", k.output);
-  o.Dbl("input_cache_read", k.cache_read);
-  o.Dbl("input_cache_creation", k.cache_write);
-  o.Dbl("output_reasoning", k.reasoning);
+  o.Dbl(keys.cache_read, k.cache_read);
+  o.Dbl(keys.cache_write, k.cache_write);
+  o.Dbl(keys.reasoning, k.reasoning);
   o.Dbl("request", k.request);
   o.Dbl("total", k.total);
 }
