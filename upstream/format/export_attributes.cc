@@ -1,16 +1,21 @@
-// The attributes per dialect (contract: export_span.h, otlp_export.h).
+// The attributes per dialect (contract: export_span.h, otlp_export.h; the
+// tables per convention with what is read and written: docs/conventions.md).
 //
 // G = the GenAI block, written for otel, langfuse, braintrust and brokle.
 //
-//   G   gen_ai.provider.name ← provider; gen_ai.operation.name ← type
-//       (generation chat, embedding embeddings, tool execute_tool, agent
-//       invoke_agent); gen_ai.request.model and gen_ai.response.model ← model;
+//   G   gen_ai.provider.name ← provider; gen_ai.operation.name ← the name the
+//       span arrived with when it names its type, else the type's (generation
+//       chat, embedding embeddings, retrieval retrieval, tool execute_tool,
+//       agent invoke_agent; langfuse: only for generations and embeddings);
+//       gen_ai.request.model and gen_ai.response.model ← model;
 //       gen_ai.request.<k> ← model_parameters.<k> (stop → stop_sequences,
 //       n → choice.count); gen_ai.usage.input_tokens (inclusive of cache, as
 //       stored), output_tokens (inclusive of reasoning),
 //       cache_read.input_tokens, cache_creation.input_tokens,
-//       reasoning.output_tokens; gen_ai.conversation.id ← session_id;
-//       gen_ai.tool.name ← name for tools; spanvault.cost.{total,input,output,
+//       reasoning.output_tokens (brokle: input_tokens.cache_read,
+//       input_tokens.cache_creation, reasoning_tokens); gen_ai.conversation.id
+//       ← session_id; gen_ai.tool.name ← attributes gen_ai.tool.name or
+//       tool.name, else name, for tools; spanvault.cost.{total,input,output,
 //       cache_read,cache_write,reasoning,request} (double, in cost.currency,
 //       USD unless spanvault.cost.currency says otherwise),
 //       spanvault.cost.source, spanvault.cost.price_id
@@ -19,176 +24,43 @@
 //   otel, brokle: gen_ai.input.messages / gen_ai.output.messages when input /
 //       output are chat messages (arrays of objects with "role", passed as
 //       the app gave them), else input.value / output.value with
-//       input.mime_type / output.mime_type; spanvault.tags,
-//       spanvault.expected, spanvault.score.<k>, spanvault.metric.<k>,
-//       spanvault.usage.total_tokens; user attributes flattened.
-//       brokle adds brokle.span.type and brokle.span.level = ERROR.
+//       input.mime_type / output.mime_type (otel tool spans:
+//       gen_ai.tool.call.arguments / .result); spanvault.tags (brokle:
+//       brokle.tags), spanvault.expected, spanvault.score.<k>,
+//       spanvault.metric.<k>, spanvault.usage.total_tokens; user attributes
+//       flattened. brokle adds brokle.span.type, brokle.span.level = ERROR,
+//       brokle.environment, brokle.release.
 //   langfuse: langfuse.observation.{type, model.name, model.parameters,
 //       usage_details, cost_details, input, output, metadata.<k>, level,
 //       status_message}, langfuse.session.id, langfuse.user.id,
 //       langfuse.environment, langfuse.release, langfuse.trace.tags;
+//       attributes named langfuse.* under their own names (prompt linking,
+//       completion_start_time, version, trace name/metadata);
 //       spanvault.expected/score/metric as for otel. usage_details uses
 //       Langfuse's exclusive buckets, the way its own SDK integrations
 //       report them: input = input − cache_read − cache_write, output =
-//       output − reasoning, input_cache_read, input_cache_creation,
-//       output_reasoning, total (Langfuse sums every key containing
-//       "input"/"output" in its UI, so inclusive counts would count twice).
-//       cost_details: the same buckets from cost (already exclusive), USD only.
+//       output − reasoning, input_cached_tokens (input_cache_read for
+//       Anthropic models), input_cache_creation, output_reasoning_tokens,
+//       total (Langfuse sums every key containing "input"/"output" in its
+//       UI, so inclusive counts would count twice). cost_details: the same
+//       buckets from cost (already exclusive), USD only.
 //   braintrust: braintrust.{span_attributes {name,type}, input_json,
-//       output_json, expected, metadata {model, provider, model_parameters…,
-//       attributes…}, metrics {prompt_tokens, completion_tokens, tokens,
-//       prompt_cached_tokens, prompt_cache_creation_tokens,
-//       completion_reasoning_tokens, estimated_cost, metrics…}, scores, tags}.
-//   openinference: openinference.span.kind, llm.model_name, llm.provider,
-//       llm.system, llm.invocation_parameters, llm.token_count.{prompt,
-//       completion, total, prompt_details.cache_read, prompt_details.cache_write,
-//       completion_details.reasoning}, llm.cost.{total, prompt, completion,
-//       prompt_details.input/cache_read/cache_write,
-//       completion_details.output/reasoning} (USD only), embedding.model_name,
-//       tool.name, input.value/output.value (+ mime types), metadata (JSON of
-//       the attributes), tag.tags, spanvault.expected/score/metric.
+//       output_json, expected, metadata {model, provider, a child's tags,
+//       model_parameters…, attributes…}, metrics {prompt_tokens,
+//       completion_tokens, tokens, prompt_cached_tokens,
+//       prompt_cache_creation_tokens, completion_reasoning_tokens,
+//       estimated_cost, metrics…}, scores, tags (root spans only)}.
+//   openinference: export_openinference.cc.
 //
 // Input/output payloads are written once, under the name the backend reads.
 #include <algorithm>
 #include <deque>
 #include <initializer_list>
 
-#include "upstream/format/export_span.h"
+#include "upstream/format/export_attrs.h"
 
 namespace spanvault::otlp::export_detail {
 namespace {
-
-using simdjson::dom::element_type;
-
-std::optional<double> Number(element v) {
-  if (v.is_double()) return double(v);
-  if (v.is_int64()) return static_cast<double>(int64_t(v));
-  if (v.is_uint64()) return static_cast<double>(uint64_t(v));
-  return std::nullopt;
-}
-
-// Writes attributes once each (the first writer of a key wins), composes
-// keys that must live until the span is written, and turns JSON values into
-// attribute values.
-class Attrs {
- public:
-  explicit Attrs(AttrSink& sink) : sink_(sink) {
-    seen_.clear();
-    used_ = 0;
-  }
-
-  void Str(std::string_view k, std::string_view v) {
-    if (Claim(k)) sink_.Str(k, v);
-  }
-  void Int(std::string_view k, std::optional<uint64_t> v) {
-    if (v && Claim(k)) sink_.Int(k, static_cast<int64_t>(*v));
-  }
-  void Dbl(std::string_view k, std::optional<double> v) {
-    if (v && Claim(k)) sink_.Dbl(k, *v);
-  }
-  // A scalar as its type; an array of scalars of one type as an array value;
-  // anything else as JSON text. Nulls are left out.
-  void Value(std::string_view k, element v) {
-    switch (v.type()) {
-      case element_type::STRING:
-        return Str(k, std::string_view(v));
-      case element_type::INT64:
-        if (Claim(k)) sink_.Int(k, int64_t(v));
-        return;
-      case element_type::UINT64:
-      case element_type::DOUBLE:
-        return Dbl(k, Number(v));
-      case element_type::BOOL:
-        if (Claim(k)) sink_.Bool(k, bool(v));
-        return;
-      case element_type::NULL_VALUE:
-        return;
-      case element_type::ARRAY:
-        if (ScalarArray(v)) {
-          if (Claim(k)) sink_.Array(k, simdjson::dom::array(v));
-          return;
-        }
-        [[fallthrough]];
-      case element_type::OBJECT:
-        return Json(k, v);
-    }
-  }
-  void Json(std::string_view k, element v) {
-    json_.clear();
-    AppendElement(v, json_);
-    Str(k, json_);
-  }
-  // A JSON string as its text, anything else as JSON text.
-  void Text(std::string_view k, element v) {
-    if (v.is_string()) return Str(k, std::string_view(v));
-    if (!v.is_null()) Json(k, v);
-  }
-  // Input/output for readers of input.value: text/plain or application/json.
-  void Payload(std::string_view k, std::string_view mime_key, element v) {
-    if (v.is_null()) return;
-    Text(k, v);
-    Str(mime_key, v.is_string() ? "text/plain" : "application/json");
-  }
-  void Array(std::string_view k, element v) {
-    if (v.is_array() && Claim(k)) sink_.Array(k, simdjson::dom::array(v));
-  }
-
-  // prefix + suffix, alive until the span is written.
-  std::string_view Key(std::string_view prefix, std::string_view suffix) {
-    if (used_ == arena_.size()) arena_.emplace_back();
-    std::string& s = arena_[used_++];
-    s.assign(prefix);
-    s.append(suffix);
-    return s;
-  }
-  // A buffer for building JSON values passed straight to Str().
-  std::string& Build() {
-    build_.clear();
-    return build_;
-  }
-
- private:
-  bool Claim(std::string_view k) {
-    for (std::string_view s : seen_) {
-      if (s == k) return false;
-    }
-    seen_.push_back(k);
-    return true;
-  }
-  static bool ScalarArray(element v) {
-    int kind = -1;
-    for (element e : simdjson::dom::array(v)) {
-      int k = e.is_string() ? 0 : e.is_bool() ? 1 : e.is_int64() ? 2 : e.is_number() ? 3 : 4;
-      if (k == 4 || (kind >= 0 && k != kind)) return false;
-      kind = k;
-    }
-    return true;
-  }
-
-  AttrSink& sink_;
-  // Reused across spans (one span is mapped at a time per thread).
-  static thread_local std::vector<std::string_view> seen_;
-  static thread_local std::deque<std::string> arena_;
-  static thread_local size_t used_;
-  static thread_local std::string json_, build_;
-};
-
-thread_local std::vector<std::string_view> Attrs::seen_;
-thread_local std::deque<std::string> Attrs::arena_;
-thread_local size_t Attrs::used_ = 0;
-thread_local std::string Attrs::json_, Attrs::build_;
-
-bool IsMessage(element v) { return v.is_object() && v["role"].error() == simdjson::SUCCESS; }
-
-bool IsMessages(element v) {
-  if (!v.is_array()) return false;
-  bool any = false;
-  for (element e : simdjson::dom::array(v)) {
-    if (!IsMessage(e)) return false;
-    any = true;
-  }
-  return any;
-}
 
 void SpanvaultCost(const Cost& cost, Attrs& a) {
   if (!cost.present) return;
@@ -254,6 +126,8 @@ void Common(const Canon& c, const SpanIds& ids, const TypeInfo& t, Attrs& a) {
 }
 
 // expected, scores and metrics for dialects without a place of their own.
+}  // namespace
+
 void Extras(const Canon& c, Attrs& a) {
   if (c.expected) a.Json("spanvault.expected", *c.expected);
   if (c.scores) {
@@ -263,6 +137,8 @@ void Extras(const Canon& c, Attrs& a) {
     for (auto [k, v] : simdjson::dom::object(*c.metrics)) a.Value(a.Key("spanvault.metric.", k), v);
   }
 }
+
+namespace {
 
 void Flatten(Attrs& a, std::string& path, element v, int depth) {
   if (v.is_object() && depth < 8) {
@@ -399,176 +275,6 @@ void Braintrust(const Canon& c, const TypeInfo& t, Attrs& a) {
   }
   if (c.scores) a.Json("braintrust.scores", *c.scores);
   if (c.tags && !c.has_parent) a.Array("braintrust.tags", *c.tags);
-}
-
-// gen_ai.provider.name → OpenInference llm.provider and llm.system (the
-// values its SDKs use); others pass through.
-struct OiProvider {
-  std::string_view genai, provider, system;
-};
-constexpr OiProvider kOiProviders[] = {
-    {"aws.bedrock", "aws", "aws.bedrock"},    {"gcp.vertex_ai", "google", "vertexai"},
-    {"gcp.gemini", "google", "vertexai"},     {"gcp.gen_ai", "google", "vertexai"},
-    {"azure.ai.openai", "azure", "openai"},   {"azure.ai.inference", "azure", "azure.ai.inference"},
-    {"mistral_ai", "mistralai", "mistralai"}, {"x_ai", "xai", "xai"},
-};
-
-// OpenInference span kinds and the canonical type each means (PROMPT and
-// UNKNOWN mean none: such spans are plain spans).
-struct OiKind {
-  std::string_view kind;
-  std::optional<Type> type;
-};
-constexpr OiKind kOiKinds[] = {
-    {"LLM", Type::kGeneration},     {"EMBEDDING", Type::kEmbedding}, {"RETRIEVER", Type::kRetrieval},
-    {"RERANKER", Type::kRetrieval}, {"TOOL", Type::kTool},           {"AGENT", Type::kAgent},
-    {"CHAIN", Type::kChain},        {"GUARDRAIL", Type::kGuardrail}, {"EVALUATOR", Type::kEvaluator},
-    {"PROMPT", std::nullopt},       {"UNKNOWN", std::nullopt},
-};
-
-// The kind the span arrived with when it still says the span's type
-// (RERANKER, PROMPT survive a round trip), else the type's own.
-std::string_view OiSpanKind(const Canon& c, const TypeInfo& t) {
-  std::string_view sent = StringAttribute(c, "openinference.span.kind");
-  for (const OiKind& k : kOiKinds) {
-    if (k.kind != sent) continue;
-    if (k.type ? *k.type == c.type : c.type == Type::kSpan) return sent;
-  }
-  return t.openinference;
-}
-
-// The attributes of OpenInference's own namespaces, written back under their
-// names rather than into `metadata`.
-bool OiOwn(std::string_view k) {
-  for (std::string_view p : {"openinference.", "llm.", "embedding.", "retrieval.", "reranker.", "tool.", "tool_call.",
-                             "input.", "output.", "document.", "prompt."}) {
-    if (k.starts_with(p)) return true;
-  }
-  return false;
-}
-
-// One message as llm.{input,output}_messages.N.message.*: role, name,
-// tool_call_id, content (a string) or contents.M.message_content.{type,text,
-// image.url}, tool_calls.M.tool_call.{id, function.name, function.arguments}.
-void OiMessage(std::string_view prefix, size_t n, element m, Attrs& a) {
-  std::string base(prefix);
-  base += std::to_string(n);
-  base += ".message.";
-  for (auto [k, v] : simdjson::dom::object(m)) {
-    if ((k == "contents" || k == "content") && v.is_array()) {
-      size_t j = 0;
-      for (element part : simdjson::dom::array(v)) {
-        std::string p = base + "contents." + std::to_string(j++) + ".message_content.";
-        if (part.is_string()) {
-          a.Str(a.Key(p, "text"), std::string_view(part));
-          a.Str(a.Key(p, "type"), "text");
-          continue;
-        }
-        if (!part.is_object()) continue;
-        for (auto [pk, pv] : simdjson::dom::object(part)) a.Value(a.Key(p, pk), pv);
-      }
-    } else if (k == "tool_calls" && v.is_array()) {
-      size_t j = 0;
-      for (element call : simdjson::dom::array(v)) {
-        std::string p = base + "tool_calls." + std::to_string(j++) + ".tool_call.";
-        if (!call.is_object()) continue;
-        for (auto [ck, cv] : simdjson::dom::object(call)) {
-          if (cv.is_object()) {
-            for (auto [fk, fv] : simdjson::dom::object(cv)) a.Text(a.Key(p + std::string(ck) + ".", fk), fv);
-          } else {
-            a.Text(a.Key(p, ck), cv);
-          }
-        }
-      }
-    } else {
-      a.Text(a.Key(base, k), v);
-    }
-  }
-}
-
-void OiMessages(std::string_view prefix, element v, Attrs& a) {
-  if (IsMessage(v)) return OiMessage(prefix, 0, v, a);
-  size_t n = 0;
-  for (element m : simdjson::dom::array(v)) OiMessage(prefix, n++, m, a);
-}
-
-void OpenInference(const Canon& c, const TypeInfo& t, Attrs& a) {
-  a.Str("openinference.span.kind", OiSpanKind(c, t));
-  if (!c.model.empty()) {
-    a.Str("llm.model_name", c.model);
-    if (c.type == Type::kEmbedding) a.Str("embedding.model_name", c.model);
-  }
-  if (!c.provider.empty()) {
-    std::string_view provider = c.provider, system = c.provider;
-    for (const auto& p : kOiProviders) {
-      if (p.genai == c.provider) provider = p.provider, system = p.system;
-    }
-    a.Str("llm.provider", provider);
-    a.Str("llm.system", system);
-  }
-  if (c.model_parameters) a.Json("llm.invocation_parameters", *c.model_parameters);
-  const Usage& u = c.usage;
-  a.Int("llm.token_count.prompt", u.input);
-  a.Int("llm.token_count.completion", u.output);
-  if (u.any()) a.Int("llm.token_count.total", u.Total());
-  a.Int("llm.token_count.prompt_details.cache_read", u.cache_read);
-  a.Int("llm.token_count.prompt_details.cache_write", u.cache_write);
-  a.Int("llm.token_count.completion_details.reasoning", u.reasoning);
-  const Cost& k = c.cost;
-  if (k.present && k.usd()) {
-    auto sum = [](std::initializer_list<std::optional<double>> parts) -> std::optional<double> {
-      std::optional<double> s;
-      for (auto p : parts) {
-        if (p) s = s.value_or(0) + *p;
-      }
-      return s;
-    };
-    a.Dbl("llm.cost.total", k.total);
-    a.Dbl("llm.cost.prompt", sum({k.input, k.cache_read, k.cache_write}));
-    a.Dbl("llm.cost.completion", sum({k.output, k.reasoning}));
-    a.Dbl("llm.cost.prompt_details.input", k.input);
-    a.Dbl("llm.cost.prompt_details.cache_read", k.cache_read);
-    a.Dbl("llm.cost.prompt_details.cache_write", k.cache_write);
-    a.Dbl("llm.cost.completion_details.output", k.output);
-    a.Dbl("llm.cost.completion_details.reasoning", k.reasoning);
-  }
-  if (c.type == Type::kTool) a.Str("tool.name", ToolName(c));
-  // Chat messages as llm.input_messages / llm.output_messages (what Phoenix
-  // renders as a conversation); input.value keeps the raw value the span
-  // arrived with when it has one, else the same payload as JSON.
-  if (c.input) {
-    if (IsMessages(*c.input)) OiMessages("llm.input_messages.", *c.input, a);
-    if (auto raw = AttributeOf(c, "input.value"); raw && raw->is_string()) {
-      a.Str("input.value", std::string_view(*raw));
-      a.Str("input.mime_type",
-            StringAttribute(c, "input.mime_type").empty() ? "text/plain" : StringAttribute(c, "input.mime_type"));
-    } else {
-      a.Payload("input.value", "input.mime_type", *c.input);
-    }
-  }
-  if (c.output) {
-    if (IsMessages(*c.output) || IsMessage(*c.output)) OiMessages("llm.output_messages.", *c.output, a);
-    if (auto raw = AttributeOf(c, "output.value"); raw && raw->is_string()) {
-      a.Str("output.value", std::string_view(*raw));
-      a.Str("output.mime_type",
-            StringAttribute(c, "output.mime_type").empty() ? "text/plain" : StringAttribute(c, "output.mime_type"));
-    } else {
-      a.Payload("output.value", "output.mime_type", *c.output);
-    }
-  }
-  if (c.attributes) {
-    JsonObject o(a.Build());
-    for (auto [key, v] : simdjson::dom::object(*c.attributes)) {
-      if (OiOwn(key)) {
-        a.Value(key, v);
-      } else {
-        o.Elem(key, v);
-      }
-    }
-    if (!o.empty()) a.Str("metadata", o.Close());
-  }
-  if (c.tags) a.Array("tag.tags", *c.tags);
-  Extras(c, a);
 }
 
 }  // namespace
