@@ -3,7 +3,9 @@
 //   export_span.cc        canonical span JSON → Canon (the fields the export
 //                         reads), OTLP ids, the error → exception event rule
 //   export_attributes.cc  Canon → the attributes of a dialect, written into an
-//                         AttrSink (one per encoding, in otlp_export.cc)
+//                         AttrSink (one per encoding, in otlp_export.cc);
+//                         export_attrs.h the writer it uses,
+//                         export_openinference.cc the OpenInference dialect
 //   otlp_export.cc        protobuf and OTLP/JSON writers, the request, answers
 //
 // Not for use outside these files.
