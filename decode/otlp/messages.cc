@@ -19,6 +19,9 @@ using nlohmann::json;
 
 constexpr size_t kMaxIndex = 1024;  // highest message / part number taken
 constexpr int kMaxSegments = 8;
+// Array slots one span's messages may create (numbers may be sparse): keeps
+// a few attributes with large numbers from building a large tree.
+constexpr size_t kMaxSlots = 4096;
 
 bool ParseIndex(std::string_view& rest, size_t& n) {
   size_t i = 0;
@@ -52,7 +55,7 @@ json Scalar(const Pool& pool, const AnyValue& v) {
 // Sets `value` at the dotted `path` under `node`; numeric segments index
 // arrays. OpenInference wraps array elements ("contents.0.message_content.text",
 // "tool_calls.0.tool_call.function.name"): those wrappers are skipped.
-bool SetPath(json& node, std::string_view path, json value, bool openinference) {
+bool SetPath(json& node, std::string_view path, json value, bool openinference, size_t& slots) {
   json* at = &node;
   bool after_index = false;
   for (int depth = 0; !path.empty(); ++depth) {
@@ -71,7 +74,11 @@ bool SetPath(json& node, std::string_view path, json value, bool openinference) 
         if (!at->is_null()) return false;
         *at = json::array();
       }
-      while (at->size() <= n) at->push_back(json::object());
+      if (n >= at->size()) {
+        if (slots + (n + 1 - at->size()) > kMaxSlots) return false;
+        slots += n + 1 - at->size();
+        while (at->size() <= n) at->push_back(nullptr);
+      }
       at = &(*at)[n];
       after_index = true;
       continue;
@@ -86,12 +93,27 @@ bool SetPath(json& node, std::string_view path, json value, bool openinference) 
   return true;
 }
 
+// The most array slots setting `path` can create: checked before anything is
+// built, so that a path over the bound leaves the tree as it was.
+size_t SlotBound(std::string_view path) {
+  size_t bound = 0;
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view seg = path.substr(0, dot);
+    path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+    size_t n;
+    if (ParseIndex(seg, n) && seg.empty()) bound += n + 1;
+  }
+  return bound;
+}
+
 }  // namespace
 
 bool SpanWriter::WriteIndexedMessages(ObjectOut& o, std::string_view field, std::string_view prefix,
                                       bool openinference) {
   json messages = json::array();
   std::vector<int32_t> used;
+  size_t slots = 0;
   for (uint32_t i = span_.attrs.begin; i < span_.attrs.end; ++i) {
     std::string_view key = pool_.kvs[i].key;
     if (!key.starts_with(prefix) || consumed_[i - span_.attrs.begin]) continue;
@@ -103,8 +125,13 @@ bool SpanWriter::WriteIndexedMessages(ObjectOut& o, std::string_view field, std:
       if (!rest.starts_with("message.")) continue;
       rest.remove_prefix(8);
     }
-    while (messages.size() <= n) messages.push_back(json::object());
-    if (SetPath(messages[n], rest, Scalar(pool_, pool_.kvs[i].value), openinference)) {
+    const size_t top = n >= messages.size() ? n + 1 - messages.size() : 0;
+    if (slots + top + SlotBound(rest) > kMaxSlots) continue;  // the attribute stays as sent
+    if (n >= messages.size()) {
+      slots += n + 1 - messages.size();
+      while (messages.size() <= n) messages.push_back(nullptr);
+    }
+    if (SetPath(messages[n], rest, Scalar(pool_, pool_.kvs[i].value), openinference, slots)) {
       used.push_back(static_cast<int32_t>(i));
     }
   }
@@ -112,7 +139,7 @@ bool SpanWriter::WriteIndexedMessages(ObjectOut& o, std::string_view field, std:
   // Numbers that were skipped leave no empty message behind.
   json compact = json::array();
   for (auto& m : messages) {
-    if (!m.empty()) compact.push_back(std::move(m));
+    if (m.is_object() && !m.empty()) compact.push_back(std::move(m));
   }
   for (int32_t idx : used) Use(idx);
   o.Key(field);
