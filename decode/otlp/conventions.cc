@@ -226,6 +226,10 @@ std::string_view TypeFromBraintrust(std::string_view t) {
   return {};
 }
 
+bool InputTokensExcludeCache(std::string_view scope_name) {
+  return scope_name == "@traceloop/instrumentation-anthropic";
+}
+
 std::string_view SpanKindName(uint32_t kind) {
   static constexpr std::string_view kNames[] = {"", "internal", "server", "client", "producer", "consumer"};
   return kind < std::size(kNames) ? kNames[kind] : std::string_view{};

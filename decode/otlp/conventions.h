@@ -135,6 +135,12 @@ std::string_view TypeFromOperation(std::string_view operation);
 // eval); empty for others.
 std::string_view TypeFromBraintrust(std::string_view type);
 
+// True for instrumentation scopes known to write Anthropic's input_tokens
+// (cache excluded) as gen_ai.usage.input_tokens beside the cache counts,
+// and input + output as the total: OpenLLMetry's JS
+// @traceloop/instrumentation-anthropic (read in 0.27.0).
+bool InputTokensExcludeCache(std::string_view scope_name);
+
 // "client" for SPAN_KIND_CLIENT (3), ...; empty for unspecified/unknown.
 std::string_view SpanKindName(uint32_t kind);
 

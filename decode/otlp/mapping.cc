@@ -380,7 +380,12 @@ void SpanWriter::Write() {
   }
   WriteModelParameters(o);
 
-  UsageInputs ui{pool_, slot_.data(), consumed_, span_.attrs.begin, m.provider == "anthropic"};
+  UsageInputs ui{pool_,
+                 slot_.data(),
+                 consumed_,
+                 span_.attrs.begin,
+                 m.provider == "anthropic",
+                 InputTokensExcludeCache(scope_.name)};
   WriteUsageAndCost(ui, o, out_);
 
   // input/output: the first source present, in this order (docs/conventions.md).

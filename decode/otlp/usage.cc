@@ -277,6 +277,8 @@ class UsageReader {
                     {&t.reasoning, {Attr::kGenAiReasoningTokens}},
                     {&t.total, {Attr::kGenAiTotalTokens}}});
     }
+    const bool from_genai = !from_langfuse && t.Any();
+    const std::optional<uint64_t> raw_input = t.input.v, raw_output = t.output.v, raw_total = t.total.v;
     if (!from_langfuse && !t.Any()) FromBraintrust(t);
     if (!from_langfuse && !t.Any()) {
       FromAttrs(t, {{&t.input, {Attr::kLlmPromptTokens}},
@@ -291,7 +293,16 @@ class UsageReader {
     // Anthropic's input_tokens excludes the cache; instrumentations that copy
     // it into gen_ai.usage.input_tokens give themselves away when the cache
     // counts exceed it.
-    if (!from_langfuse && in_.anthropic && t.input.v && cached > *t.input.v) t.input.v = SatAdd(*t.input.v, cached);
+    if (!from_langfuse && in_.anthropic && t.input.v && cached > *t.input.v) {
+      t.input.v = SatAdd(*t.input.v, cached);
+    } else if (from_genai && in_.anthropic && in_.input_excludes_cache && t.input.v && cached > 0) {
+      // The GenAI conventions count the cache in input_tokens; such an
+      // instrumentation's total is its input + output, and gets the cache too.
+      t.input.v = SatAdd(*t.input.v, cached);
+      if (raw_total && raw_input && *raw_total == SatAdd(*raw_input, raw_output.value_or(0))) {
+        t.total.v = SatAdd(*raw_total, cached);
+      }
+    }
 
     std::vector<Count*> dropped;
     auto check = [&](Count& c, bool bad) {

@@ -2,10 +2,10 @@
 // cases of one convention (its attributes as an SDK of that convention sends
 // them → the canonical span spanvault must make of them), written from the
 // convention's own documents (named in the file's "source"). Each case runs
-// through protobuf and OTLP/JSON (MapOne checks they agree) and span::Decoder.
+// through protobuf and OTLP/JSON (which must agree) and span::Decoder.
 //
 // A case: {"name", "finding" (issue 21's number, when it is a regression),
-// "span_name", "attributes": {key: value}, "resource": {...}, "status_code",
+// "span_name", "scope_name", "attributes": {key: value}, "resource": {...}, "status_code",
 // "expect": {JSON pointer: value, or "<absent>"}}. Attribute values: JSON
 // strings, integers, floats, booleans, arrays and objects become OTLP string,
 // int, double, bool, array and kvlist values.
@@ -71,7 +71,16 @@ TEST(OtlpConformanceTest, EveryConventionsFixturesMapAsTheirDocumentsSay) {
       s.name = c.value("span_name", "op");
       s.attrs = ToAttrs(c.value("attributes", json::object()));
       s.status_code = c.value("status_code", 0u);
-      json j = MapOne(s, ToAttrs(c.value("resource", json::object())));
+      TestRequest r;
+      r.resource = ToAttrs(c.value("resource", json::object()));
+      r.scope_name = c.value("scope_name", r.scope_name);
+      r.spans = {s};
+      auto spans = MapProto(r);
+      auto from_json = MapJson(ToJson(r).dump());
+      ASSERT_EQ(spans.size(), 1u);
+      ASSERT_EQ(from_json.size(), 1u);
+      EXPECT_EQ(spans[0], from_json[0]) << "protobuf and OTLP/JSON map alike";
+      json j = spans[0];
       ASSERT_TRUE(j.is_object());
       for (auto it = c["expect"].begin(); it != c["expect"].end(); ++it) {
         json::json_pointer p(it.key());
