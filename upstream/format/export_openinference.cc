@@ -75,7 +75,10 @@ void OiMessage(std::string_view prefix, size_t n, element m, Attrs& a) {
   base += std::to_string(n);
   base += ".message.";
   for (auto [k, v] : simdjson::dom::object(m)) {
-    if ((k == "contents" || k == "content") && v.is_array()) {
+    // GenAI messages carry `parts` ({type, content}); OpenInference's contents
+    // are {type, text}.
+    const bool parts = k == "parts";
+    if ((k == "contents" || k == "content" || parts) && v.is_array()) {
       size_t j = 0;
       for (element part : simdjson::dom::array(v)) {
         std::string p = base + "contents." + std::to_string(j++) + ".message_content.";
@@ -85,7 +88,9 @@ void OiMessage(std::string_view prefix, size_t n, element m, Attrs& a) {
           continue;
         }
         if (!part.is_object()) continue;
-        for (auto [pk, pv] : simdjson::dom::object(part)) a.Value(a.Key(p, pk), pv);
+        for (auto [pk, pv] : simdjson::dom::object(part)) {
+          a.Value(a.Key(p, parts && pk == "content" ? std::string_view("text") : pk), pv);
+        }
       }
     } else if (k == "tool_calls" && v.is_array()) {
       size_t j = 0;
