@@ -144,6 +144,15 @@ Attr ClassifySpanKey(std::string_view key, std::string_view* suffix) {
     *suffix = key.substr(kLfMeta.size());
     return Attr::kLfMetadataKey;
   }
+  static constexpr std::string_view kSvScore = "spanvault.score.", kSvMetric = "spanvault.metric.";
+  if (key.size() > kSvScore.size() && key.starts_with(kSvScore)) {
+    *suffix = key.substr(kSvScore.size());
+    return Attr::kSvScoreKey;
+  }
+  if (key.size() > kSvMetric.size() && key.starts_with(kSvMetric)) {
+    *suffix = key.substr(kSvMetric.size());
+    return Attr::kSvMetricKey;
+  }
   return Attr::kNone;
 }
 

@@ -112,6 +112,8 @@ enum class Attr : uint8_t {
   // Prefixes (the rest of the key is the name)
   kGenAiRequestParam,  // gen_ai.request.<param> → model_parameters.<param>
   kLfMetadataKey,      // langfuse.observation.metadata.<key> → attributes.<key>
+  kSvScoreKey,         // spanvault.score.<k> → scores.<k>
+  kSvMetricKey,        // spanvault.metric.<k> → metrics.<k>
   kCount
 };
 

@@ -31,6 +31,10 @@ void SpanWriter::Classify() {
     auto idx = static_cast<int32_t>(i);
     if (a == Attr::kGenAiRequestParam) {
       params_.emplace_back(suffix, idx);
+    } else if (a == Attr::kSvScoreKey) {
+      sv_scores_.emplace_back(suffix, idx);
+    } else if (a == Attr::kSvMetricKey) {
+      sv_metrics_.emplace_back(suffix, idx);
     } else if (a == Attr::kLfMetadataKey) {
       lf_meta_.emplace_back(suffix, idx);
       Use(idx);
@@ -401,7 +405,7 @@ void SpanWriter::Write() {
          WriteIndexedMessages(o, "output", "gen_ai.completion.", false) ||
          WriteContent(o, "output", {Attr::kGenAiCompletion}));
   WriteContent(o, "expected", {Attr::kBtExpected, Attr::kSvExpected});
-  WriteBraintrustExtras(o);
+  WriteScoresAndMetrics(o);
 
   Identity id = CollectIdentity();
   WriteAttributes(o, name_overflow);

@@ -47,6 +47,22 @@ void SpanWriter::CollectTags(std::vector<std::string>& tags) {
       tags.resize(before);
     }
   }
+  // Braintrust takes tags on root spans only: spanvault's braintrust dialect
+  // keeps a child's in braintrust.metadata.tags.
+  if (int32_t idx = Slot(slot_, Attr::kBtMetadata); tags.empty() && idx >= 0 && V(idx).kind == ValueKind::kString) {
+    simdjson::dom::element e;
+    simdjson::dom::array a;
+    if (ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) && e.type() == simdjson::dom::element_type::OBJECT &&
+        e["tags"].get(a) == simdjson::SUCCESS) {
+      bool ok = true;
+      for (auto t : a) ok = ok && t.type() == simdjson::dom::element_type::STRING && add(t.get_string().value_unsafe());
+      if (ok) {
+        bt_tags_from_metadata_ = true;
+      } else {
+        tags.clear();
+      }
+    }
+  }
 }
 
 void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
@@ -80,7 +96,8 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
         for (auto field : simdjson::dom::object(e)) {
           // braintrust.metadata's model and provider became fields.
           if (bt && ((field.key == "model" && bt_model_from_metadata_) ||
-                     (field.key == "provider" && bt_provider_from_metadata_))) {
+                     (field.key == "provider" && bt_provider_from_metadata_) ||
+                     (field.key == "tags" && bt_tags_from_metadata_))) {
             continue;
           }
           a.Key(field.key);

@@ -1,10 +1,10 @@
 // Conventions that flatten structured values into many attributes:
 // numbered messages (OpenInference llm.input_messages.N.*, OpenLLMetry
-// gen_ai.prompt.N.*) rebuilt as message arrays, and Braintrust's scores and
-// metrics objects. Part of SpanWriter (span_writer.h); these paths run only
-// for spans that carry such attributes, so they favour clarity
-// (nlohmann::json) over speed.
+// gen_ai.prompt.N.*) rebuilt as message arrays, and scores and metrics
+// (Braintrust's objects, spanvault's own score.<k>/metric.<k>). Part of SpanWriter (span_writer.h); these paths run
+// only for spans that carry such attributes, so they favour clarity (nlohmann::json) over speed.
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -147,9 +147,10 @@ bool SpanWriter::WriteIndexedMessages(ObjectOut& o, std::string_view field, std:
   return true;
 }
 
-void SpanWriter::WriteBraintrustExtras(ObjectOut& o) {
-  // scores: numbers in [0, 1] (span::Decoder's rule); anything else keeps
-  // the attribute as sent.
+void SpanWriter::WriteScoresAndMetrics(ObjectOut& o) {
+  // scores: braintrust.scores, else spanvault.score.<k>; numbers in [0, 1]
+  // (span::Decoder's rule), anything else keeps the attributes as sent.
+  json scores = json::object();
   if (int32_t idx = Slot(slot_, Attr::kBtScores); idx >= 0 && V(idx).kind == ValueKind::kString) {
     json s = json::parse(V(idx).s, nullptr, false);
     bool ok = s.is_object() && !s.empty();
@@ -157,16 +158,28 @@ void SpanWriter::WriteBraintrustExtras(ObjectOut& o) {
       ok = it->is_number() && it->get<double>() >= 0 && it->get<double>() <= 1;
     }
     if (ok) {
-      o.Key("scores");
-      out_.append(s.dump(-1, ' ', false, json::error_handler_t::replace));
+      scores = std::move(s);
       Use(idx);
     }
   }
-  // metrics: the token counts and estimated_cost are usage and cost
-  // (usage.cc); the other numbers (time_to_first_token, ...) are metrics.
+  if (scores.empty()) {
+    for (const auto& [name, idx] : sv_scores_) {
+      const AnyValue& v = V(idx);
+      double d = v.kind == ValueKind::kDouble ? v.d : v.kind == ValueKind::kInt ? static_cast<double>(v.i) : -1;
+      if (d < 0 || d > 1) continue;
+      scores[std::string(name)] = d;
+      Use(idx);
+    }
+  }
+  if (!scores.empty()) {
+    o.Key("scores");
+    out_.append(scores.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  // metrics: braintrust.metrics' numbers that are not token counts or cost
+  // (those are usage and cost, usage.cc), else spanvault.metric.<k>.
+  json metrics = json::object();
   if (int32_t idx = Slot(slot_, Attr::kBtMetrics); idx >= 0 && V(idx).kind == ValueKind::kString) {
     json m = json::parse(V(idx).s, nullptr, false);
-    if (!m.is_object()) return;
     static constexpr std::string_view kUsage[] = {"prompt_tokens",
                                                   "completion_tokens",
                                                   "tokens",
@@ -176,19 +189,36 @@ void SpanWriter::WriteBraintrustExtras(ObjectOut& o) {
                                                   "estimated_cost",
                                                   "start",
                                                   "end"};
+    bool ok = m.is_object();
     json rest = json::object();
-    for (auto it = m.begin(); it != m.end(); ++it) {
+    for (auto it = m.begin(); ok && it != m.end(); ++it) {
       if (std::find(std::begin(kUsage), std::end(kUsage), it.key()) != std::end(kUsage)) continue;
-      if (!it->is_number()) return;  // not canonical metrics: the attribute stays
+      ok = it->is_number();  // not canonical metrics: the attribute stays
       rest[it.key()] = *it;
     }
-    if (!rest.empty()) {
-      o.Key("metrics");
-      out_.append(rest.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (ok) {
+      metrics = std::move(rest);
+      // Its counts and cost are the span's usage and cost (usage.cc), or the
+      // same counts as the gen_ai.usage.* that Braintrust's exporters send beside it.
+      Use(idx);
     }
-    // Its counts and cost are the span's usage and cost (usage.cc), or the
-    // same counts as the gen_ai.usage.* that Braintrust's exporters send beside it.
-    Use(idx);
+  }
+  if (metrics.empty()) {
+    for (const auto& [name, idx] : sv_metrics_) {
+      const AnyValue& v = V(idx);
+      if (v.kind == ValueKind::kInt) {
+        metrics[std::string(name)] = v.i;
+      } else if (v.kind == ValueKind::kDouble && std::isfinite(v.d)) {
+        metrics[std::string(name)] = v.d;
+      } else {
+        continue;
+      }
+      Use(idx);
+    }
+  }
+  if (!metrics.empty()) {
+    o.Key("metrics");
+    out_.append(metrics.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 }
 

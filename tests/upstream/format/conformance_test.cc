@@ -266,3 +266,50 @@ TEST(ExportConformanceTest, EachDialectRoundTripsItsOwnAttributes) {
 
 }  // namespace
 }  // namespace spanvault::otlp
+
+namespace spanvault::otlp {
+namespace {
+
+// canonical → each dialect → canonical: what the dialect can carry comes
+// back. A full span, as the store keeps it.
+TEST(ExportConformanceTest, CanonicalThroughEveryDialectAndBack) {
+  const std::string full = R"({"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331",
+"parent_span_id":"00f067aa0ba902b7","name":"chat gpt-4o","type":"generation","start_time":"2025-01-02T03:04:05.123456789Z",
+"end_time":"2025-01-02T03:04:06.987654321Z","status":"error","error":{"type":"RateLimitError","message":"slow down"},
+"model":"gpt-4o","provider":"openai","model_parameters":{"temperature":0.2,"max_tokens":256},
+"usage":{"input_tokens":1000,"output_tokens":300,"cache_read_tokens":600,"cache_write_tokens":100,"reasoning_tokens":50,
+"total_tokens":1300},"cost":{"total":0.004125,"input":0.00075,"output":0.0025,"cache_read":0.00075,"cache_write":0.000125,
+"reasoning":0.0005,"currency":"USD","source":"client"},
+"input":[{"role":"user","content":"hi"}],"output":[{"role":"assistant","content":"hello"}],"expected":"hello!",
+"attributes":{"team":"search"},"tags":["prod","beta"],"scores":{"helpful":0.9},"metrics":{"ttft_ms":120},
+"session_id":"sess-1","user_id":"user-1","environment":"production","release":"v1.2.3","service":"chatbot"})";
+  span::Decoder decoder;
+  const std::string stored = Store(decoder, full);
+  ASSERT_FALSE(stored.empty());
+  const Json a = Json::parse(stored);
+  for (Dialect d :
+       {Dialect::kOtel, Dialect::kLangfuse, Dialect::kBraintrust, Dialect::kBrokle, Dialect::kOpenInference}) {
+    SCOPED_TRACE(std::string(DialectName(d)));
+    std::string body;
+    std::vector<std::string_view> views = {stored};
+    ASSERT_TRUE(EncodeExportProto(views, {d}, body));
+    auto back = DecodeOtlpProto(body);
+    ASSERT_TRUE(back) << back.error().message;
+    ASSERT_EQ(back->spans.size(), 1u);
+    const std::string again = Store(decoder, back->spans[0]);
+    ASSERT_FALSE(again.empty());
+    const Json b = Json::parse(again);
+    for (const char* field : {"trace_id", "span_id", "parent_span_id", "name", "type", "start_time", "end_time", "status",
+                              "model", "provider", "model_parameters", "usage", "input", "output", "expected", "tags",
+                              "scores", "metrics", "session_id", "user_id", "environment", "release", "service"}) {
+      EXPECT_EQ(a.value(field, Json()), b.value(field, Json())) << field << "\n" << again;
+    }
+    for (const char* part : {"total", "input", "output", "cache_read", "cache_write", "reasoning"}) {
+      EXPECT_NEAR(a["cost"].value(part, -1.0), b["cost"].value(part, -1.0), 1e-15) << "cost." << part << "\n" << again;
+    }
+    EXPECT_EQ(b["attributes"].value("team", ""), "search") << again;
+  }
+}
+
+}  // namespace
+}  // namespace spanvault::otlp
