@@ -44,8 +44,10 @@ json Scalar(const Pool& pool, const AnyValue& v) {
     case ValueKind::kBool:
       return v.b;
     default: {
+      // Written where the deepest path puts it (span, input, array, message,
+      // kMaxSegments levels), so that the span stays within kMaxOutputDepth.
       std::string text;
-      AppendAnyValue(pool, v, 4, text);
+      AppendAnyValue(pool, v, 4 + kMaxSegments, text);
       json j = json::parse(text, nullptr, false);
       return j.is_discarded() ? json() : j;
     }

@@ -96,5 +96,19 @@ TEST(OtlpConformanceTest, EveryConventionsFixturesMapAsTheirDocumentsSay) {
   EXPECT_GE(cases, 20u);
 }
 
+// A message built from numbered attributes whose value nests as deep as
+// protobuf allows still makes a span span::Decoder accepts (MapProto checks).
+TEST(OtlpConformanceTest, DeepValuesInNumberedMessagesStayWithinTheDepthLimit) {
+  V deep("x");
+  for (int i = 0; i < 55; ++i) deep = V::Kvlist({{"k", deep}});
+  TestRequest r;
+  TestSpan s;
+  s.attrs = {{"gen_ai.prompt.0.role", "user"}, {"gen_ai.prompt.0.a.b.c.d.e.f.g", deep}};
+  r.spans = {s};
+  auto spans = MapProto(r);
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["input"][0]["role"], "user");
+}
+
 }  // namespace
 }  // namespace spanvault::otlp::testing
