@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 #include "common/util.h"
@@ -158,6 +159,16 @@ void LangfuseField(JsonObject& o, const Canon& c, std::string_view field, std::s
     element parsed;
     if (parser.parse(padded).get(parsed) == simdjson::SUCCESS && parsed.is_object()) {
       o.Elem(field, parsed);
+      return;
+    }
+  }
+  if (field == "promptVersion" && v->is_string()) {
+    // Langfuse's promptVersion is an integer; OTel attributes may carry it as text.
+    std::string_view text(*v);
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) {
+      o.Uint(field, n);
       return;
     }
   }
