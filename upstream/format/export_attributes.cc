@@ -57,6 +57,7 @@
 #include <deque>
 #include <initializer_list>
 
+#include "common/util.h"
 #include "upstream/format/export_attrs.h"
 
 namespace spanvault::otlp::export_detail {
@@ -222,6 +223,14 @@ void Langfuse(const Canon& c, const TypeInfo& t, Attrs& a) {
       } else {
         a.Text(a.Key("langfuse.observation.metadata.", key), v);
       }
+    }
+  }
+  // Braintrust's time_to_first_token as Langfuse's completion start.
+  if (StringAttribute(c, "langfuse.observation.completion_start_time").empty()) {
+    if (auto ns = CompletionStartNs(c)) {
+      std::string& t = a.Build();
+      AppendRfc3339(*ns, t);
+      a.Str("langfuse.observation.completion_start_time", t);
     }
   }
   if (!c.session_id.empty()) a.Str("langfuse.session.id", c.session_id);

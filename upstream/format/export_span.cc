@@ -288,6 +288,34 @@ std::string_view StringAttribute(const Canon& c, std::string_view key) {
   return v && v->is_string() ? std::string_view(*v) : std::string_view{};
 }
 
+namespace {
+constexpr std::string_view kCompletionStart = "langfuse.observation.completion_start_time";
+
+std::optional<double> MetricTtft(const Canon& c) {
+  if (!c.metrics) return std::nullopt;
+  element v;
+  if (simdjson::dom::object(*c.metrics).at_key("time_to_first_token").get(v) != simdjson::SUCCESS) return std::nullopt;
+  auto s = Number(v);
+  if (!s || *s < 0 || *s > 1e9) return std::nullopt;
+  return s;
+}
+}  // namespace
+
+std::optional<int64_t> CompletionStartNs(const Canon& c) {
+  if (auto t = StringAttribute(c, kCompletionStart); !t.empty()) return ParseRfc3339(t);
+  if (auto s = MetricTtft(c)) return c.start_ns + static_cast<int64_t>(*s * 1e9);
+  return std::nullopt;
+}
+
+std::optional<double> TimeToFirstTokenSeconds(const Canon& c) {
+  if (auto s = MetricTtft(c)) return s;
+  auto t = StringAttribute(c, kCompletionStart);
+  if (t.empty()) return std::nullopt;
+  auto ns = ParseRfc3339(t);
+  if (!ns || *ns < c.start_ns) return std::nullopt;
+  return static_cast<double>(*ns - c.start_ns) / 1e9;
+}
+
 std::string_view OperationName(const Canon& c) {
   // The GenAI operation names (semantic conventions v1.38) and the type each means.
   struct Op {
@@ -349,6 +377,8 @@ void WriteBraintrustMetrics(const Canon& c, JsonObject& o) {
   o.Uint("prompt_cache_creation_tokens", u.cache_write);
   o.Uint("completion_reasoning_tokens", u.reasoning);
   if (c.cost.usd()) o.Dbl("estimated_cost", c.cost.total);
+  // Langfuse's completion_start_time as Braintrust's time_to_first_token.
+  if (!MetricTtft(c)) o.Dbl("time_to_first_token", TimeToFirstTokenSeconds(c));
   if (!c.metrics) return;
   static constexpr std::string_view kOwn[] = {"start",
                                               "end",

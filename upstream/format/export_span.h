@@ -187,6 +187,13 @@ std::optional<element> AttributeOf(const Canon& c, std::string_view key);
 // attributes[key] when it is a non-empty string.
 std::string_view StringAttribute(const Canon& c, std::string_view key);
 
+// Time to first token, carried by Langfuse as an instant
+// (attributes["langfuse.observation.completion_start_time"], RFC 3339) and
+// by Braintrust as a duration (metrics.time_to_first_token, seconds): each
+// from the other when the span has only one.
+std::optional<int64_t> CompletionStartNs(const Canon& c);
+std::optional<double> TimeToFirstTokenSeconds(const Canon& c);
+
 // gen_ai.operation.name: the one the span arrived with (attributes) when it
 // names the span's type (chat, text_completion and generate_content are all
 // generations), else the type's own (kTypes); "" for none.

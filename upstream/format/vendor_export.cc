@@ -234,7 +234,11 @@ void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
   } else {
     NonEmpty(b, "version", c.release);
   }
-  LangfuseField(b, c, "completionStartTime", kLfCompletionStart);
+  if (export_detail::AttributeOf(c, kLfCompletionStart)) {
+    LangfuseField(b, c, "completionStartTime", kLfCompletionStart);
+  } else if (auto ns = export_detail::CompletionStartNs(c)) {
+    Time(b, out, "completionStartTime", *ns);  // from Braintrust's time_to_first_token
+  }
   LangfuseField(b, c, "promptName", kLfPromptName);
   LangfuseField(b, c, "promptVersion", kLfPromptVersion);
   const bool model_fields = c.type != Type::kSpan && c.type != Type::kEvent;
