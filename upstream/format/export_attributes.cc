@@ -28,7 +28,8 @@
 //       gen_ai.tool.call.arguments / .result); spanvault.tags (brokle:
 //       brokle.tags), spanvault.expected, spanvault.score.<k>,
 //       spanvault.metric.<k>, spanvault.usage.total_tokens; user attributes
-//       flattened. brokle adds brokle.span.type, brokle.span.level = ERROR,
+//       flattened. brokle adds brokle.span.type, brokle.span.level (ERROR,
+//       else a Langfuse or Brokle level kept in attributes),
 //       brokle.environment, brokle.release.
 //   langfuse: langfuse.observation.{type, model.name, model.parameters,
 //       usage_details, cost_details, input, output, metadata.<k>, level,
@@ -240,6 +241,8 @@ void Langfuse(const Canon& c, const TypeInfo& t, Attrs& a) {
   if (c.error) {
     a.Str("langfuse.observation.level", "ERROR");
     if (std::string_view m = StatusMessage(c); !m.empty()) a.Str("langfuse.observation.status_message", m);
+  } else if (std::string_view level = LevelOf(c); !level.empty()) {
+    a.Str("langfuse.observation.level", level);
   }
   if (c.tags) a.Array("langfuse.trace.tags", *c.tags);
   Extras(c, a);
@@ -299,7 +302,11 @@ void MapAttributes(const Canon& c, const SpanIds& ids, Dialect d, AttrSink& sink
       break;
     case Dialect::kBrokle:
       a.Str("brokle.span.type", t.brokle);
-      if (c.error) a.Str("brokle.span.level", "ERROR");
+      if (c.error) {
+        a.Str("brokle.span.level", "ERROR");
+      } else if (std::string_view level = LevelOf(c); !level.empty()) {
+        a.Str("brokle.span.level", level);
+      }
       if (!c.environment.empty()) a.Str("brokle.environment", c.environment);
       if (!c.release.empty()) a.Str("brokle.release", c.release);
       GenAi(c, d, a);

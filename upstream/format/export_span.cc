@@ -316,6 +316,14 @@ std::optional<double> TimeToFirstTokenSeconds(const Canon& c) {
   return static_cast<double>(*ns - c.start_ns) / 1e9;
 }
 
+std::string_view LevelOf(const Canon& c) {
+  for (std::string_view key : {"langfuse.observation.level", "brokle.span.level"}) {
+    std::string_view v = StringAttribute(c, key);
+    if (v == "DEBUG" || v == "DEFAULT" || v == "WARNING") return v;
+  }
+  return {};
+}
+
 std::string_view OperationName(const Canon& c) {
   // The GenAI operation names (semantic conventions v1.38) and the type each means.
   struct Op {

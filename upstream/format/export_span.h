@@ -194,6 +194,11 @@ std::string_view StringAttribute(const Canon& c, std::string_view key);
 std::optional<int64_t> CompletionStartNs(const Canon& c);
 std::optional<double> TimeToFirstTokenSeconds(const Canon& c);
 
+// Langfuse and Brokle share their levels (DEBUG, DEFAULT, WARNING, ERROR):
+// a level other than ERROR kept in attributes under either's name
+// (langfuse.observation.level, brokle.span.level), else "".
+std::string_view LevelOf(const Canon& c);
+
 // gen_ai.operation.name: the one the span arrived with (attributes) when it
 // names the span's type (chat, text_completion and generate_content are all
 // generations), else the type's own (kTypes); "" for none.

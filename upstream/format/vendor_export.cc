@@ -226,7 +226,11 @@ void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
   Elem(b, "input", c.input);
   Elem(b, "output", c.output);
   LangfuseMetadata(b, out, c, false);
-  b.Str("level", c.error ? "ERROR" : "DEFAULT");
+  if (std::string_view level = export_detail::LevelOf(c); !c.error && !level.empty()) {
+    b.Str("level", level);
+  } else {
+    b.Str("level", c.error ? "ERROR" : "DEFAULT");
+  }
   if (std::string_view m = export_detail::StatusMessage(c); !m.empty()) b.Str("statusMessage", m);
   NonEmpty(b, "environment", c.environment);
   if (export_detail::AttributeOf(c, kLfVersion)) {
