@@ -35,6 +35,11 @@ const std::unordered_map<std::string_view, Attr>& KeyTable() {
       {"gen_ai.output.messages", Attr::kGenAiOutputMessages},
       {"gen_ai.prompt", Attr::kGenAiPrompt},
       {"gen_ai.completion", Attr::kGenAiCompletion},
+      {"gen_ai.tool.call.arguments", Attr::kGenAiToolCallArguments},
+      {"gen_ai.tool.call.result", Attr::kGenAiToolCallResult},
+      // Brokle's names for the cache and reasoning counts (sdk/ATTRIBUTE_MAPPING.md)
+      {"gen_ai.usage.input_tokens.cache_read", Attr::kGenAiCacheReadTokens},
+      {"gen_ai.usage.input_tokens.cache_creation", Attr::kGenAiCacheWriteTokens},
       {"openinference.span.kind", Attr::kOiSpanKind},
       {"llm.model_name", Attr::kLlmModelName},
       {"llm.provider", Attr::kLlmProvider},
@@ -49,6 +54,11 @@ const std::unordered_map<std::string_view, Attr>& KeyTable() {
       {"llm.cost.total", Attr::kLlmCostTotal},
       {"llm.cost.prompt", Attr::kLlmCostPrompt},
       {"llm.cost.completion", Attr::kLlmCostCompletion},
+      {"llm.cost.prompt_details.input", Attr::kLlmCostPromptInput},
+      {"llm.cost.prompt_details.cache_read", Attr::kLlmCostPromptCacheRead},
+      {"llm.cost.prompt_details.cache_write", Attr::kLlmCostPromptCacheWrite},
+      {"llm.cost.completion_details.output", Attr::kLlmCostCompletionOutput},
+      {"llm.cost.completion_details.reasoning", Attr::kLlmCostCompletionReasoning},
       {"input.value", Attr::kInputValue},
       {"input.mime_type", Attr::kInputMimeType},
       {"output.value", Attr::kOutputValue},
@@ -71,7 +81,31 @@ const std::unordered_map<std::string_view, Attr>& KeyTable() {
       {"langfuse.release", Attr::kLfRelease},
       {"langfuse.trace.tags", Attr::kLfTraceTags},
       {"brokle.span.type", Attr::kBrokleType},
+      {"brokle.span.level", Attr::kBrokleLevel},
+      {"brokle.tags", Attr::kBrokleTags},
+      {"brokle.environment", Attr::kBrokleEnvironment},
+      {"brokle.release", Attr::kBrokleRelease},
+      {"braintrust.span_attributes", Attr::kBtSpanAttributes},
+      {"braintrust.input_json", Attr::kBtInputJson},
+      {"braintrust.output_json", Attr::kBtOutputJson},
+      {"braintrust.input", Attr::kBtInput},
+      {"braintrust.output", Attr::kBtOutput},
+      {"braintrust.expected", Attr::kBtExpected},
+      {"braintrust.metadata", Attr::kBtMetadata},
+      {"braintrust.metrics", Attr::kBtMetrics},
+      {"braintrust.scores", Attr::kBtScores},
+      {"braintrust.tags", Attr::kBtTags},
       {"traceloop.span.kind", Attr::kTraceloopKind},
+      {"spanvault.span.type", Attr::kSvType},
+      {"spanvault.tags", Attr::kSvTags},
+      {"spanvault.expected", Attr::kSvExpected},
+      {"spanvault.cost.total", Attr::kSvCostTotal},
+      {"spanvault.cost.input", Attr::kSvCostInput},
+      {"spanvault.cost.output", Attr::kSvCostOutput},
+      {"spanvault.cost.cache_read", Attr::kSvCostCacheRead},
+      {"spanvault.cost.cache_write", Attr::kSvCostCacheWrite},
+      {"spanvault.cost.reasoning", Attr::kSvCostReasoning},
+      {"spanvault.cost.request", Attr::kSvCostRequest},
   };
   return *table;
 }
@@ -109,6 +143,15 @@ Attr ClassifySpanKey(std::string_view key, std::string_view* suffix) {
   if (key.size() > kLfMeta.size() && key.starts_with(kLfMeta)) {
     *suffix = key.substr(kLfMeta.size());
     return Attr::kLfMetadataKey;
+  }
+  static constexpr std::string_view kSvScore = "spanvault.score.", kSvMetric = "spanvault.metric.";
+  if (key.size() > kSvScore.size() && key.starts_with(kSvScore)) {
+    *suffix = key.substr(kSvScore.size());
+    return Attr::kSvScoreKey;
+  }
+  if (key.size() > kSvMetric.size() && key.starts_with(kSvMetric)) {
+    *suffix = key.substr(kSvMetric.size());
+    return Attr::kSvMetricKey;
   }
   return Attr::kNone;
 }
@@ -171,12 +214,29 @@ std::string_view TypeFromExplicit(std::string_view v) {
   return {};
 }
 
+// The operation names of the GenAI semantic conventions (v1.38: chat,
+// create_agent, embeddings, execute_tool, generate_content, invoke_agent,
+// retrieval, text_completion; invoke_workflow from the workflow spans).
 std::string_view TypeFromOperation(std::string_view op) {
   if (op == "chat" || op == "text_completion" || op == "generate_content") return "generation";
   if (op == "embeddings") return "embedding";
   if (op == "execute_tool") return "tool";
   if (op == "invoke_agent" || op == "create_agent") return "agent";
+  if (op == "retrieval") return "retrieval";
+  if (op == "invoke_workflow") return "chain";
   return {};
+}
+
+std::string_view TypeFromBraintrust(std::string_view t) {
+  if (t == "llm") return "generation";
+  if (t == "tool") return "tool";
+  if (t == "score") return "evaluator";
+  if (t == "function" || t == "task" || t == "eval") return "span";
+  return {};
+}
+
+bool InputTokensExcludeCache(std::string_view scope_name) {
+  return scope_name == "@traceloop/instrumentation-anthropic";
 }
 
 std::string_view SpanKindName(uint32_t kind) {

@@ -34,8 +34,10 @@ enum class Attr : uint8_t {
   kGenAiCost,         // gen_ai.usage.cost
   kGenAiInputMessages,
   kGenAiOutputMessages,
-  kGenAiPrompt,      // legacy gen_ai.prompt
-  kGenAiCompletion,  // legacy gen_ai.completion
+  kGenAiPrompt,             // legacy gen_ai.prompt
+  kGenAiCompletion,         // legacy gen_ai.completion
+  kGenAiToolCallArguments,  // gen_ai.tool.call.arguments → input
+  kGenAiToolCallResult,     // gen_ai.tool.call.result → output
   // OpenInference
   kOiSpanKind,
   kLlmModelName,
@@ -51,6 +53,11 @@ enum class Attr : uint8_t {
   kLlmCostTotal,
   kLlmCostPrompt,
   kLlmCostCompletion,
+  kLlmCostPromptInput,          // llm.cost.prompt_details.input (uncached input)
+  kLlmCostPromptCacheRead,      // llm.cost.prompt_details.cache_read
+  kLlmCostPromptCacheWrite,     // llm.cost.prompt_details.cache_write
+  kLlmCostCompletionOutput,     // llm.cost.completion_details.output
+  kLlmCostCompletionReasoning,  // llm.cost.completion_details.reasoning
   kInputValue,
   kInputMimeType,
   kOutputValue,
@@ -75,10 +82,38 @@ enum class Attr : uint8_t {
   kLfTraceTags,
   // Brokle, Traceloop
   kBrokleType,
+  kBrokleLevel,        // brokle.span.level (ERROR → status error)
+  kBrokleTags,         // brokle.tags
+  kBrokleEnvironment,  // brokle.environment
+  kBrokleRelease,      // brokle.release
   kTraceloopKind,
+  // Braintrust's OTel attributes (its SDKs' exporters)
+  kBtSpanAttributes,  // braintrust.span_attributes {name, type}
+  kBtInputJson,       // braintrust.input_json
+  kBtOutputJson,      // braintrust.output_json
+  kBtInput,           // braintrust.input
+  kBtOutput,          // braintrust.output
+  kBtExpected,        // braintrust.expected
+  kBtMetadata,        // braintrust.metadata (model, provider, the rest → attributes)
+  kBtMetrics,         // braintrust.metrics (tokens, estimated_cost, the rest → metrics)
+  kBtScores,          // braintrust.scores
+  kBtTags,            // braintrust.tags
+  // spanvault's own (its OTLP export, upstream/format/export_attributes.cc)
+  kSvType,  // spanvault.span.type: the canonical type, exactly
+  kSvTags,  // spanvault.tags
+  kSvExpected,
+  kSvCostTotal,
+  kSvCostInput,
+  kSvCostOutput,
+  kSvCostCacheRead,
+  kSvCostCacheWrite,
+  kSvCostReasoning,
+  kSvCostRequest,
   // Prefixes (the rest of the key is the name)
   kGenAiRequestParam,  // gen_ai.request.<param> → model_parameters.<param>
   kLfMetadataKey,      // langfuse.observation.metadata.<key> → attributes.<key>
+  kSvScoreKey,         // spanvault.score.<k> → scores.<k>
+  kSvMetricKey,        // spanvault.metric.<k> → metrics.<k>
   kCount
 };
 
@@ -98,6 +133,15 @@ std::string NormalizeProvider(std::string_view name);
 std::string_view TypeFromExplicit(std::string_view value);
 // From gen_ai.operation.name; empty when the operation does not decide.
 std::string_view TypeFromOperation(std::string_view operation);
+// From braintrust.span_attributes.type (llm, tool, function, task, score,
+// eval); empty for others.
+std::string_view TypeFromBraintrust(std::string_view type);
+
+// True for instrumentation scopes known to write Anthropic's input_tokens
+// (cache excluded) as gen_ai.usage.input_tokens beside the cache counts,
+// and input + output as the total: OpenLLMetry's JS
+// @traceloop/instrumentation-anthropic (read in 0.27.0).
+bool InputTokensExcludeCache(std::string_view scope_name);
 
 // "client" for SPAN_KIND_CLIENT (3), ...; empty for unspecified/unknown.
 std::string_view SpanKindName(uint32_t kind);

@@ -31,6 +31,10 @@ void SpanWriter::Classify() {
     auto idx = static_cast<int32_t>(i);
     if (a == Attr::kGenAiRequestParam) {
       params_.emplace_back(suffix, idx);
+    } else if (a == Attr::kSvScoreKey) {
+      sv_scores_.emplace_back(suffix, idx);
+    } else if (a == Attr::kSvMetricKey) {
+      sv_metrics_.emplace_back(suffix, idx);
     } else if (a == Attr::kLfMetadataKey) {
       lf_meta_.emplace_back(suffix, idx);
       Use(idx);
@@ -85,7 +89,8 @@ bool SpanWriter::ResourceString(std::initializer_list<std::string_view> keys, st
 std::string_view SpanWriter::DecideType(bool has_model) {
   // Langfuse's documented order: explicit type attribute, OpenInference
   // kind, GenAI operation, then a model means a generation.
-  for (Attr a : {Attr::kLfType, Attr::kBrokleType}) {
+  // spanvault.span.type (spanvault's own export) first: it is the type exactly.
+  for (Attr a : {Attr::kSvType, Attr::kLfType, Attr::kBrokleType}) {
     int32_t idx = Slot(slot_, a);
     if (idx < 0 || V(idx).kind != ValueKind::kString) continue;
     if (auto t = TypeFromExplicit(V(idx).s); !t.empty()) {
@@ -93,8 +98,21 @@ std::string_view SpanWriter::DecideType(bool has_model) {
       return t;
     }
   }
-  // These stay in attributes: they say more than the type (RERANKER, chat vs
-  // text_completion, ...).
+  // Braintrust's exporters say the type in braintrust.span_attributes; the
+  // attribute is consumed when it holds nothing but the name and the type.
+  if (int32_t idx = Slot(slot_, Attr::kBtSpanAttributes); idx >= 0 && V(idx).kind == ValueKind::kString) {
+    simdjson::dom::element e;
+    std::string_view type;
+    if (ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) && e.type() == simdjson::dom::element_type::OBJECT &&
+        e["type"].get(type) == simdjson::SUCCESS) {
+      if (auto t = TypeFromBraintrust(type); !t.empty()) {
+        if (simdjson::dom::object(e).size() <= 2) Use(idx);
+        return t;
+      }
+    }
+  }
+  // These stay in attributes: they say more than the type (RERANKER, PROMPT,
+  // chat vs text_completion, ...), and the export writes them back.
   if (int32_t idx = Slot(slot_, Attr::kOiSpanKind); idx >= 0 && V(idx).kind == ValueKind::kString) {
     if (auto t = TypeFromExplicit(V(idx).s); !t.empty()) return t;
   }
@@ -108,7 +126,11 @@ std::string_view SpanWriter::DecideType(bool has_model) {
 }
 
 void SpanWriter::WriteStatus(ObjectOut& o) {
+  // Langfuse's and Brokle's level ERROR is an error; other levels stay.
   int32_t level = Slot(slot_, Attr::kLfLevel);
+  if (level < 0 || V(level).kind != ValueKind::kString || !EqualsIgnoreCase(V(level).s, "ERROR")) {
+    level = Slot(slot_, Attr::kBrokleLevel);
+  }
   bool lf_error = level >= 0 && V(level).kind == ValueKind::kString && EqualsIgnoreCase(V(level).s, "ERROR");
   bool error = span_.status_code == 2 || lf_error;
   o.Key("status");
@@ -202,7 +224,7 @@ void SpanWriter::WriteModelParameters(ObjectOut& o) {
   out_.push_back('}');
 }
 
-void SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources) {
+bool SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources) {
   for (Attr a : sources) {
     int32_t idx = Slot(slot_, a);
     if (idx < 0 || V(idx).kind == ValueKind::kEmpty) continue;
@@ -211,7 +233,7 @@ void SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initial
     o.Key(field);
     if (v.kind != ValueKind::kString) {
       WriteValue(v, 2);
-      return;
+      return true;
     }
     // OpenInference says whether the value is JSON; the others are JSON
     // when they parse as JSON.
@@ -229,8 +251,9 @@ void SpanWriter::WriteContent(ObjectOut& o, std::string_view field, std::initial
     } else {
       AppendString(v.s, out_);
     }
-    return;
+    return true;
   }
+  return false;
 }
 
 std::string_view SpanWriter::WriteName(ObjectOut& o, std::string& tmp) {
@@ -256,6 +279,22 @@ SpanWriter::ModelAndProvider SpanWriter::FindModelAndProvider() {
       m.provider = NormalizeProvider(m.provider);
       Use(idx);
       break;
+    }
+  }
+  // Braintrust carries both in braintrust.metadata (its pricing reads
+  // metadata.model); taken from there only when no other convention has them.
+  if (int32_t idx = Slot(slot_, Attr::kBtMetadata); idx >= 0 && V(idx).kind == ValueKind::kString) {
+    simdjson::dom::element e;
+    std::string_view v;
+    if (ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) && e.type() == simdjson::dom::element_type::OBJECT) {
+      if (!m.has_model && e["model"].get(v) == simdjson::SUCCESS && !v.empty() && v.size() <= kMaxShortBytes) {
+        m.model.assign(v);
+        m.has_model = bt_model_from_metadata_ = true;
+      }
+      if (m.provider.empty() && e["provider"].get(v) == simdjson::SUCCESS && !v.empty() && v.size() <= kMaxShortBytes) {
+        m.provider = NormalizeProvider(v);
+        bt_provider_from_metadata_ = true;
+      }
     }
   }
   return m;
@@ -284,9 +323,10 @@ SpanWriter::Identity SpanWriter::CollectIdentity() {
   CollectTags(id.tags);
   id.has_session = FirstString({Attr::kLfSessionId, Attr::kSessionId, Attr::kConversationId}, id.session);
   id.has_user = FirstString({Attr::kLfUserId, Attr::kUserId}, id.user);
-  id.has_env = FirstString({Attr::kLfEnvironment}, id.environment) ||
+  id.has_env = FirstString({Attr::kLfEnvironment, Attr::kBrokleEnvironment}, id.environment) ||
                ResourceString({"deployment.environment.name", "deployment.environment"}, id.environment);
-  id.has_release = FirstString({Attr::kLfRelease}, id.release) || ResourceString({"service.version"}, id.release);
+  id.has_release = FirstString({Attr::kLfRelease, Attr::kBrokleRelease}, id.release) ||
+                   ResourceString({"service.version"}, id.release);
   id.has_service = ResourceString({"service.name"}, id.service);
   return id;
 }
@@ -344,11 +384,28 @@ void SpanWriter::Write() {
   }
   WriteModelParameters(o);
 
-  UsageInputs ui{pool_, slot_.data(), consumed_, span_.attrs.begin, m.provider == "anthropic"};
+  UsageInputs ui{pool_,
+                 slot_.data(),
+                 consumed_,
+                 span_.attrs.begin,
+                 m.provider == "anthropic",
+                 InputTokensExcludeCache(scope_.name)};
   WriteUsageAndCost(ui, o, out_);
 
-  WriteContent(o, "input", {Attr::kLfInput, Attr::kGenAiInputMessages, Attr::kInputValue, Attr::kGenAiPrompt});
-  WriteContent(o, "output", {Attr::kLfOutput, Attr::kGenAiOutputMessages, Attr::kOutputValue, Attr::kGenAiCompletion});
+  // input/output: the first source present, in this order (docs/conventions.md).
+  (void)(WriteContent(o, "input", {Attr::kLfInput, Attr::kGenAiInputMessages}) ||
+         WriteIndexedMessages(o, "input", "llm.input_messages.", true) ||
+         WriteContent(o, "input",
+                      {Attr::kBtInputJson, Attr::kBtInput, Attr::kGenAiToolCallArguments, Attr::kInputValue}) ||
+         WriteIndexedMessages(o, "input", "gen_ai.prompt.", false) || WriteContent(o, "input", {Attr::kGenAiPrompt}));
+  (void)(WriteContent(o, "output", {Attr::kLfOutput, Attr::kGenAiOutputMessages}) ||
+         WriteIndexedMessages(o, "output", "llm.output_messages.", true) ||
+         WriteContent(o, "output",
+                      {Attr::kBtOutputJson, Attr::kBtOutput, Attr::kGenAiToolCallResult, Attr::kOutputValue}) ||
+         WriteIndexedMessages(o, "output", "gen_ai.completion.", false) ||
+         WriteContent(o, "output", {Attr::kGenAiCompletion}));
+  WriteContent(o, "expected", {Attr::kBtExpected, Attr::kSvExpected});
+  WriteScoresAndMetrics(o);
 
   Identity id = CollectIdentity();
   WriteAttributes(o, name_overflow);

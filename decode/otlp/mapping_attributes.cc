@@ -22,7 +22,7 @@ void SpanWriter::CollectTags(std::vector<std::string>& tags) {
     tags.emplace_back(t);
     return true;
   };
-  for (Attr a : {Attr::kLfTraceTags, Attr::kTagTags}) {
+  for (Attr a : {Attr::kLfTraceTags, Attr::kTagTags, Attr::kBrokleTags, Attr::kBtTags, Attr::kSvTags}) {
     int32_t idx = Slot(slot_, a);
     if (idx < 0) continue;
     const AnyValue& v = V(idx);
@@ -47,6 +47,22 @@ void SpanWriter::CollectTags(std::vector<std::string>& tags) {
       tags.resize(before);
     }
   }
+  // Braintrust takes tags on root spans only: spanvault's braintrust dialect
+  // keeps a child's in braintrust.metadata.tags.
+  if (int32_t idx = Slot(slot_, Attr::kBtMetadata); tags.empty() && idx >= 0 && V(idx).kind == ValueKind::kString) {
+    simdjson::dom::element e;
+    simdjson::dom::array a;
+    if (ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) && e.type() == simdjson::dom::element_type::OBJECT &&
+        e["tags"].get(a) == simdjson::SUCCESS) {
+      bool ok = true;
+      for (auto t : a) ok = ok && t.type() == simdjson::dom::element_type::STRING && add(t.get_string().value_unsafe());
+      if (ok) {
+        bt_tags_from_metadata_ = true;
+      } else {
+        tags.clear();
+      }
+    }
+  }
 }
 
 void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
@@ -65,7 +81,8 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
     auto idx = static_cast<int32_t>(i);
     // Metadata objects are spread into attributes (their keys first-win
     // against later duplicates in span::Decoder).
-    if (idx == Slot(slot_, Attr::kMetadata) || idx == Slot(slot_, Attr::kLfMetadata)) {
+    const bool bt = idx == Slot(slot_, Attr::kBtMetadata);
+    if (idx == Slot(slot_, Attr::kMetadata) || idx == Slot(slot_, Attr::kLfMetadata) || bt) {
       simdjson::dom::element e;
       if (kv.value.kind == ValueKind::kKvlist) {
         for (uint32_t j = 0; j < kv.value.count && !Full(); ++j) {
@@ -77,6 +94,12 @@ void SpanWriter::WriteAttributes(ObjectOut& o, std::string_view name_overflow) {
       if (kv.value.kind == ValueKind::kString && ParseEmbeddedJson(kv.value.s, kEmbeddedDepth, e) &&
           e.type() == simdjson::dom::element_type::OBJECT) {
         for (auto field : simdjson::dom::object(e)) {
+          // braintrust.metadata's model and provider became fields.
+          if (bt && ((field.key == "model" && bt_model_from_metadata_) ||
+                     (field.key == "provider" && bt_provider_from_metadata_) ||
+                     (field.key == "tags" && bt_tags_from_metadata_))) {
+            continue;
+          }
           a.Key(field.key);
           AppendElement(field.value, 3, out_);
         }

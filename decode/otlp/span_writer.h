@@ -78,7 +78,19 @@ class SpanWriter {
   std::string_view DecideType(bool has_model);
   void WriteStatus(ObjectOut& o);
   void WriteModelParameters(ObjectOut& o);
-  void WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
+  // The first of `sources` present as `field`; false when none is.
+  bool WriteContent(ObjectOut& o, std::string_view field, std::initializer_list<Attr> sources);
+  // Messages flattened into numbered attributes (`prefix` N . path): OpenInference's
+  // llm.input_messages.N.message.{role,content,contents.M.message_content.*,
+  // tool_calls.M.tool_call.*} (`openinference`: the message/message_content/
+  // tool_call wrappers are dropped) or OpenLLMetry's gen_ai.prompt.N.{role,
+  // content,tool_calls.M.*}. Written as an array of message objects; false
+  // when the span has none. (messages.cc)
+  bool WriteIndexedMessages(ObjectOut& o, std::string_view field, std::string_view prefix, bool openinference);
+  // scores: braintrust.scores, else spanvault.score.<k>; metrics: the
+  // braintrust.metrics that are not token counts or cost, else
+  // spanvault.metric.<k>. (messages.cc)
+  void WriteScoresAndMetrics(ObjectOut& o);
   void CollectTags(std::vector<std::string>& tags);
   void WriteAttributes(ObjectOut& o, std::string_view name_overflow);
   // The otel.* keys of `attributes`: WriteOtelFields (kind, scope, state,
@@ -96,9 +108,11 @@ class SpanWriter {
   std::vector<uint8_t>& resource_consumed_;
   std::string& out_;
   std::array<int32_t, static_cast<size_t>(Attr::kCount)> slot_{};
-  std::vector<std::pair<std::string_view, int32_t>> params_;   // gen_ai.request.<param>
-  std::vector<std::pair<std::string_view, int32_t>> lf_meta_;  // langfuse.observation.metadata.<key>
+  std::vector<std::pair<std::string_view, int32_t>> params_;                  // gen_ai.request.<param>
+  std::vector<std::pair<std::string_view, int32_t>> lf_meta_;                 // langfuse.observation.metadata.<key>
+  std::vector<std::pair<std::string_view, int32_t>> sv_scores_, sv_metrics_;  // spanvault.score.<k>, .metric.<k>
   int32_t exception_event_ = -1;
+  bool bt_model_from_metadata_ = false, bt_provider_from_metadata_ = false, bt_tags_from_metadata_ = false;
   // Writing stops (between values, and before a string that would pass it)
   // once out_ is larger; SpanMapper then refuses the span.
   size_t limit_ = SIZE_MAX;

@@ -130,6 +130,8 @@ class UsageReader {
     if (idx < 0) return false;
     uint64_t in_base = 0, out_base = 0, in_other = 0, out_other = 0;
     std::optional<uint64_t> prompt, completion, cache_read, cache_write, reasoning, total;
+    std::optional<uint64_t> responses_input, responses_output, responses_cached, responses_reasoning;
+    bool responses_shape = false;
     bool any_in = false, any_out = false, ok = true;
     all_known = true;
     auto bucket = [&](std::string_view k, std::optional<uint64_t> n) {
@@ -137,6 +139,8 @@ class UsageReader {
         ok = false;
         return;
       }
+      if (k == "input_tokens") responses_input = n;
+      if (k == "output_tokens") responses_output = n;
       if (k == "input" || k == "input_tokens") {
         in_base = SatAdd(in_base, *n), any_in = true;
       } else if (k == "prompt_tokens") {
@@ -174,6 +178,21 @@ class UsageReader {
                e.type() == simdjson::dom::element_type::OBJECT) {
       for (auto field : simdjson::dom::object(e)) {
         std::string_view k = field.key;
+        // OpenAI's Responses API shape (input_tokens_details.cached_tokens,
+        // output_tokens_details.reasoning_tokens): Langfuse reads its
+        // input_tokens/output_tokens as inclusive of those details.
+        if ((k == "input_tokens_details" || k == "output_tokens_details") &&
+            field.value.type() == simdjson::dom::element_type::OBJECT) {
+          responses_shape = true;
+          bool input_side = k == "input_tokens_details";
+          simdjson::dom::element inner;
+          if (simdjson::dom::object(field.value).at_key(input_side ? "cached_tokens" : "reasoning_tokens").get(inner) ==
+              simdjson::SUCCESS) {
+            if (auto n = CountOf(inner)) (input_side ? responses_cached : responses_reasoning) = n;
+          }
+          all_known = false;  // other details (audio, ...) are only in the raw attribute
+          continue;
+        }
         if ((k == "prompt_tokens_details" || k == "completion_tokens_details") &&
             field.value.type() == simdjson::dom::element_type::OBJECT) {
           bool prompt_side = k == "prompt_tokens_details";
@@ -192,6 +211,18 @@ class UsageReader {
       return false;
     }
     if (!ok) return false;
+    if (responses_shape && !prompt && !completion) {
+      // Inclusive counts: input_tokens holds the cached tokens, output_tokens
+      // the reasoning tokens; the other keys are exclusive buckets as usual.
+      if (responses_cached) {
+        cache_read = SatAdd(cache_read.value_or(0), *responses_cached), any_in = true;
+        if (responses_input) in_base -= std::min(in_base, *responses_cached);
+      }
+      if (responses_reasoning) {
+        reasoning = SatAdd(reasoning.value_or(0), *responses_reasoning), any_out = true;
+        if (responses_output) out_base -= std::min(out_base, *responses_reasoning);
+      }
+    }
     if (prompt) {
       t.input.v = prompt;
     } else if (any_in) {
@@ -210,6 +241,29 @@ class UsageReader {
     return t.Any();
   }
 
+  // braintrust.metrics: prompt_tokens (inclusive of cache, as its SDKs
+  // report them), completion_tokens, tokens, prompt_cached_tokens,
+  // prompt_cache_creation_tokens, completion_reasoning_tokens.
+  void FromBraintrust(Tokens& t) {
+    int32_t idx = Slot(Attr::kBtMetrics);
+    simdjson::dom::element e;
+    if (idx < 0 || V(idx).kind != ValueKind::kString || !ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) ||
+        e.type() != simdjson::dom::element_type::OBJECT) {
+      return;
+    }
+    for (auto [name, c] : {std::pair<std::string_view, Count*>{"prompt_tokens", &t.input},
+                           {"completion_tokens", &t.output},
+                           {"tokens", &t.total},
+                           {"prompt_cached_tokens", &t.cache_read},
+                           {"prompt_cache_creation_tokens", &t.cache_write},
+                           {"completion_reasoning_tokens", &t.reasoning}}) {
+      simdjson::dom::element v;
+      if (simdjson::dom::object(e).at_key(name).get(v) != simdjson::SUCCESS) continue;
+      c->v = CountOf(v);
+      c->src = -1;  // the attribute is consumed by the mapping (messages.cc)
+    }
+  }
+
   void Write(ObjectOut& o, std::string& out) {
     Tokens t;
     bool all_known = true;
@@ -223,6 +277,9 @@ class UsageReader {
                     {&t.reasoning, {Attr::kGenAiReasoningTokens}},
                     {&t.total, {Attr::kGenAiTotalTokens}}});
     }
+    const bool from_genai = !from_langfuse && t.Any();
+    const std::optional<uint64_t> raw_input = t.input.v, raw_output = t.output.v, raw_total = t.total.v;
+    if (!from_langfuse && !t.Any()) FromBraintrust(t);
     if (!from_langfuse && !t.Any()) {
       FromAttrs(t, {{&t.input, {Attr::kLlmPromptTokens}},
                     {&t.output, {Attr::kLlmCompletionTokens}},
@@ -236,7 +293,16 @@ class UsageReader {
     // Anthropic's input_tokens excludes the cache; instrumentations that copy
     // it into gen_ai.usage.input_tokens give themselves away when the cache
     // counts exceed it.
-    if (!from_langfuse && in_.anthropic && t.input.v && cached > *t.input.v) t.input.v = SatAdd(*t.input.v, cached);
+    if (!from_langfuse && in_.anthropic && t.input.v && cached > *t.input.v) {
+      t.input.v = SatAdd(*t.input.v, cached);
+    } else if (from_genai && in_.anthropic && in_.input_excludes_cache && t.input.v && cached > 0) {
+      // The GenAI conventions count the cache in input_tokens; such an
+      // instrumentation's total is its input + output, and gets the cache too.
+      t.input.v = SatAdd(*t.input.v, cached);
+      if (raw_total && raw_input && *raw_total == SatAdd(*raw_input, raw_output.value_or(0))) {
+        t.total.v = SatAdd(*raw_total, cached);
+      }
+    }
 
     std::vector<Count*> dropped;
     auto check = [&](Count& c, bool bad) {
@@ -276,6 +342,53 @@ class UsageReader {
     out.push_back('}');
   }
 
+  // OpenInference: llm.cost.prompt is the whole input side (cache included),
+  // llm.cost.completion the whole output side; prompt_details.{input,
+  // cache_read, cache_write} and completion_details.{output, reasoning} split
+  // them. spanvault's parts are exclusive: input = prompt_details.input, else
+  // prompt minus the cache parts given; output likewise.
+  template <typename Add>
+  void OpenInferenceCost(Add& add, std::optional<double>& total, std::vector<int32_t>& used) {
+    auto get = [&](Attr a) -> std::optional<double> {
+      int32_t idx = Slot(a);
+      if (idx < 0) return std::nullopt;
+      auto amount = AmountOf(V(idx));
+      if (amount) used.push_back(idx);
+      return amount;
+    };
+    auto t = get(Attr::kLlmCostTotal);
+    auto prompt = get(Attr::kLlmCostPrompt), completion = get(Attr::kLlmCostCompletion);
+    auto input = get(Attr::kLlmCostPromptInput), read = get(Attr::kLlmCostPromptCacheRead),
+         write = get(Attr::kLlmCostPromptCacheWrite);
+    auto output = get(Attr::kLlmCostCompletionOutput), reasoning = get(Attr::kLlmCostCompletionReasoning);
+    if (!input && prompt) input = std::max(0.0, *prompt - read.value_or(0) - write.value_or(0));
+    if (!output && completion) output = std::max(0.0, *completion - reasoning.value_or(0));
+    if (t) add("total", t);
+    for (auto [name, amount] : {std::pair<std::string_view, std::optional<double>>{"input", input},
+                                {"output", output},
+                                {"cache_read", read},
+                                {"cache_write", write},
+                                {"reasoning", reasoning}}) {
+      if (amount) add(name, amount);
+    }
+    (void)total;
+  }
+
+  // braintrust.metrics.estimated_cost (USD).
+  void BraintrustCost(std::optional<double>& total, std::vector<int32_t>& used) {
+    int32_t idx = Slot(Attr::kBtMetrics);
+    simdjson::dom::element e, v;
+    if (idx < 0 || V(idx).kind != ValueKind::kString || !ParseEmbeddedJson(V(idx).s, kEmbeddedDepth, e) ||
+        e.type() != simdjson::dom::element_type::OBJECT ||
+        simdjson::dom::object(e).at_key("estimated_cost").get(v) != simdjson::SUCCESS || !v.is_number()) {
+      return;
+    }
+    double d = v.get_double().value_unsafe();
+    if (!std::isfinite(d) || d < 0) return;
+    total = d;
+    used.push_back(idx);
+  }
+
   // Client cost: Langfuse cost_details (buckets renamed to the canonical
   // cost keys), then llm.cost.*, then gen_ai.usage.cost. `total` is the sum
   // of the buckets when not given.
@@ -292,9 +405,9 @@ class UsageReader {
         total = amount;
         return;
       }
-      if (k == "input_cache_read" || k == "cache_read_input_tokens") k = "cache_read";
+      if (k == "input_cache_read" || k == "input_cached_tokens" || k == "cache_read_input_tokens") k = "cache_read";
       if (k == "input_cache_creation" || k == "cache_creation_input_tokens") k = "cache_write";
-      if (k == "output_reasoning") k = "reasoning";
+      if (k == "output_reasoning" || k == "output_reasoning_tokens") k = "reasoning";
       if (k == "currency" || k == "source") return;
       parts.emplace_back(k, *amount);
     };
@@ -324,9 +437,14 @@ class UsageReader {
       }
     }
     if (used.empty()) {
-      for (auto [a, name] : {std::pair<Attr, std::string_view>{Attr::kLlmCostTotal, "total"},
-                             {Attr::kLlmCostPrompt, "input"},
-                             {Attr::kLlmCostCompletion, "output"}}) {
+      // spanvault's own export: the exclusive parts as they were.
+      for (auto [a, name] : {std::pair<Attr, std::string_view>{Attr::kSvCostTotal, "total"},
+                             {Attr::kSvCostInput, "input"},
+                             {Attr::kSvCostOutput, "output"},
+                             {Attr::kSvCostCacheRead, "cache_read"},
+                             {Attr::kSvCostCacheWrite, "cache_write"},
+                             {Attr::kSvCostReasoning, "reasoning"},
+                             {Attr::kSvCostRequest, "request"}}) {
         int32_t idx = Slot(a);
         if (idx < 0) continue;
         if (auto amount = AmountOf(V(idx))) {
@@ -335,6 +453,8 @@ class UsageReader {
         }
       }
     }
+    if (used.empty()) OpenInferenceCost(add, total, used);
+    if (used.empty()) BraintrustCost(total, used);
     if (used.empty()) {
       if (int32_t idx = Slot(Attr::kGenAiCost); idx >= 0) {
         if (auto amount = AmountOf(V(idx))) {

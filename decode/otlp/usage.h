@@ -19,6 +19,10 @@ struct UsageInputs {
   std::vector<uint8_t>& consumed;  // per span attribute, from `base`
   uint32_t base;
   bool anthropic;  // provider is anthropic (its input_tokens may exclude cache)
+  // The instrumentation (scope) is known to copy Anthropic's input_tokens,
+  // which excludes the cache, into gen_ai.usage.input_tokens
+  // (InputTokensExcludeCache in conventions.h).
+  bool input_excludes_cache = false;
 };
 
 // Writes "usage" and "cost" into the span object `o` when the span has them,

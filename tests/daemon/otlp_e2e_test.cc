@@ -2,6 +2,9 @@
 // protobuf with gzip) and the Langfuse JS SDK (@langfuse/tracing +
 // @langfuse/otel, pointed at spanvaultd as if it were Langfuse) send a trace
 // with a generation to a real spanvaultd; the test reads what it stored.
+// Then the OpenInference and OpenLLMetry (Traceloop) instrumentations of the
+// real `openai` SDK (calling a fake OpenAI server) send one chat completion
+// each (issue 21): type, model, messages, usage and cost must arrive mapped.
 //
 // Needs node and npm. The packages of tests/e2e/package.json are installed
 // once per run into a temp folder, or into $SPANVAULT_E2E_NODE_MODULES
@@ -52,11 +55,13 @@ NodeEnv& Env() {
       e.temp = std::make_unique<TempDir>();
       e.dir = e.temp->path();
     }
-    for (const char* f : {"package.json", "otel_sdk.mjs", "langfuse_sdk.mjs"}) {
+    for (const char* f : {"package.json", "otel_sdk.mjs", "langfuse_sdk.mjs", "llm_sdks.mjs"}) {
       fs::copy_file(kScripts / f, e.dir / f, fs::copy_options::overwrite_existing);
     }
     bool installed = fs::exists(e.dir / "node_modules/@langfuse/otel/package.json") &&
-                     fs::exists(e.dir / "node_modules/@opentelemetry/exporter-trace-otlp-proto/package.json");
+                     fs::exists(e.dir / "node_modules/@opentelemetry/exporter-trace-otlp-proto/package.json") &&
+                     fs::exists(e.dir / "node_modules/@arizeai/openinference-instrumentation-openai/package.json") &&
+                     fs::exists(e.dir / "node_modules/@traceloop/instrumentation-openai/package.json");
     if (installed) return e;
     // Ask the registry first: an unreachable one makes npm retry for minutes.
     if (RunResult ping = Shell("timeout 30 npm ping --fetch-retries=0 --fetch-timeout=15000"); ping.code != 0) {
@@ -155,6 +160,49 @@ class Spanvaultd {
     for (auto& [id, s] : spans) EXPECT_EQ(s["source"]["transport"], "http");
   }
 
+  // One chat completion through a real instrumentation of the openai SDK
+  // (tests/e2e/llm_sdks.mjs): usage 1000 in (800 cached), 200 out (50
+  // reasoning), gpt-4o-mini.
+  void CheckLlmSdk(const std::string& kind) {
+    json out = RunClient("llm_sdks.mjs", {kind, "run-" + kind});
+    auto spans = Stored(out["trace_id"]);
+    ASSERT_EQ(spans.size(), 2u);
+    const std::string parent = out["spans"]["parent"];
+    json chat;
+    for (auto& [id, s] : spans) {
+      if (s.value("parent_span_id", "") == parent) chat = s;
+    }
+    ASSERT_TRUE(chat.is_object()) << "the chat span is a child of the app's span";
+    EXPECT_EQ(chat["type"], "generation");
+    EXPECT_EQ(chat["provider"], "openai");
+    EXPECT_EQ(chat["model"].get<std::string>().substr(0, 11), "gpt-4o-mini");
+    EXPECT_EQ(chat["model_parameters"]["temperature"], 0.2);
+    EXPECT_EQ(chat["usage"]["input_tokens"], 1000);
+    EXPECT_EQ(chat["usage"]["output_tokens"], 200);
+    EXPECT_EQ(chat["usage"]["total_tokens"], 1200);
+    ASSERT_TRUE(chat["input"].is_array()) << chat.dump();
+    ASSERT_EQ(chat["input"].size(), 2u) << chat.dump();
+    EXPECT_EQ(chat["input"][0]["role"], "system");
+    EXPECT_EQ(chat["input"][1]["role"], "user");
+    ASSERT_TRUE(chat["output"].is_array()) << chat.dump();
+    EXPECT_EQ(chat["output"][0]["role"], "assistant");
+    EXPECT_EQ(chat["cost"]["source"], "table");
+    EXPECT_EQ(chat["cost"]["price_id"], "openai/gpt-4o-mini");
+    if (kind == "openinference") {
+      // llm.input_messages / llm.output_messages, llm.token_count.prompt_details.*
+      EXPECT_EQ(chat["input"][1]["content"], "What is spanvault?");
+      EXPECT_EQ(chat["output"][0]["content"], "A local tracing sidecar.");
+      EXPECT_EQ(chat["usage"]["cache_read_tokens"], 800);
+      EXPECT_EQ(chat["usage"]["reasoning_tokens"], 50);
+      // gpt-4o-mini: 200 uncached in at $0.15/M, 800 cached at $0.075/M, 200 out at $0.60/M.
+      EXPECT_NEAR(chat["cost"]["total"].get<double>(), 0.00021, 1e-12);
+    } else {
+      // OpenLLMetry 0.2x writes the GenAI messages (parts) and no cache counts.
+      EXPECT_EQ(chat["input"][1]["parts"][0]["content"], "What is spanvault?");
+      EXPECT_NEAR(chat["cost"]["total"].get<double>(), 0.00027, 1e-12);
+    }
+  }
+
   TempDir dir_;
   DaemonProcess daemon_{dir_};
   int port_ = 0;
@@ -173,6 +221,10 @@ TEST(OtlpE2eTest, RealClientsEndToEnd) {
   {
     SCOPED_TRACE("OpenTelemetry JS SDK, OTLP/HTTP protobuf + gzip");
     Spanvaultd().CheckOtelTrace("proto");
+  }
+  for (const char* kind : {"openinference", "traceloop"}) {
+    SCOPED_TRACE(std::string(kind) + " instrumentation of the openai SDK");
+    Spanvaultd().CheckLlmSdk(kind);
   }
   SCOPED_TRACE("Langfuse JS SDK");
   Spanvaultd d;

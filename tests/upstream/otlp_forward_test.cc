@@ -334,7 +334,8 @@ TEST(OtlpForwardTest, EverySpanArrivesDecodableInBothEncodings) {
     ASSERT_FALSE(spans.empty());
     const testing::OtlpValue* usage = spans[0].attrs.get("langfuse.observation.usage_details");
     ASSERT_NE(usage, nullptr);
-    EXPECT_EQ(usage->s, R"({"input":60,"output":20,"input_cache_read":40,"total":120})");
+    // Issue 21: Langfuse's own key for an OpenAI model's cache reads (was input_cache_read).
+    EXPECT_EQ(usage->s, R"({"input":60,"output":20,"input_cached_tokens":40,"total":120})");
     EXPECT_EQ(spans[0].start_ns, 1735787045000000001ull);
     ASSERT_TRUE(WaitFor([&] { return h.queue().GetStats().spans == 0; }));
     EXPECT_EQ(f.GetStats().delivered_spans, 300u);

@@ -276,23 +276,102 @@ Status ParseCanon(std::string_view json, size_t index, Canon& c) {
   return {};
 }
 
-void WriteLangfuseUsage(const Usage& u, JsonObject& o) {
+std::optional<element> AttributeOf(const Canon& c, std::string_view key) {
+  if (!c.attributes) return std::nullopt;
+  element v;
+  if (simdjson::dom::object(*c.attributes).at_key(key).get(v) != simdjson::SUCCESS) return std::nullopt;
+  return v;
+}
+
+std::string_view StringAttribute(const Canon& c, std::string_view key) {
+  auto v = AttributeOf(c, key);
+  return v && v->is_string() ? std::string_view(*v) : std::string_view{};
+}
+
+namespace {
+constexpr std::string_view kCompletionStart = "langfuse.observation.completion_start_time";
+
+std::optional<double> MetricTtft(const Canon& c) {
+  if (!c.metrics) return std::nullopt;
+  element v;
+  if (simdjson::dom::object(*c.metrics).at_key("time_to_first_token").get(v) != simdjson::SUCCESS) return std::nullopt;
+  auto s = Number(v);
+  if (!s || *s < 0 || *s > 1e9) return std::nullopt;
+  return s;
+}
+}  // namespace
+
+std::optional<int64_t> CompletionStartNs(const Canon& c) {
+  if (auto t = StringAttribute(c, kCompletionStart); !t.empty()) return ParseRfc3339(t);
+  if (auto s = MetricTtft(c)) return c.start_ns + static_cast<int64_t>(*s * 1e9);
+  return std::nullopt;
+}
+
+std::optional<double> TimeToFirstTokenSeconds(const Canon& c) {
+  if (auto s = MetricTtft(c)) return s;
+  auto t = StringAttribute(c, kCompletionStart);
+  if (t.empty()) return std::nullopt;
+  auto ns = ParseRfc3339(t);
+  if (!ns || *ns < c.start_ns) return std::nullopt;
+  return static_cast<double>(*ns - c.start_ns) / 1e9;
+}
+
+std::string_view LevelOf(const Canon& c) {
+  for (std::string_view key : {"langfuse.observation.level", "brokle.span.level"}) {
+    std::string_view v = StringAttribute(c, key);
+    if (v == "DEBUG" || v == "DEFAULT" || v == "WARNING") return v;
+  }
+  return {};
+}
+
+std::string_view OperationName(const Canon& c) {
+  // The GenAI operation names (semantic conventions v1.38) and the type each means.
+  struct Op {
+    std::string_view name;
+    Type type;
+  };
+  static constexpr Op kOps[] = {
+      {"chat", Type::kGeneration},      {"text_completion", Type::kGeneration}, {"generate_content", Type::kGeneration},
+      {"embeddings", Type::kEmbedding}, {"execute_tool", Type::kTool},          {"invoke_agent", Type::kAgent},
+      {"create_agent", Type::kAgent},   {"retrieval", Type::kRetrieval},        {"invoke_workflow", Type::kChain},
+  };
+  std::string_view sent = StringAttribute(c, "gen_ai.operation.name");
+  for (const Op& op : kOps) {
+    if (op.name == sent && op.type == c.type) return sent;
+  }
+  return kTypes[static_cast<size_t>(c.type)].operation;
+}
+
+std::string_view ToolName(const Canon& c) {
+  for (std::string_view key : {"gen_ai.tool.name", "tool.name"}) {
+    if (auto v = StringAttribute(c, key); !v.empty()) return v;
+  }
+  return c.name;
+}
+
+LangfuseKeys LangfuseKeysFor(const Canon& c) {
+  const bool anthropic = c.provider == "anthropic" || c.model.starts_with("claude") ||
+                         c.model.find("anthropic.claude") != std::string_view::npos;
+  return {anthropic ? "input_cache_read" : "input_cached_tokens"};
+}
+
+void WriteLangfuseUsage(const Usage& u, const LangfuseKeys& keys, JsonObject& o) {
   const uint64_t cached = u.cache_read.value_or(0) + u.cache_write.value_or(0);
   const uint64_t reasoning = u.reasoning.value_or(0);
   if (u.input) o.Uint("input", *u.input > cached ? *u.input - cached : 0);
   if (u.output) o.Uint("output", *u.output > reasoning ? *u.output - reasoning : 0);
-  o.Uint("input_cache_read", u.cache_read);
-  o.Uint("input_cache_creation", u.cache_write);
-  o.Uint("output_reasoning", u.reasoning);
+  o.Uint(keys.cache_read, u.cache_read);
+  o.Uint(keys.cache_write, u.cache_write);
+  o.Uint(keys.reasoning, u.reasoning);
   o.Uint("total", u.Total());
 }
 
-void WriteLangfuseCost(const Cost& k, JsonObject& o) {
+void WriteLangfuseCost(const Cost& k, const LangfuseKeys& keys, JsonObject& o) {
   o.Dbl("input", k.input);
   o.Dbl("output", k.output);
-  o.Dbl("input_cache_read", k.cache_read);
-  o.Dbl("input_cache_creation", k.cache_write);
-  o.Dbl("output_reasoning", k.reasoning);
+  o.Dbl(keys.cache_read, k.cache_read);
+  o.Dbl(keys.cache_write, k.cache_write);
+  o.Dbl(keys.reasoning, k.reasoning);
   o.Dbl("request", k.request);
   o.Dbl("total", k.total);
 }
@@ -306,6 +385,8 @@ void WriteBraintrustMetrics(const Canon& c, JsonObject& o) {
   o.Uint("prompt_cache_creation_tokens", u.cache_write);
   o.Uint("completion_reasoning_tokens", u.reasoning);
   if (c.cost.usd()) o.Dbl("estimated_cost", c.cost.total);
+  // Langfuse's completion_start_time as Braintrust's time_to_first_token.
+  if (!MetricTtft(c)) o.Dbl("time_to_first_token", TimeToFirstTokenSeconds(c));
   if (!c.metrics) return;
   static constexpr std::string_view kOwn[] = {"start",
                                               "end",

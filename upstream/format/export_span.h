@@ -3,7 +3,9 @@
 //   export_span.cc        canonical span JSON → Canon (the fields the export
 //                         reads), OTLP ids, the error → exception event rule
 //   export_attributes.cc  Canon → the attributes of a dialect, written into an
-//                         AttrSink (one per encoding, in otlp_export.cc)
+//                         AttrSink (one per encoding, in otlp_export.cc);
+//                         export_attrs.h the writer it uses,
+//                         export_openinference.cc the OpenInference dialect
 //   otlp_export.cc        protobuf and OTLP/JSON writers, the request, answers
 //
 // Not for use outside these files.
@@ -53,7 +55,7 @@ inline constexpr TypeInfo kTypes[] = {
     {"span", "", "span", "span", "CHAIN", "task", false},
     {"generation", "chat", "generation", "generation", "LLM", "llm", true},
     {"embedding", "embeddings", "embedding", "embedding", "EMBEDDING", "llm", true},
-    {"retrieval", "", "retriever", "retrieval", "RETRIEVER", "function", true},
+    {"retrieval", "retrieval", "retriever", "retrieval", "RETRIEVER", "function", true},
     {"tool", "execute_tool", "tool", "tool", "TOOL", "tool", false},
     {"agent", "invoke_agent", "agent", "agent", "AGENT", "task", false},
     {"chain", "", "chain", "chain", "CHAIN", "task", false},
@@ -180,13 +182,44 @@ class JsonObject {
   bool first_ = true;
 };
 
+// attributes[key] of the span, when it has one.
+std::optional<element> AttributeOf(const Canon& c, std::string_view key);
+// attributes[key] when it is a non-empty string.
+std::string_view StringAttribute(const Canon& c, std::string_view key);
+
+// Time to first token, carried by Langfuse as an instant
+// (attributes["langfuse.observation.completion_start_time"], RFC 3339) and
+// by Braintrust as a duration (metrics.time_to_first_token, seconds): each
+// from the other when the span has only one.
+std::optional<int64_t> CompletionStartNs(const Canon& c);
+std::optional<double> TimeToFirstTokenSeconds(const Canon& c);
+
+// Langfuse and Brokle share their levels (DEBUG, DEFAULT, WARNING, ERROR):
+// a level other than ERROR kept in attributes under either's name
+// (langfuse.observation.level, brokle.span.level), else "".
+std::string_view LevelOf(const Canon& c);
+
+// gen_ai.operation.name: the one the span arrived with (attributes) when it
+// names the span's type (chat, text_completion and generate_content are all
+// generations), else the type's own (kTypes); "" for none.
+std::string_view OperationName(const Canon& c);
+// The tool's name: attributes gen_ai.tool.name or tool.name, else the span name.
+std::string_view ToolName(const Canon& c);
+
+// Langfuse's usage keys (its model prices and SDK integrations): cache reads
+// are input_cached_tokens (OpenAI's details) except for Anthropic models,
+// whose prices use input_cache_read; input_cache_creation; output_reasoning_tokens.
+struct LangfuseKeys {
+  std::string_view cache_read, cache_write = "input_cache_creation", reasoning = "output_reasoning_tokens";
+};
+LangfuseKeys LangfuseKeysFor(const Canon& c);
 // Langfuse's usage_details object: its exclusive buckets (input = input
-// minus cache reads and writes, output = output minus reasoning,
-// input_cache_read, input_cache_creation, output_reasoning, total).
-void WriteLangfuseUsage(const Usage& u, JsonObject& o);
-// Langfuse's cost_details object (input, output, input_cache_read,
-// input_cache_creation, output_reasoning, request, total), from exclusive costs.
-void WriteLangfuseCost(const Cost& k, JsonObject& o);
+// minus cache reads and writes, output = output minus reasoning, the keys
+// above, total).
+void WriteLangfuseUsage(const Usage& u, const LangfuseKeys& keys, JsonObject& o);
+// Langfuse's cost_details object (input, output, the keys above, request,
+// total), from exclusive costs.
+void WriteLangfuseCost(const Cost& k, const LangfuseKeys& keys, JsonObject& o);
 
 // Braintrust's metrics: token counts (prompt_tokens, completion_tokens,
 // tokens, prompt_cached_tokens, prompt_cache_creation_tokens,

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 #include "common/util.h"
@@ -16,10 +17,8 @@ using export_detail::AppendElement;
 using export_detail::AppendJsonDouble;
 using export_detail::AppendJsonString;
 using export_detail::Canon;
-using export_detail::Cost;
 using export_detail::JsonObject;
 using export_detail::Type;
-using export_detail::Usage;
 using simdjson::dom::element;
 
 // Parses each span in turn and hands it to `write`; errors name the index.
@@ -89,37 +88,91 @@ void EventId(const Canon& c, std::string_view suffix, std::string& out) {
   out.append(suffix);
 }
 
-// metadata: the span's attributes, plus what Langfuse has no field for.
+// Langfuse attributes (its OTel names, kept in `attributes` on ingest) that
+// are fields of an ingestion event: observation fields, then trace fields.
+constexpr std::string_view kLfPromptName = "langfuse.observation.prompt.name";
+constexpr std::string_view kLfPromptVersion = "langfuse.observation.prompt.version";
+constexpr std::string_view kLfCompletionStart = "langfuse.observation.completion_start_time";
+constexpr std::string_view kLfVersion = "langfuse.version";
+constexpr std::string_view kLfTraceName = "langfuse.trace.name";
+constexpr std::string_view kLfTraceMetadata = "langfuse.trace.metadata";
+constexpr std::string_view kLfFields[] = {kLfPromptName, kLfPromptVersion, kLfCompletionStart,
+                                          kLfVersion,    kLfTraceName,     kLfTraceMetadata};
+
+bool IsLangfuseField(std::string_view k) {
+  return std::find(std::begin(kLfFields), std::end(kLfFields), k) != std::end(kLfFields);
+}
+
+// metadata: the span's attributes, plus what Langfuse has no field for on
+// an observation (expected, scores, metrics, and the trace-level tags, user
+// and session of a span that is not the root).
 void LangfuseMetadata(JsonObject& o, std::string& out, const Canon& c, bool trace) {
-  const bool extras = !trace && (c.expected || c.scores || c.metrics);
+  const bool extras = !trace && (c.expected || c.scores || c.metrics ||
+                                 (c.has_parent && (c.tags || !c.user_id.empty() || !c.session_id.empty())));
   if (!c.attributes && !extras) return;
   o.Key("metadata");
   JsonObject m(out);
   if (c.attributes) {
-    for (auto [k, v] : simdjson::dom::object(*c.attributes)) m.Elem(k, v);
+    for (auto [k, v] : simdjson::dom::object(*c.attributes)) {
+      if (!IsLangfuseField(k)) m.Elem(k, v);
+    }
   }
   if (!trace) {
     Elem(m, "expected", c.expected);
     Elem(m, "scores", c.scores);
     Elem(m, "metrics", c.metrics);
+    if (c.has_parent) {
+      Elem(m, "tags", c.tags);
+      NonEmpty(m, "user_id", c.user_id);
+      NonEmpty(m, "session_id", c.session_id);
+    }
   }
   m.Close();
 }
 
-void LangfuseUsage(JsonObject& o, std::string& out, const Usage& u) {
-  if (!u.any()) return;
+void LangfuseUsage(JsonObject& o, std::string& out, const Canon& c) {
+  if (!c.usage.any()) return;
   o.Key("usageDetails");
   JsonObject d(out);
-  export_detail::WriteLangfuseUsage(u, d);
+  export_detail::WriteLangfuseUsage(c.usage, export_detail::LangfuseKeysFor(c), d);
   d.Close();
 }
 
-void LangfuseCost(JsonObject& o, std::string& out, const Cost& k) {
-  if (!k.present || !k.usd()) return;
+void LangfuseCost(JsonObject& o, std::string& out, const Canon& c) {
+  if (!c.cost.present || !c.cost.usd()) return;
   o.Key("costDetails");
   JsonObject d(out);
-  export_detail::WriteLangfuseCost(k, d);
+  export_detail::WriteLangfuseCost(c.cost, export_detail::LangfuseKeysFor(c), d);
   d.Close();
+}
+
+// attributes[key] as the event field `field`: a string as it is; a prompt
+// version given as a number stays a number.
+void LangfuseField(JsonObject& o, const Canon& c, std::string_view field, std::string_view key) {
+  auto v = export_detail::AttributeOf(c, key);
+  if (!v || v->is_null()) return;
+  if (field == "metadata" && v->is_string()) {
+    // langfuse.trace.metadata arrives as JSON text.
+    thread_local simdjson::dom::parser parser;
+    thread_local std::string padded;
+    padded.assign(std::string_view(*v));
+    element parsed;
+    if (parser.parse(padded).get(parsed) == simdjson::SUCCESS && parsed.is_object()) {
+      o.Elem(field, parsed);
+      return;
+    }
+  }
+  if (field == "promptVersion" && v->is_string()) {
+    // Langfuse's promptVersion is an integer; OTel attributes may carry it as text.
+    std::string_view text(*v);
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) {
+      o.Uint(field, n);
+      return;
+    }
+  }
+  o.Elem(field, *v);
 }
 
 void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
@@ -134,7 +187,11 @@ void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
     JsonObject b(out);
     b.Str("id", c.trace_id);
     Time(b, out, "timestamp", c.start_ns);
-    b.Str("name", c.name);
+    if (auto name = export_detail::StringAttribute(c, kLfTraceName); !name.empty()) {
+      b.Str("name", name);
+    } else {
+      b.Str("name", c.name);
+    }
     NonEmpty(b, "userId", c.user_id);
     NonEmpty(b, "sessionId", c.session_id);
     NonEmpty(b, "release", c.release);
@@ -142,7 +199,11 @@ void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
     Elem(b, "input", c.input);
     Elem(b, "output", c.output);
     Elem(b, "tags", c.tags);
-    LangfuseMetadata(b, out, c, true);
+    if (export_detail::AttributeOf(c, kLfTraceMetadata)) {
+      LangfuseField(b, c, "metadata", kLfTraceMetadata);
+    } else {
+      LangfuseMetadata(b, out, c, true);
+    }
     b.Close();
     e.Close();
   }
@@ -165,16 +226,31 @@ void WriteLangfuseEvents(const Canon& c, std::string& id, std::string& out) {
   Elem(b, "input", c.input);
   Elem(b, "output", c.output);
   LangfuseMetadata(b, out, c, false);
-  b.Str("level", c.error ? "ERROR" : "DEFAULT");
+  if (std::string_view level = export_detail::LevelOf(c); !c.error && !level.empty()) {
+    b.Str("level", level);
+  } else {
+    b.Str("level", c.error ? "ERROR" : "DEFAULT");
+  }
   if (std::string_view m = export_detail::StatusMessage(c); !m.empty()) b.Str("statusMessage", m);
   NonEmpty(b, "environment", c.environment);
-  NonEmpty(b, "version", c.release);
+  if (export_detail::AttributeOf(c, kLfVersion)) {
+    LangfuseField(b, c, "version", kLfVersion);
+  } else {
+    NonEmpty(b, "version", c.release);
+  }
+  if (export_detail::AttributeOf(c, kLfCompletionStart)) {
+    LangfuseField(b, c, "completionStartTime", kLfCompletionStart);
+  } else if (auto ns = export_detail::CompletionStartNs(c)) {
+    Time(b, out, "completionStartTime", *ns);  // from Braintrust's time_to_first_token
+  }
+  LangfuseField(b, c, "promptName", kLfPromptName);
+  LangfuseField(b, c, "promptVersion", kLfPromptVersion);
   const bool model_fields = c.type != Type::kSpan && c.type != Type::kEvent;
   if (model_fields || !c.model.empty()) {
     NonEmpty(b, "model", c.model);
     Elem(b, "modelParameters", c.model_parameters);
-    LangfuseUsage(b, out, c.usage);
-    LangfuseCost(b, out, c.cost);
+    LangfuseUsage(b, out, c);
+    LangfuseCost(b, out, c);
   }
   b.Close();
   e.Close();
@@ -214,7 +290,10 @@ void WriteBraintrustRow(const Canon& c, std::string& out) {
     }
   }
   Elem(r, "scores", c.scores);
-  Elem(r, "tags", c.tags);
+  // Braintrust takes tags on a trace's root span only ("tags can only be
+  // logged to the root span"; a child row with tags fails the whole
+  // request): a child's tags go into its metadata.
+  if (!c.has_parent) Elem(r, "tags", c.tags);
   {
     // Braintrust prices LLM rows by metadata.model.
     std::vector<std::string_view> keys;
@@ -234,6 +313,11 @@ void WriteBraintrustRow(const Canon& c, std::string& out) {
     };
     str("model", c.model);
     str("provider", c.provider);
+    if (c.has_parent && c.tags) {
+      open();
+      keys.push_back("tags");
+      m->Elem("tags", *c.tags);
+    }
     auto add_object = [&](const std::optional<element>& obj) {
       if (!obj) return;
       for (auto [k, v] : simdjson::dom::object(*obj)) {

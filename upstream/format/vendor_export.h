@@ -13,16 +13,22 @@
 //     agent, tool, chain, retrieval,  → observation-create with body.type
 //     embedding, evaluator, guardrail   AGENT, TOOL, CHAIN, RETRIEVER,
 //                                       EMBEDDING, EVALUATOR, GUARDRAIL
+//   The trace's name is attributes["langfuse.trace.name"] when set, else the
+//   span's; its metadata attributes["langfuse.trace.metadata"] when set.
 //   Observation body: id (span_id), traceId, parentObservationId, name,
 //   startTime/endTime (RFC 3339, UTC), input, output, metadata (the span's
-//   attributes, plus expected/scores/metrics/tags when present), level
-//   (ERROR on error, else DEFAULT), statusMessage, environment, version
-//   (release); with a model or usage also model, modelParameters,
-//   usageDetails (Langfuse's exclusive buckets: input = input minus cache
-//   reads and writes, output = output minus reasoning, input_cache_read,
-//   input_cache_creation, output_reasoning, total) and costDetails (USD
-//   costs only: input, output, input_cache_read, input_cache_creation,
-//   output_reasoning, request, total).
+//   attributes but the langfuse.* ones below, plus expected/scores/metrics
+//   when present and, for a span that is not the root, its tags, user_id and
+//   session_id), level (ERROR on error, else DEFAULT), statusMessage,
+//   environment, version (attributes["langfuse.version"], else release),
+//   promptName / promptVersion / completionStartTime (attributes
+//   langfuse.observation.prompt.name, .prompt.version,
+//   .completion_start_time); with a model or usage also model,
+//   modelParameters, usageDetails (Langfuse's exclusive buckets under its
+//   own keys: input = input minus cache reads and writes, output = output
+//   minus reasoning, input_cached_tokens (input_cache_read for Anthropic
+//   models), input_cache_creation, output_reasoning_tokens, total) and
+//   costDetails (USD costs only, the same keys, request, total).
 //   Envelope ids are derived from the span (`<trace_id>.<span_id>.trace` and
 //   `.obs`), so a batch sent again after a crash is deduplicated by Langfuse.
 //   The answer (207) lists per event successes and errors; see
@@ -32,7 +38,8 @@
 //   {"events": [row, ...]}, one row per span: id (<trace_id>.<span_id>, so a
 //   resent row replaces itself), span_id, root_span_id (trace_id),
 //   span_parents (span_parents, else [parent_span_id], else absent), input,
-//   output, expected, error, scores, tags, metadata (model, provider,
+//   output, expected, error, scores, tags (on a root span only: Braintrust
+//   refuses tags on other rows), metadata (model, provider, a child's tags,
 //   model_parameters, then the span's attributes, session_id, user_id,
 //   environment, release, service), metrics (start, end in Unix seconds;
 //   prompt_tokens, completion_tokens, tokens, prompt_cached_tokens,

@@ -172,7 +172,10 @@ TEST(OtlpMappingTest, OpenInference) {
         {"/usage", J(R"({"input_tokens":200,"output_tokens":40,"cache_read_tokens":100,"cache_write_tokens":10,
                          "reasoning_tokens":12,"total_tokens":240})")},
         {"/model_parameters", J(R"({"temperature":0.5,"top_p":0.9})")},
-        {"/input/messages/0/content", "q"},
+        // Issue 21: llm.input_messages.* are the input (they were left in
+        // attributes); input.value, then not taken, stays as sent.
+        {"/input", J(R"([{"role":"user"}])")},
+        {"/attributes/input.value", R"({"messages":[{"role":"user","content":"q"}]})"},
         {"/output", "{not json, plain text}"},
         {"/session_id", "s-1"},
         {"/user_id", "u-1"},
@@ -180,9 +183,9 @@ TEST(OtlpMappingTest, OpenInference) {
         {"/attributes/team", "search"},
         {"/attributes/run", 3},
         {"/attributes/metadata", kAbsent},
-        {"/attributes/input.mime_type", kAbsent},
+        {"/attributes/input.mime_type", "application/json"},
         {"/attributes/openinference.span.kind", "LLM"},
-        {"/attributes/llm.input_messages.0.message.role", "user"}}},
+        {"/attributes/llm.input_messages.0.message.role", kAbsent}}},
       {"input.value without a mime type stays a string",
        {{"openinference.span.kind", "CHAIN"}, {"input.value", R"({"a":1})"}},
        {{"/type", "chain"}, {"/input", R"({"a":1})"}}},

@@ -96,15 +96,16 @@ TEST(LangfuseIngestionTest, EventsCarryWhatLangfuseReads) {
   EXPECT_EQ(b["model"], "gpt-4o");
   EXPECT_EQ(b["modelParameters"], json({{"temperature", 0.2}}));
   // Langfuse's buckets are exclusive: input 1000 - 200 read - 100 written; output 300 - 50 reasoning.
+  // Issue 21: under Langfuse's own keys for an OpenAI model (were input_cache_read, output_reasoning).
   EXPECT_EQ(b["usageDetails"], json({{"input", 700},
                                      {"output", 250},
-                                     {"input_cache_read", 200},
+                                     {"input_cached_tokens", 200},
                                      {"input_cache_creation", 100},
-                                     {"output_reasoning", 50},
+                                     {"output_reasoning_tokens", 50},
                                      {"total", 1300}}));
   EXPECT_DOUBLE_EQ(b["costDetails"]["total"].get<double>(), 0.01);
   EXPECT_DOUBLE_EQ(b["costDetails"]["input"].get<double>(), 0.006);
-  EXPECT_DOUBLE_EQ(b["costDetails"]["input_cache_read"].get<double>(), 0.0005);
+  EXPECT_DOUBLE_EQ(b["costDetails"]["input_cached_tokens"].get<double>(), 0.0005);
   EXPECT_EQ(b["level"], "ERROR");
   EXPECT_EQ(b["statusMessage"], "slow down");
   EXPECT_EQ(b["input"], json::parse(R"([{"role":"user","content":"hi"}])"));
