@@ -24,7 +24,7 @@ PACKAGE_ROOT = os.path.dirname(HERE)
 REPO = os.path.dirname(os.path.dirname(PACKAGE_ROOT))
 
 
-def wait_until(predicate, timeout=10.0, what="condition"):
+def wait_until(predicate, timeout=10.0, what="condition", interval=0.01):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -32,7 +32,7 @@ def wait_until(predicate, timeout=10.0, what="condition"):
             return value
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(0.01)
+        time.sleep(interval)
 
 
 class Recorder:

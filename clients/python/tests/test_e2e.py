@@ -128,8 +128,9 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual(s["dropped_queue_full"], 0)
         self.assertGreaterEqual(s["reconnects"], 1)
         want = set(sent_ids)
-        got = wait_until(lambda: (lambda ids: ids if want <= ids else None)(set(self.exported_span_ids())), 60,
-                         "every sent span in the store")
+        # The export of 20k spans is heavy for a sanitizer build: poll slowly.
+        got = wait_until(lambda: (lambda ids: ids if want <= ids else None)(set(self.exported_span_ids())), 120,
+                         "every sent span in the store", interval=1.0)
         self.assertTrue(want <= got)
 
     def test_what_flush_confirmed_survives_kill_9(self):
@@ -144,7 +145,8 @@ class EndToEndTest(unittest.TestCase):
         self.daemon.stop(signal.SIGKILL)
         self.daemon.start()
         want = set(confirmed)
-        wait_until(lambda: want <= set(self.exported_span_ids()), 60, "every confirmed span after kill -9")
+        wait_until(lambda: want <= set(self.exported_span_ids()), 120, "every confirmed span after kill -9",
+                   interval=1.0)
 
 
 if __name__ == "__main__":
