@@ -299,9 +299,10 @@ TEST(ExportConformanceTest, CanonicalThroughEveryDialectAndBack) {
     const std::string again = Store(decoder, back->spans[0]);
     ASSERT_FALSE(again.empty());
     const Json b = Json::parse(again);
-    for (const char* field : {"trace_id", "span_id", "parent_span_id", "name", "type", "start_time", "end_time", "status",
-                              "model", "provider", "model_parameters", "usage", "input", "output", "expected", "tags",
-                              "scores", "metrics", "session_id", "user_id", "environment", "release", "service"}) {
+    for (const char* field :
+         {"trace_id", "span_id",  "parent_span_id",   "name",    "type",        "start_time", "end_time", "status",
+          "model",    "provider", "model_parameters", "usage",   "input",       "output",     "expected", "tags",
+          "scores",   "metrics",  "session_id",       "user_id", "environment", "release",    "service"}) {
       EXPECT_EQ(a.value(field, Json()), b.value(field, Json())) << field << "\n" << again;
     }
     for (const char* part : {"total", "input", "output", "cache_read", "cache_write", "reasoning"}) {
