@@ -77,7 +77,8 @@ def start_span(name: str, type: str = "span", *, parent: Union[Span, SpanContext
     ``with``/``async with``; without them, call ``end()``. ``fields`` as in ``Span.log``."""
     try:
         return Span(name, type, parent=parent, start_time=start_time, **fields)
-    except Exception:
+    except Exception as e:
+        _span.internal_error(e)
         return _detached_span(name)
 
 

@@ -45,7 +45,7 @@ class _Client:
         self.max_span_bytes = max_span_bytes
         self.otel = otel
         self.counts = {"truncated": 0, "serialize_fallbacks": 0, "dropped_unserializable": 0,
-                       "internal_errors": 0}
+                       "internal_errors": 0, "last_internal_error": None}
 
     def emit(self, doc: Dict[str, Any]) -> None:
         line, truncated, fallback = dumps(doc, self.max_span_bytes)
@@ -60,6 +60,15 @@ class _Client:
 
 
 _client_holder: list = [None]  # set by spanvault.init (or lazily on first use)
+
+
+def internal_error(exc: BaseException) -> None:
+    """Counts a failure of the library itself (never raised into the app):
+    ``stats()["internal_errors"]`` and ``last_internal_error``."""
+    c = _client_holder[0]
+    if c is not None:
+        c.counts["internal_errors"] += 1
+        c.counts["last_internal_error"] = "%s: %s" % (type(exc).__name__, exc)
 
 
 def _client() -> "_Client":
@@ -256,8 +265,8 @@ class Span:
             doc.update(self._client.base)
             doc.update(self._fields)
             self._client.emit(doc)
-        except Exception:
-            self._client.counts["internal_errors"] += 1
+        except Exception as e:
+            internal_error(e)
         return self.end_ns / 1e9
 
     # -- context manager: the span is current inside the block ------------------

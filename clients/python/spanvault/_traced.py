@@ -13,7 +13,7 @@ import functools
 import inspect
 from typing import Any, Callable, Dict, Optional
 
-from ._span import Span, _client, activate, deactivate
+from ._span import Span, _client, activate, deactivate, internal_error
 
 MAX_ITEMS = 1000
 
@@ -66,7 +66,8 @@ def _wrap(fn: Callable, name: str, kind: str, capture_input: Optional[bool], cap
             if take_input:
                 span._fields["input"] = _arguments(sig, args, kwargs)
             return span
-        except Exception:
+        except Exception as e:
+            internal_error(e)
             return None
 
     def wants_output() -> bool:

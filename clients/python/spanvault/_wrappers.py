@@ -25,7 +25,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ._serialize import _NO_DUMP, model_dump
-from ._span import Span
+from ._span import Span, internal_error
 
 _NOT_PARAMETERS = {"messages", "input", "prompt", "model", "stream", "system", "instructions", "extra_headers",
                    "extra_query", "extra_body", "timeout", "stream_options"}
@@ -384,7 +384,8 @@ def _begin(call: _Call, kwargs: Dict[str, Any]) -> Optional[Span]:
         if span._client.capture_input:
             span._fields["input"] = call.input(kwargs)
         return span
-    except Exception:
+    except Exception as e:
+        internal_error(e)
         return None
 
 
@@ -395,8 +396,8 @@ def _fail(span: Span, exc: BaseException) -> None:
         if isinstance(status, int):
             span.log(metadata={"http_status": status})
         span.end()
-    except Exception:
-        pass
+    except Exception as e:
+        internal_error(e)
 
 
 def _done(call: _Call, span: Span, result: Any) -> None:
@@ -407,8 +408,8 @@ def _done(call: _Call, span: Span, result: Any) -> None:
             d = _plain(result)
             usage = d.get("usage") if isinstance(d, dict) else None
             span.log(usage=_responses_usage(usage) if isinstance(call, _ResponsesCall) else _counts(usage))
-    except Exception:
-        pass
+    except Exception as e:
+        internal_error(e)
     span.end()
 
 
@@ -457,8 +458,8 @@ class _StreamBase:
     def _sv_add(self, item: Any) -> None:
         try:
             self._sv_state.add(item, time.monotonic())
-        except Exception:
-            pass
+        except Exception as e:
+            internal_error(e)
 
     def _sv_finish(self, exc: Optional[BaseException] = None) -> None:
         if self._sv_done:
@@ -475,8 +476,8 @@ class _StreamBase:
                 span.log(usage=usage if isinstance(usage, dict) else _counts(usage))
             if exc is not None:
                 span.record_exception(exc)
-        except Exception:
-            pass
+        except Exception as e:
+            internal_error(e)
         span.end()
 
     def __getattr__(self, name: str) -> Any:

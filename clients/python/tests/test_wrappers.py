@@ -111,6 +111,23 @@ class WrapperTest(unittest.TestCase):
         self.assertIn("bad-model", span["error"]["message"])
         self.assertEqual(span["metadata"]["http_status"], 404)
 
+    def test_a_library_failure_is_counted_and_the_app_gets_its_stream(self):
+        class OddChunk:
+            @property
+            def choices(self):
+                raise RuntimeError("an SDK shape the wrapper does not know")
+
+        raw = fake_sdks.FakeOpenAI()
+        raw.chat.completions.create = lambda **kw: fake_sdks.Stream([OddChunk(), OddChunk()])
+        client = spanvault.wrap_openai(raw)
+        got = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        self.assertEqual(len(got), 2)  # the app's stream is untouched
+        span, = self.spans("openai.chat.completions.create")
+        self.assertEqual(span["model"], "gpt-4o")
+        s = spanvault.stats()
+        self.assertEqual(s["internal_errors"], 2)
+        self.assertIn("an SDK shape the wrapper does not know", s["last_internal_error"])
+
     def test_everything_else_passes_through(self):
         raw = fake_sdks.FakeOpenAI()
         client = spanvault.wrap_openai(raw)
